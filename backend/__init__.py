@@ -1,0 +1,58 @@
+"""Linli (邻里): the backend of a community volunteer mini-program."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from backend.config import load_settings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Application factory (SPEC §1): settings from the environment, ``config`` on top."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_settings(config))
+    app.json.ensure_ascii = False
+
+    from backend import cli, database, errors
+    from backend.auth.services import require_login_for_api
+    from backend.common import idempotency
+    from backend.extensions import api, db, migrate
+
+    database.configure_engine_options(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir())
+    with app.app_context():
+        database.install_engine_hooks(db.engines)
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "token"}
+    )
+    _register_blueprints(api)
+    errors.register_error_handlers(app)
+    app.before_request(require_login_for_api)
+    idempotency.register(app)
+    cli.register(app)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    return app
+
+
+def _register_blueprints(api) -> None:
+    from backend.activities.routes import blp as activities
+    from backend.auth.routes import blp as auth
+    from backend.communities.routes import blp as communities
+    from backend.notify.routes import blp as notify
+
+    for blueprint in (auth, communities, activities, notify):
+        api.register_blueprint(blueprint, url_prefix="/api/v1")
+
+
+def _migrations_dir() -> str:
+    import os
+
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

@@ -1,0 +1,1 @@
+"""Activities and sign-ups: capacity, FIFO waitlist, windows, no-shows."""

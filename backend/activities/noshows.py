@@ -1,0 +1,56 @@
+"""No-shows (SPEC §4): confirmed but never checked in when the activity ended.
+
+Marking is a sweep that is safe to run any number of times, from anywhere: lazily before a
+sign-up is judged (so suspension never depends on a worker having run), when a leader
+lists an ended activity, and from ``flask --app backend mark-no-shows``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
+from backend.common.clock import now
+from backend.communities.models import Community
+from backend.extensions import db
+
+
+def sweep_no_shows(user_id: int | None = None, activity_id: int | None = None) -> int:
+    """Mark ended, un-attended confirmed sign-ups as no-shows (flush only); returns count."""
+    ended = select(Activity.id).where(Activity.ends_at <= now(),
+                                      Activity.status == ActivityStatus.PUBLISHED)
+    if activity_id is not None:
+        ended = ended.where(Activity.id == activity_id)
+    statement = (update(Signup)
+                 .where(Signup.status == SignupStatus.CONFIRMED,
+                        Signup.checked_in_at.is_(None),
+                        Signup.activity_id.in_(ended))
+                 .values(status=SignupStatus.NO_SHOW)
+                 .execution_options(synchronize_session=False))
+    if user_id is not None:
+        statement = statement.where(Signup.user_id == user_id)
+    return db.session.execute(statement).rowcount or 0
+
+
+def suspended_until(user_id: int, community_id: int) -> datetime | None:
+    """The end of the resident's current suspension, or None if they may sign up.
+
+    ``noshow_limit`` no-shows whose activities ended within ``noshow_window_days`` of each
+    other suspend sign-ups for ``suspension_days`` after the last of them.
+    """
+    community = db.session.get(Community, community_id)
+    window = timedelta(days=community.noshow_window_days)
+    suspension = timedelta(days=community.suspension_days)
+    limit = community.noshow_limit
+    ends = list(db.session.scalars(
+        select(Activity.ends_at).join(Signup, Signup.activity_id == Activity.id)
+        .where(Signup.user_id == user_id, Signup.status == SignupStatus.NO_SHOW,
+               Activity.ends_at >= now() - window - suspension)
+        .order_by(Activity.ends_at)))
+    until = None
+    for index in range(limit - 1, len(ends)):
+        if ends[index] - ends[index - limit + 1] <= window:
+            until = ends[index] + suspension
+    return until if until is not None and until > now() else None

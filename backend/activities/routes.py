@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.activities import services, signups
+from backend.activities.schemas import (
+    ActivityInSchema,
+    ActivityListArgsSchema,
+    ActivitySchema,
+    MySignupEntrySchema,
+    MySignupSchema,
+    RosterEntrySchema,
+    SignupListArgsSchema,
+    SignupSchema,
+)
+from backend.auth.services import current_user
+from backend.common.pagination import page_of, paginate
+from backend.communities.services import display_names
+
+blp = Blueprint("activities", __name__, description="Activities and sign-ups")
+
+
+@blp.route("/teams/<int:tid>/activities", methods=["POST"])
+@blp.arguments(ActivityInSchema)
+@blp.response(201, ActivitySchema)
+def create_activity(data, tid):
+    """Create a draft activity (the team's leader, or staff)."""
+    return _with_my_signup(services.create_activity(current_user(), tid, data))
+
+
+@blp.route("/activities", methods=["GET"])
+@blp.arguments(ActivityListArgsSchema, location="query")
+@blp.response(200, page_of(ActivitySchema))
+def list_activities(args):
+    """Activities of a community (default: the caller's), soonest first."""
+    viewer = current_user()
+    paging = {key: args.pop(key) for key in ("page", "per_page")}
+    args.setdefault("community_id", None)
+    for key in ("status", "starts_from", "starts_to"):
+        args.setdefault(key, None)
+    page = paginate(services.list_activities(viewer, **args), **paging)
+    mine = signups.my_signups_for(viewer, [a.id for a in page["items"]])
+    page["items"] = [_dump(a, mine.get(a.id)) for a in page["items"]]
+    return page
+
+
+@blp.route("/activities/<int:aid>", methods=["GET"])
+@blp.response(200, ActivitySchema)
+def get_activity(aid):
+    return _with_my_signup(services.get_visible_activity(current_user(), aid))
+
+
+@blp.route("/activities/<int:aid>/publish", methods=["POST"])
+@blp.response(200, ActivitySchema)
+def publish(aid):
+    return _with_my_signup(services.publish_activity(current_user(), aid))
+
+
+@blp.route("/activities/<int:aid>/cancel", methods=["POST"])
+@blp.response(200, ActivitySchema)
+def cancel(aid):
+    """Cancel the activity; every signed-up resident is notified."""
+    return _with_my_signup(services.cancel_activity(current_user(), aid))
+
+
+@blp.route("/activities/<int:aid>/signups")
+class ActivitySignups(MethodView):
+    @blp.arguments(SignupListArgsSchema, location="query")
+    @blp.response(200, page_of(RosterEntrySchema))
+    def get(self, args, aid):
+        """Who signed up (the team's leader or staff; names masked for leaders)."""
+        viewer = current_user()
+        activity, query = signups.signups_of_activity(viewer, aid, args.pop("status", None))
+        page = paginate(query, **args)
+        names = display_names(viewer, activity.community_id, [s.user_id for s in page["items"]])
+        page["items"] = [{**_signup(s), "display_name": names[s.user_id]} for s in page["items"]]
+        return page
+
+    @blp.response(201, MySignupSchema)
+    @blp.alt_response(200, schema=MySignupSchema, description="Already signed up")
+    def post(self, aid):
+        """Sign up: a seat if one is left, otherwise a place on the FIFO waitlist."""
+        signup, created = signups.sign_up(current_user(), aid)
+        return _signup(signup), 201 if created else 200
+
+
+@blp.route("/activities/<int:aid>/signups/me", methods=["DELETE"])
+@blp.response(200, SignupSchema)
+def cancel_my_signup(aid):
+    """Cancel my sign-up; a freed seat goes to the first waitlisted resident."""
+    return _signup(signups.cancel_signup(current_user(), aid))
+
+
+@blp.route("/me/signups", methods=["GET"])
+@blp.arguments(SignupListArgsSchema, location="query")
+@blp.response(200, page_of(MySignupEntrySchema))
+def my_signups(args):
+    page = paginate(signups.my_signups(current_user(), args.pop("status", None)), **args)
+    page["items"] = [{**_signup(s), "activity": s.activity} for s in page["items"]]
+    return page
+
+
+def _signup(signup) -> dict:
+    return {"id": signup.id, "status": signup.status, "activity_id": signup.activity_id,
+            "user_id": signup.user_id, "created_at": signup.created_at,
+            "cancelled_at": signup.cancelled_at,
+            "waitlist_position": signups.waitlist_position(signup)}
+
+
+def _dump(activity, my_signup) -> dict:
+    data = {field: getattr(activity, field) for field in ActivitySchema().fields
+            if field != "my_signup"}
+    data["my_signup"] = _signup(my_signup) if my_signup is not None else None
+    return data
+
+
+def _with_my_signup(activity) -> dict:
+    mine = signups.my_signups_for(current_user(), [activity.id])
+    return _dump(activity, mine.get(activity.id))

@@ -1,0 +1,141 @@
+"""Activity lifecycle and what each viewer may see of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+
+from backend.activities.models import ACTIVE_SIGNUP, Activity, ActivityStatus, Signup
+from backend.auth.models import User
+from backend.auth.services import is_admin
+from backend.common.clock import now
+from backend.communities import access
+from backend.communities.models import Team
+from backend.communities.services import get_team
+from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
+from backend.extensions import db
+from backend.notify.services import notify
+
+
+def create_activity(actor: User, team_id: int, data: dict[str, Any]) -> Activity:
+    team = get_team(team_id)
+    access.require_team_manager(actor, team)
+    if data["starts_at"] <= now():
+        raise ValidationFailed({"starts_at": ["活动开始时间必须晚于现在"]})
+    activity = Activity(team_id=team.id, community_id=team.community_id, created_by=actor.id,
+                        **data)
+    db.session.add(activity)
+    db.session.commit()
+    return activity
+
+
+def can_manage(user: User, activity: Activity) -> bool:
+    return (access.is_staff_of(user, activity.community_id)
+            or access.is_leader_of(user, activity.team_id))
+
+
+def can_view(user: User, activity: Activity) -> bool:
+    if is_admin(user) or can_manage(user, activity):
+        return True
+    return (activity.status != ActivityStatus.DRAFT
+            and access.is_resident_of(user, activity.community_id))
+
+
+def get_visible_activity(user: User, activity_id: int) -> Activity:
+    """The activity if ``user`` may see it; another community's (or a draft) is a 404."""
+    activity = db.session.get(Activity, activity_id)
+    if activity is None or not can_view(user, activity):
+        raise NotFound("找不到该活动")
+    return activity
+
+
+def get_managed_activity(user: User, activity_id: int, lock: bool = False) -> Activity:
+    activity = get_visible_activity(user, activity_id)
+    if not can_manage(user, activity):
+        raise Forbidden("仅本队队长或社区工作人员可以管理该活动")
+    if lock:
+        activity = lock_activity(activity_id)
+    return activity
+
+
+def lock_activity(activity_id: int) -> Activity:
+    """Row-lock the activity (PostgreSQL); SQLite already holds the write lock."""
+    query = select(Activity).where(Activity.id == activity_id).with_for_update()
+    return db.session.execute(query.execution_options(populate_existing=True)).scalar_one()
+
+
+def publish_activity(actor: User, activity_id: int) -> Activity:
+    activity = get_managed_activity(actor, activity_id, lock=True)
+    if activity.status != ActivityStatus.DRAFT:
+        raise ApiError("activity_not_draft", "只有草稿状态的活动可以发布")
+    if activity.ends_at <= now():
+        raise ApiError("activity_ended", "活动已结束，不能发布")
+    activity.status = ActivityStatus.PUBLISHED
+    activity.published_at = now()
+    db.session.commit()
+    return activity
+
+
+def cancel_activity(actor: User, activity_id: int) -> Activity:
+    """Cancel the activity and every sign-up on it; everyone signed up is told."""
+    activity = get_managed_activity(actor, activity_id, lock=True)
+    if activity.status == ActivityStatus.CANCELLED:
+        raise ApiError("activity_cancelled", "活动已取消")
+    if activity.ends_at <= now():
+        raise ApiError("activity_ended", "活动已结束，不能取消")
+    activity.status = ActivityStatus.CANCELLED
+    activity.cancelled_at = now()
+    signups = db.session.scalars(select(Signup).where(
+        Signup.activity_id == activity.id, Signup.status.in_(ACTIVE_SIGNUP)))
+    for signup in signups:
+        signup.cancel()
+        notify(signup.user_id, "activity_cancelled", f"您报名的活动「{activity.title}」已取消",
+               dedupe_key=f"activity_cancelled:{activity.id}:{signup.user_id}",
+               data={"activity_id": activity.id}, page=activity_page(activity.id))
+    activity.confirmed_count = activity.waitlist_count = 0
+    db.session.commit()
+    return activity
+
+
+def activity_page(activity_id: int) -> str:
+    return f"pages/activity/detail?id={activity_id}"
+
+
+def list_activities(viewer: User, community_id: int | None, status: ActivityStatus | None,
+                    starts_from: datetime | None, starts_to: datetime | None) -> Select:
+    """Activities the viewer may see, soonest first; drafts only for their managers."""
+    query = select(Activity).order_by(Activity.starts_at, Activity.id)
+    community_id = community_id or _home_community(viewer)
+    if community_id is not None:
+        if not (is_admin(viewer) or access.can_see_community(viewer, community_id)
+                or _leads_team_in(viewer, community_id)):
+            raise Forbidden("只能查看本社区的活动")
+        query = query.where(Activity.community_id == community_id)
+    elif not is_admin(viewer):
+        return query.where(Activity.id.is_(None))
+    if not (is_admin(viewer) or (community_id and access.is_staff_of(viewer, community_id))):
+        query = query.where(or_(Activity.status != ActivityStatus.DRAFT,
+                                Activity.team_id.in_(access.leader_team_ids(viewer))))
+    if status is not None:
+        query = query.where(Activity.status == status)
+    if starts_from is not None:
+        query = query.where(Activity.starts_at >= starts_from)
+    if starts_to is not None:
+        query = query.where(Activity.starts_at < starts_to)
+    return query
+
+
+def _home_community(viewer: User) -> int | None:
+    resident = access.residency(viewer)
+    if resident is not None:
+        return resident.community_id
+    staff = sorted(access.staff_community_ids(viewer))
+    return staff[0] if staff else None
+
+
+def _leads_team_in(viewer: User, community_id: int) -> bool:
+    team_ids = access.leader_team_ids(viewer)
+    return bool(team_ids) and db.session.scalar(select(Team.id).where(
+        Team.id.in_(team_ids), Team.community_id == community_id).limit(1)) is not None

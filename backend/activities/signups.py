@@ -1,0 +1,184 @@
+"""Sign-up, cancellation and the waitlist (SPEC §4).
+
+Every use case locks the resident's row first and the activity's row second, always in
+that order, so that concurrent sign-ups neither overbook nor deadlock: the resident lock
+serialises one person's requests (repeat taps, overlapping activities), the activity
+lock serialises the seats.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
+from backend.activities.noshows import suspended_until, sweep_no_shows
+from backend.activities.services import (
+    activity_page,
+    get_managed_activity,
+    get_visible_activity,
+    lock_activity,
+)
+from backend.auth.models import User
+from backend.common.clock import LOCAL_TZ, now
+from backend.communities import access
+from backend.communities.models import Resident
+from backend.errors import ApiError, Forbidden, NotFound
+from backend.extensions import db
+from backend.notify.services import notify
+
+
+def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
+    """Take a seat or a waitlist place; returns (signup, created)."""
+    activity = get_visible_activity(user, activity_id)
+    if not access.is_resident_of(user, activity.community_id):
+        raise Forbidden("仅本社区居民可以报名")
+    _lock_resident(user)
+    activity = lock_activity(activity_id)
+    existing = active_signup(activity.id, user.id)
+    if existing is not None:
+        return existing, False
+    _check_can_sign_up(user, activity)
+    signup = Signup(activity_id=activity.id, user_id=user.id)
+    db.session.add(signup)
+    if activity.has_seat:
+        _take_seat(activity, signup)
+    else:
+        signup.put_on_waitlist(activity.next_waitlist_seq)
+        activity.next_waitlist_seq += 1
+        activity.waitlist_count += 1
+    db.session.commit()
+    return signup, True
+
+
+def _check_can_sign_up(user: User, activity: Activity) -> None:
+    current = now()
+    if activity.status != ActivityStatus.PUBLISHED:
+        raise ApiError("activity_not_published", "活动未发布或已取消，不能报名")
+    if activity.signup_opens_at is not None and current < activity.signup_opens_at:
+        raise ApiError("signup_not_open", "报名尚未开始",
+                       details={"opens_at": _local(activity.signup_opens_at)})
+    if current >= activity.effective_signup_closes_at:
+        raise ApiError("signup_closed", "报名已截止")
+    sweep_no_shows(user_id=user.id)
+    until = suspended_until(user.id, activity.community_id)
+    if until is not None:
+        raise ApiError("signup_suspended", "因多次报名未到场，暂停报名至"
+                       + until.astimezone(LOCAL_TZ).strftime("%Y年%m月%d日"),
+                       details={"suspended_until": _local(until)})
+    conflict = _overlapping_confirmed(user.id, activity)
+    if conflict is not None:
+        raise ApiError("time_conflict", f"与已报名的活动「{conflict.title}」时间冲突",
+                       details={"activity_id": conflict.id})
+
+
+def _take_seat(activity: Activity, signup: Signup) -> None:
+    signup.confirm()
+    activity.confirmed_count += 1
+    db.session.flush()
+    notify(signup.user_id, "signup_confirmed", f"您已成功报名「{activity.title}」",
+           dedupe_key=f"signup_confirmed:{signup.id}",
+           data={"activity_id": activity.id}, page=activity_page(activity.id))
+
+
+def cancel_signup(user: User, activity_id: int) -> Signup:
+    """Give up a seat (the first waitlisted resident takes it) or a waitlist place."""
+    get_visible_activity(user, activity_id)
+    _lock_resident(user)
+    activity = lock_activity(activity_id)
+    signup = active_signup(activity.id, user.id)
+    if signup is None:
+        raise NotFound("您没有报名该活动")
+    was_confirmed = signup.status == SignupStatus.CONFIRMED
+    if was_confirmed and now() > activity.effective_cancel_deadline:
+        raise ApiError("cancel_deadline_passed", "已过取消报名截止时间",
+                       details={"cancel_deadline": _local(activity.effective_cancel_deadline)})
+    signup.cancel()
+    if was_confirmed:
+        activity.confirmed_count -= 1
+        _promote_first_waitlisted(activity)
+    else:
+        activity.waitlist_count -= 1
+    db.session.commit()
+    return signup
+
+
+def _promote_first_waitlisted(activity: Activity) -> None:
+    first = db.session.scalar(
+        select(Signup)
+        .where(Signup.activity_id == activity.id, Signup.status == SignupStatus.WAITLISTED)
+        .order_by(Signup.waitlist_seq).limit(1))
+    if first is None:
+        return
+    activity.waitlist_count -= 1
+    first.confirm()
+    activity.confirmed_count += 1
+    notify(first.user_id, "waitlist_promoted", f"候补成功：您已确认参加「{activity.title}」",
+           dedupe_key=f"waitlist_promoted:{first.id}",
+           data={"activity_id": activity.id}, page=activity_page(activity.id))
+
+
+def active_signup(activity_id: int, user_id: int) -> Signup | None:
+    return db.session.scalar(select(Signup).where(
+        Signup.activity_id == activity_id, Signup.user_id == user_id,
+        Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.WAITLISTED))))
+
+
+def _lock_resident(user: User) -> None:
+    db.session.execute(select(Resident.id).where(Resident.user_id == user.id).with_for_update())
+
+
+def _overlapping_confirmed(user_id: int, activity: Activity) -> Activity | None:
+    return db.session.scalar(
+        select(Activity).join(Signup, Signup.activity_id == Activity.id)
+        .where(Signup.user_id == user_id, Signup.status == SignupStatus.CONFIRMED,
+               Activity.id != activity.id, Activity.status != ActivityStatus.CANCELLED,
+               Activity.starts_at < activity.ends_at, activity.starts_at < Activity.ends_at)
+        .limit(1))
+
+
+def waitlist_position(signup: Signup) -> int | None:
+    """1 for the next in line; None unless waitlisted."""
+    if signup.status != SignupStatus.WAITLISTED:
+        return None
+    ahead = db.session.scalar(select(func.count()).where(
+        Signup.activity_id == signup.activity_id, Signup.status == SignupStatus.WAITLISTED,
+        Signup.waitlist_seq < signup.waitlist_seq))
+    return (ahead or 0) + 1
+
+
+def signups_of_activity(viewer: User, activity_id: int, status: SignupStatus | None):
+    activity = get_managed_activity(viewer, activity_id)
+    if activity.ends_at <= now():
+        sweep_no_shows(activity_id=activity.id)
+        db.session.commit()
+    query = select(Signup).where(Signup.activity_id == activity.id)
+    if status is not None:
+        query = query.where(Signup.status == status)
+    return activity, query.order_by(Signup.id)
+
+
+def my_signups(user: User, status: SignupStatus | None):
+    query = select(Signup).where(Signup.user_id == user.id)
+    if status is not None:
+        query = query.where(Signup.status == status)
+    return query.order_by(Signup.id.desc())
+
+
+def my_signups_for(user: User, activity_ids: list[int]) -> dict[int, Signup]:
+    """The caller's current sign-up per activity (active one first, else the latest)."""
+    if not activity_ids:
+        return {}
+    rows = db.session.scalars(select(Signup).where(
+        Signup.user_id == user.id, Signup.activity_id.in_(activity_ids)).order_by(Signup.id))
+    latest: dict[int, Signup] = {}
+    for row in rows:
+        current = latest.get(row.activity_id)
+        if current is None or not current.is_active:
+            latest[row.activity_id] = row
+    return latest
+
+
+def _local(value: datetime) -> str:
+    return value.astimezone(LOCAL_TZ).isoformat()

@@ -1,0 +1,1 @@
+"""Identity: WeChat login, tokens, the current user."""

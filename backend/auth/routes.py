@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from backend.auth import services
+from backend.auth.schemas import LoginInSchema, LoginOutSchema, MeSchema
+from backend.communities import access
+
+blp = Blueprint("auth", __name__, description="WeChat login and the current user")
+
+
+@blp.route("/auth/wechat-login", methods=["POST"])
+@blp.doc(security=[])
+@blp.arguments(LoginInSchema)
+@blp.response(200, LoginOutSchema)
+def wechat_login(data):
+    """Exchange a wx.login code for a Linli token (a bad or used code → 401)."""
+    result = services.login_with_wechat(data["code"])
+    return {"token": result.token, "user": _user(result.user), "is_new": result.is_new}
+
+
+@blp.route("/me", methods=["GET"])
+@blp.response(200, MeSchema)
+def me():
+    """The current user with roles and, for residents, their address."""
+    user = services.current_user()
+    return {**_user(user), "resident": access.residency(user)}
+
+
+def _user(user) -> dict:
+    return {"id": user.id, "nickname": user.nickname, "roles": access.roles_of(user)}

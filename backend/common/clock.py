@@ -1,0 +1,59 @@
+"""Time: stored as UTC, shown in the community's zone (Asia/Shanghai), one server clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import marshmallow as ma
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def now() -> datetime:
+    """The server clock, timezone-aware. Tests freeze it by patching this function."""
+    return datetime.now(UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """Naive times from clients are read as community-local time, never as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LOCAL_TZ)
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp column that accepts aware datetimes and always returns aware UTC ones.
+
+    Stored naive-in-UTC so that SQLite and PostgreSQL compare and order the same way.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class LocalDateTime(ma.fields.DateTime):
+    """ISO 8601 with offset out (Asia/Shanghai); ISO 8601 in, naive read as local time."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(LOCAL_TZ).isoformat()
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if not datetime(1970, 1, 2) <= parsed.replace(tzinfo=None) <= datetime(9998, 1, 1):
+            raise ma.ValidationError("时间超出范围")
+        return to_utc(parsed)

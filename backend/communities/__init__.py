@@ -1,0 +1,1 @@
+"""Communities, staff, residents, teams and the authorisation rules between them."""

@@ -1,0 +1,122 @@
+"""Who may do what (SPEC §3): staff in their community, leaders for their teams,
+residents on their own records. Lookups are cached per request in ``flask.g``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from sqlalchemy import select
+
+from backend.auth.models import User
+from backend.auth.services import is_admin
+from backend.communities.models import Resident, StaffMember, Team, TeamMember, TeamRole
+from backend.errors import Forbidden
+from backend.extensions import db
+
+
+def _cached(name: str, user: User, load):
+    cache = g.setdefault("linli_access", {})
+    key = (name, user.id)
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+def staff_community_ids(user: User) -> frozenset[int]:
+    return _cached("staff", user, lambda: frozenset(db.session.scalars(
+        select(StaffMember.community_id).where(StaffMember.user_id == user.id))))
+
+
+def leader_team_ids(user: User) -> frozenset[int]:
+    return _cached("leader", user, lambda: frozenset(db.session.scalars(
+        select(TeamMember.team_id).where(
+            TeamMember.user_id == user.id, TeamMember.role == TeamRole.LEADER))))
+
+
+def residency(user: User) -> Resident | None:
+    return _cached("resident", user, lambda: db.session.scalar(
+        select(Resident).where(Resident.user_id == user.id)))
+
+
+def forget(user: User) -> None:
+    """Drop cached roles after a change made in this request."""
+    cache = g.get("linli_access", {})
+    for key in [key for key in cache if key[1] == user.id]:
+        del cache[key]
+
+
+def is_staff_of(user: User, community_id: int) -> bool:
+    return community_id in staff_community_ids(user)
+
+
+def is_leader_of(user: User, team_id: int) -> bool:
+    return team_id in leader_team_ids(user)
+
+
+def is_resident_of(user: User, community_id: int) -> bool:
+    resident = residency(user)
+    return resident is not None and resident.community_id == community_id
+
+
+def can_manage_team(user: User, team: Team) -> bool:
+    return is_staff_of(user, team.community_id) or is_leader_of(user, team.id)
+
+
+def require_admin(user: User) -> None:
+    if not is_admin(user):
+        raise Forbidden("仅街道管理员可以执行此操作")
+
+
+def require_staff(user: User, community_id: int) -> None:
+    if not is_staff_of(user, community_id):
+        raise Forbidden("仅本社区工作人员可以执行此操作")
+
+
+def require_team_manager(user: User, team: Team) -> None:
+    if not can_manage_team(user, team):
+        raise Forbidden("仅本队队长或社区工作人员可以执行此操作")
+
+
+def can_see_community(user: User, community_id: int) -> bool:
+    return (
+        is_admin(user)
+        or is_staff_of(user, community_id)
+        or is_resident_of(user, community_id)
+    )
+
+
+def roles_of(user: User) -> list[dict[str, Any]]:
+    """The ``roles`` list of ``/me`` (SPEC §3)."""
+    roles: list[dict[str, Any]] = []
+    if is_admin(user):
+        roles.append({"role": "admin", "community_id": None, "team_id": None})
+    for community_id in sorted(staff_community_ids(user)):
+        roles.append({"role": "staff", "community_id": community_id, "team_id": None})
+    for team in _teams(leader_team_ids(user)):
+        roles.append({"role": "leader", "community_id": team.community_id, "team_id": team.id})
+    resident = residency(user)
+    if resident is not None:
+        roles.append({"role": "resident", "community_id": resident.community_id, "team_id": None})
+    return roles
+
+
+def _teams(team_ids: frozenset[int]) -> list[Team]:
+    if not team_ids:
+        return []
+    return list(db.session.scalars(select(Team).where(Team.id.in_(team_ids)).order_by(Team.id)))
+
+
+def mask_name(name: str) -> str:
+    """张三明 → 张*明, 张三 → 张*: what a leader sees of a resident (SPEC §3)."""
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return phone
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "*" * len(phone)

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.auth.services import current_user
+from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.communities import services
+from backend.communities.schemas import (
+    CommunityInSchema,
+    CommunitySchema,
+    CommunitySettingsSchema,
+    JoinInSchema,
+    MemberInSchema,
+    MemberSchema,
+    ResidentSchema,
+    StaffInSchema,
+    StaffSchema,
+    TeamInSchema,
+    TeamSchema,
+)
+
+blp = Blueprint("communities", __name__, description="Communities, staff, residents and teams")
+
+
+@blp.route("/communities")
+class Communities(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(CommunitySchema))
+    def get(self, args):
+        """List communities (any logged-in user: residents pick the one to join)."""
+        current_user()
+        return paginate(services.list_communities(), **args)
+
+    @blp.arguments(CommunityInSchema)
+    @blp.response(201, CommunitySchema)
+    def post(self, data):
+        """Create a community (street administrators)."""
+        return services.create_community(current_user(), **data)
+
+
+@blp.route("/communities/<int:cid>")
+class CommunityDetail(MethodView):
+    @blp.response(200, CommunitySchema)
+    def get(self, cid):
+        current_user()
+        return services.get_community(cid)
+
+    @blp.arguments(CommunitySettingsSchema(partial=True))
+    @blp.response(200, CommunitySchema)
+    def patch(self, changes, cid):
+        """Change the community's no-show rules (staff of the community, or an admin)."""
+        return services.update_community_settings(current_user(), cid, changes)
+
+
+@blp.route("/communities/<int:cid>/staff", methods=["POST"])
+@blp.arguments(StaffInSchema)
+@blp.response(201, StaffSchema)
+@blp.alt_response(200, schema=StaffSchema, description="Already staff")
+def add_staff(data, cid):
+    """Make a user staff of the community (street administrators)."""
+    staff, created = services.add_staff(current_user(), cid, data["user_id"])
+    return staff, 201 if created else 200
+
+
+@blp.route("/communities/<int:cid>/join", methods=["POST"])
+@blp.arguments(JoinInSchema)
+@blp.response(201, ResidentSchema)
+@blp.alt_response(200, schema=ResidentSchema, description="Already a resident; address updated")
+def join(data, cid):
+    """Become a resident of the community (one community at a time)."""
+    resident, created = services.join_community(current_user(), cid, data)
+    return resident, 201 if created else 200
+
+
+@blp.route("/communities/<int:cid>/teams")
+class Teams(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(TeamSchema))
+    def get(self, args, cid):
+        return paginate(services.list_teams(current_user(), cid), **args)
+
+    @blp.arguments(TeamInSchema)
+    @blp.response(201, TeamSchema)
+    def post(self, data, cid):
+        """Create a team (staff of the community)."""
+        return services.create_team(current_user(), cid, **data)
+
+
+@blp.route("/teams/<int:tid>/members")
+class TeamMembers(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(MemberSchema))
+    def get(self, args, tid):
+        """The team's members (staff, or the team's leaders; names masked for leaders)."""
+        viewer = current_user()
+        team, query = services.list_team_members(viewer, tid)
+        page = paginate(query, **args)
+        names = services.display_names(viewer, team.community_id,
+                                       [m.user_id for m in page["items"]])
+        page["items"] = [_member(m, names[m.user_id]) for m in page["items"]]
+        return page
+
+    @blp.arguments(MemberInSchema)
+    @blp.response(201, MemberSchema)
+    @blp.alt_response(200, schema=MemberSchema, description="Already a member; role updated")
+    def post(self, data, tid):
+        """Add a member or leader (staff, or the team's leader)."""
+        viewer = current_user()
+        member, created = services.add_team_member(viewer, tid, data["user_id"], data["role"])
+        team = services.get_team(tid)
+        name = services.display_names(viewer, team.community_id, [member.user_id])
+        return _member(member, name[member.user_id]), 201 if created else 200
+
+
+def _member(member, display_name: str) -> dict:
+    return {"id": member.id, "team_id": member.team_id, "user_id": member.user_id,
+            "role": member.role, "display_name": display_name}

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from backend.common.clock import LocalDateTime
+from backend.common.schemas import ident, text
+from backend.communities.models import TeamCategory, TeamRole
+
+
+class CommunityInSchema(ma.Schema):
+    name = text(100)
+    street = text(100)
+
+
+class CommunitySettingsSchema(ma.Schema):
+    noshow_limit = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=100))
+    noshow_window_days = ma.fields.Integer(strict=True,
+                                           validate=ma.validate.Range(min=1, max=3650))
+    suspension_days = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=3650))
+
+
+class CommunitySchema(CommunitySettingsSchema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    street = ma.fields.String(required=True)
+    created_at = LocalDateTime(required=True)
+
+
+class StaffInSchema(ma.Schema):
+    user_id = ident(required=True)
+
+
+class StaffSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    community_id = ma.fields.Integer(required=True)
+    user_id = ma.fields.Integer(required=True)
+
+
+class JoinInSchema(ma.Schema):
+    real_name = text(50)
+    building = text(20)
+    unit = text(20)
+    room = text(20)
+
+
+class ResidentSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    user_id = ma.fields.Integer(required=True)
+    community_id = ma.fields.Integer(required=True)
+    real_name = ma.fields.String(required=True)
+    building = ma.fields.String(required=True)
+    unit = ma.fields.String(required=True)
+    room = ma.fields.String(required=True)
+    joined_at = LocalDateTime(required=True)
+
+
+class TeamInSchema(ma.Schema):
+    name = text(100)
+    category = ma.fields.Enum(TeamCategory, by_value=True, required=True)
+
+
+class TeamSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    community_id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    category = ma.fields.Enum(TeamCategory, by_value=True, required=True)
+
+
+class MemberInSchema(ma.Schema):
+    user_id = ident(required=True)
+    role = ma.fields.Enum(TeamRole, by_value=True, load_default=TeamRole.MEMBER)
+
+
+class MemberSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    team_id = ma.fields.Integer(required=True)
+    user_id = ma.fields.Integer(required=True)
+    role = ma.fields.Enum(TeamRole, by_value=True, required=True)
+    display_name = ma.fields.String(required=True)

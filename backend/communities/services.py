@@ -1,0 +1,157 @@
+"""Use cases for communities, staff, residents and teams; each commits once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from backend.auth.models import User
+from backend.communities import access
+from backend.communities.models import (
+    Community,
+    Resident,
+    StaffMember,
+    Team,
+    TeamCategory,
+    TeamMember,
+    TeamRole,
+)
+from backend.errors import ApiError, Forbidden, NotFound
+from backend.extensions import db
+
+
+def get_community(community_id: int) -> Community:
+    community = db.session.get(Community, community_id)
+    if community is None:
+        raise NotFound("找不到该社区")
+    return community
+
+
+def get_team(team_id: int) -> Team:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound("找不到该队伍")
+    return team
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("找不到该用户")
+    return user
+
+
+def list_communities():
+    return select(Community).order_by(Community.id)
+
+
+def create_community(actor: User, name: str, street: str) -> Community:
+    access.require_admin(actor)
+    community = Community(name=name, street=street)
+    db.session.add(community)
+    db.session.commit()
+    return community
+
+
+def update_community_settings(actor: User, community_id: int, changes: dict[str, Any]) -> Community:
+    community = get_community(community_id)
+    if not access.is_admin(actor):
+        access.require_staff(actor, community_id)
+    for field, value in changes.items():
+        setattr(community, field, value)
+    db.session.commit()
+    return community
+
+
+def add_staff(actor: User, community_id: int, user_id: int) -> tuple[StaffMember, bool]:
+    """Make ``user_id`` staff of the community; returns (membership, created)."""
+    access.require_admin(actor)
+    get_community(community_id)
+    get_user(user_id)
+    existing = db.session.scalar(select(StaffMember).filter_by(
+        community_id=community_id, user_id=user_id))
+    if existing is not None:
+        return existing, False
+    staff = StaffMember(community_id=community_id, user_id=user_id)
+    db.session.add(staff)
+    db.session.commit()
+    return staff, True
+
+
+def join_community(user: User, community_id: int, details: dict[str, str]) -> tuple[Resident, bool]:
+    """Become a resident; joining the same community again updates the address."""
+    get_community(community_id)
+    resident = access.residency(user)
+    if resident is not None and resident.community_id != community_id:
+        raise ApiError("already_in_community", "您已是其他社区的居民，一次只能加入一个社区",
+                       details={"community_id": resident.community_id})
+    created = resident is None
+    if created:
+        resident = Resident(user_id=user.id, community_id=community_id)
+        db.session.add(resident)
+    for field, value in details.items():
+        setattr(resident, field, value)
+    db.session.commit()
+    access.forget(user)
+    return resident, created
+
+
+def list_teams(actor: User, community_id: int):
+    get_community(community_id)
+    if not access.can_see_community(actor, community_id):
+        raise Forbidden("只能查看本社区的队伍")
+    return select(Team).where(Team.community_id == community_id).order_by(Team.id)
+
+
+def create_team(actor: User, community_id: int, name: str, category: TeamCategory) -> Team:
+    get_community(community_id)
+    access.require_staff(actor, community_id)
+    team = Team(community_id=community_id, name=name, category=category)
+    db.session.add(team)
+    db.session.commit()
+    return team
+
+
+def add_team_member(actor: User, team_id: int, user_id: int,
+                    role: TeamRole) -> tuple[TeamMember, bool]:
+    """Add a resident of the team's community to the team, or change their role."""
+    team = get_team(team_id)
+    access.require_team_manager(actor, team)
+    member_user = get_user(user_id)
+    if not access.is_resident_of(member_user, team.community_id):
+        raise ApiError("not_a_resident", "只能添加本社区的居民为队员",
+                       details={"user_id": user_id})
+    member = db.session.scalar(select(TeamMember).filter_by(team_id=team_id, user_id=user_id))
+    created = member is None
+    if created:
+        member = TeamMember(team_id=team_id, user_id=user_id, role=role)
+        db.session.add(member)
+    member.role = role
+    db.session.commit()
+    return member, created
+
+
+def list_team_members(actor: User, team_id: int):
+    team = get_team(team_id)
+    access.require_team_manager(actor, team)
+    return team, select(TeamMember).where(TeamMember.team_id == team_id).order_by(TeamMember.id)
+
+
+def resident_names(user_ids: list[int]) -> dict[int, Resident]:
+    if not user_ids:
+        return {}
+    rows = db.session.scalars(select(Resident).where(Resident.user_id.in_(set(user_ids))))
+    return {row.user_id: row for row in rows}
+
+
+def display_names(viewer: User, community_id: int, user_ids: list[int]) -> dict[int, str]:
+    """Names as ``viewer`` may see them: in full for the community's staff, masked otherwise."""
+    full = access.is_staff_of(viewer, community_id)
+    residents = resident_names(user_ids)
+    names: dict[int, str] = {}
+    for user_id in user_ids:
+        resident = residents.get(user_id)
+        name = resident.real_name if resident is not None else f"用户{user_id}"
+        names[user_id] = name if full else access.mask_name(name)
+    return names

@@ -1,0 +1,80 @@
+"""Settings, read from ``LINLI_*`` environment variables in one place (SPEC §12)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+DEV_SECRET_KEY = "dev-only-linli-secret-key"
+DEV_WECHAT_APPID = "wx_dev_linli"
+DEV_WECHAT_SECRET = "dev-wechat-secret"
+
+# Template ids are assigned per mini-program by WeChat; these dev values match the mock.
+DEFAULT_TEMPLATE_IDS = {
+    "signup_confirmed": "tmpl-signup-confirmed",
+    "waitlist_promoted": "tmpl-waitlist-promoted",
+    "activity_reminder": "tmpl-activity-reminder",
+    "activity_cancelled": "tmpl-activity-cancelled",
+    "points_credited": "tmpl-points-credited",
+    "gift_ready": "tmpl-gift-ready",
+    "roster_published": "tmpl-roster-published",
+    "shift_reminder": "tmpl-shift-reminder",
+    "swap_request": "tmpl-swap-request",
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised when the settings are unsafe for the chosen environment."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config from the environment, then apply ``overrides``."""
+    env = _env("LINLI_ENV", "development")
+    settings: dict[str, Any] = {
+        "LINLI_ENV": env,
+        "SQLALCHEMY_DATABASE_URI": _env("LINLI_DATABASE_URL", "sqlite:///instance/linli.db"),
+        "REDIS_URL": _env("LINLI_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "WECHAT_API_BASE": _env("LINLI_WECHAT_API_BASE", "http://127.0.0.1:8001"),
+        "WECHAT_APPID": _env("LINLI_WECHAT_APPID", DEV_WECHAT_APPID),
+        "WECHAT_SECRET": _env("LINLI_WECHAT_SECRET", DEV_WECHAT_SECRET),
+        "SECRET_KEY": _env("LINLI_SECRET_KEY", DEV_SECRET_KEY),
+        "BOOTSTRAP_ADMIN_OPENIDS": _split(_env("LINLI_BOOTSTRAP_ADMIN_OPENIDS", "")),
+        "TOKEN_MAX_AGE_S": int(_env("LINLI_TOKEN_MAX_AGE_S", str(30 * 24 * 3600))),
+        "TEMPLATE_IDS": {
+            key: _env(f"LINLI_TEMPLATE_{key.upper()}", default)
+            for key, default in DEFAULT_TEMPLATE_IDS.items()
+        },
+        "JSON_AS_ASCII": False,
+        "API_TITLE": "Linli 邻里 API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    }
+    settings.update(overrides or {})
+    if isinstance(settings["BOOTSTRAP_ADMIN_OPENIDS"], str):
+        settings["BOOTSTRAP_ADMIN_OPENIDS"] = _split(settings["BOOTSTRAP_ADMIN_OPENIDS"])
+    _refuse_dev_secrets_in_production(settings)
+    return settings
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _refuse_dev_secrets_in_production(settings: dict[str, Any]) -> None:
+    if settings["LINLI_ENV"] != "production":
+        return
+    if settings["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise ConfigError("LINLI_SECRET_KEY must be set in production")
+    if settings["WECHAT_SECRET"] == DEV_WECHAT_SECRET:
+        raise ConfigError("LINLI_WECHAT_SECRET must be set in production")
+    if settings["WECHAT_APPID"] == DEV_WECHAT_APPID:
+        raise ConfigError("LINLI_WECHAT_APPID must be set in production")

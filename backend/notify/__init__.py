@@ -1,0 +1,1 @@
+"""Notifications: one outbox row per notice, the in-app inbox, WeChat template keys."""

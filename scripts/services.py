@@ -1,0 +1,588 @@
+"""Throw-away PostgreSQL and Redis servers on loopback, for tests, benchmarks and dev runs.
+
+Each server lives in its own temporary directory, listens on 127.0.0.1 on a free port and is
+stopped by the PID of the process we spawned (never by name), so nothing else on the machine
+is touched.  Usage::
+
+    with PostgresServer() as pg, RedisServer() as rd:
+        pg.create_database("linli_test")
+        url = pg.url("linli_test")      # postgresql+psycopg://postgres@127.0.0.1:PORT/linli_test
+        rurl = rd.url()                 # redis://127.0.0.1:PORT/0
+
+Servers that are still running when the interpreter exits are stopped by an ``atexit`` hook.
+``atexit`` does not run on SIGTERM by default, so long-running scripts should call
+:func:`install_signal_handlers` (the test runner does).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import glob
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, Self
+
+__all__ = [
+    "PostgresServer",
+    "RedisServer",
+    "ServiceError",
+    "find_pg_bindir",
+    "free_port",
+    "install_signal_handlers",
+    "stop_all",
+]
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+
+
+class ServiceError(RuntimeError):
+    """A server could not be started (the message includes the tail of its log)."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- registry of live servers, for atexit / signal cleanup -------------------------------------
+
+_live: set[_Server] = set()
+_live_lock = threading.Lock()
+
+
+def stop_all() -> None:
+    """Stop every server started by this process that is still running."""
+    with _live_lock:
+        servers = list(_live)
+    for server in servers:
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+atexit.register(stop_all)
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM/SIGHUP into ``SystemExit`` so ``finally`` blocks and ``atexit`` run.
+
+    Only call this from a script's main thread; it is deliberately not done on import so that
+    pytest's own signal handling stays untouched.
+    """
+
+    def _handler(signum: int, _frame: FrameType | None) -> None:
+        # Ignore repeats so that cleanup is not interrupted halfway.
+        signal.signal(signum, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _handler)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _stop_pid(proc: subprocess.Popen[bytes], signals: Sequence[tuple[int, float]]) -> None:
+    """Send each (signal, grace seconds) in turn until the process has exited; then SIGKILL."""
+    for sig, grace in signals:
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace)
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+
+
+class _Server:
+    """Common lifecycle: temp dir, spawned process, registry, context manager."""
+
+    name = "server"
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port: int | None = port
+        self._fixed_port = port is not None
+        self.tmpdir: Path | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.tmpdir / f"{self.name}.log" if self.tmpdir else None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def _stop_signals(self) -> Sequence[tuple[int, float]]:
+        return ((signal.SIGTERM, STOP_TIMEOUT),)
+
+    def _stop_process(self) -> None:
+        with self._lock:
+            if self.proc is not None:
+                _stop_pid(self.proc, self._stop_signals())
+                self.proc = None
+            with _live_lock:
+                _live.discard(self)
+
+    def _remove_tmpdir(self) -> None:
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+    def stop(self) -> None:
+        """Stop the server by PID and delete its temporary directory. Idempotent."""
+        with self._lock:
+            self._stop_process()
+            self._remove_tmpdir()
+            if not self._fixed_port:
+                self.port = None
+
+    def _register(self) -> None:
+        with _live_lock:
+            _live.add(self)
+
+    def _fail(self, message: str) -> ServiceError:
+        log = _tail(self.log_path) if self.log_path else "(no log)"
+        err = ServiceError(f"{self.name}: {message}\n--- log tail ---\n{log}")
+        self.stop()
+        return err
+
+    def __enter__(self) -> Self:
+        if not self.running:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} port={self.port} pid={self.pid}>"
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    match = re.search(r"/postgresql/([\d.]+)/bin", path)
+    return tuple(int(p) for p in match.group(1).split(".") if p) if match else (0,)
+
+
+def find_pg_bindir() -> Path:
+    """Directory holding initdb/postgres: ``pg_config --bindir``, else the newest Debian one."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            # libpq-dev's pg_config may answer /usr/bin, which has no initdb on Debian.
+            if out and (Path(out) / "initdb").is_file():
+                return Path(out)
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise ServiceError("PostgreSQL server binaries (initdb) not found; install `postgresql`")
+
+
+def _postgres_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise ServiceError(
+            "running as root needs the `postgres` OS user (created by Debian's `postgresql`)"
+        ) from None
+
+
+def _utf8_locale() -> str:
+    """C.UTF-8 when the system has it (Debian always does), otherwise plain C."""
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        out = subprocess.run(
+            ["locale", "-a"], capture_output=True, text=True, check=True
+        ).stdout.lower()
+        if "c.utf8" in out.split() or "c.utf-8" in out.split():
+            return "C.UTF-8"
+    return "C"
+
+
+class PostgresServer(_Server):
+    """A private PostgreSQL cluster (superuser ``postgres``, trust auth) on 127.0.0.1.
+
+    ``settings`` adds/overrides ``-c name=value`` server options.
+    """
+
+    name = "postgres"
+    superuser = "postgres"
+
+    def __init__(self, port: int | None = None, settings: dict[str, str] | None = None) -> None:
+        super().__init__(port)
+        self.settings: dict[str, str] = {
+            "listen_addresses": "127.0.0.1",
+            # Durability is pointless for a throw-away cluster; these make tests much faster.
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "400",
+            # Containers often have a tiny /dev/shm; keep dynamic shared memory in the data dir.
+            "dynamic_shared_memory_type": "mmap",
+        }
+        self.settings.update(settings or {})
+        self.bindir: Path | None = None
+
+    @property
+    def datadir(self) -> Path | None:
+        return self.tmpdir / "data" if self.tmpdir else None
+
+    def _popen_user_kwargs(self) -> dict[str, Any]:
+        # PostgreSQL refuses to run as root.  We switch user in Popen itself rather than through
+        # `runuser`, so that the PID we hold is the postmaster's and signals reach it directly.
+        if not _is_root():
+            return {}
+        pw = _postgres_user()
+        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["LC_ALL"] = "C"
+        if _is_root():
+            env["HOME"] = str(self.tmpdir)
+        return env
+
+    def start(self) -> Self:
+        """initdb a fresh cluster in a temp dir, start it and wait until it accepts clients."""
+        with self._lock:
+            if self.running:
+                return self
+            self.bindir = find_pg_bindir()
+            # Under /tmp with 0755 so the postgres user can traverse to its data directory.
+            self.tmpdir = Path(tempfile.mkdtemp(prefix="linli-pg-", dir="/tmp"))
+            os.chmod(self.tmpdir, 0o755)
+            if _is_root():
+                pw = _postgres_user()
+                os.chown(self.tmpdir, pw.pw_uid, pw.pw_gid)
+            assert self.datadir is not None and self.log_path is not None
+            self._register()
+            try:
+                self._initdb()
+                self._spawn_and_wait()
+            except BaseException:
+                self.stop()
+                raise
+            return self
+
+    def _initdb(self) -> None:
+        assert self.bindir is not None and self.datadir is not None and self.log_path
+        cmd = [
+            str(self.bindir / "initdb"),
+            "-D", str(self.datadir),
+            "-A", "trust",
+            "-U", self.superuser,
+            "--encoding=UTF8",
+            f"--locale={_utf8_locale()}",
+            "--no-sync",
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as log:
+            rc = subprocess.run(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.tmpdir,
+                env=self._env(),
+                **self._popen_user_kwargs(),
+            ).returncode
+        if rc != 0:
+            raise self._fail(f"initdb failed with exit code {rc}")
+
+    def _spawn_and_wait(self) -> None:
+        assert self.bindir is not None and self.datadir is not None and self.log_path
+        auto_port = not self._fixed_port
+        for attempt in range(3):
+            if self.port is None or (auto_port and attempt > 0):
+                self.port = free_port()
+            cmd = [
+                str(self.bindir / "postgres"),
+                "-D", str(self.datadir),
+                "-p", str(self.port),
+                "-k", str(self.tmpdir),
+            ]  # fmt: skip
+            for key, value in self.settings.items():
+                cmd += ["-c", f"{key}={value}"]
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    cmd,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=self.tmpdir,
+                    env=self._env(),
+                    **self._popen_user_kwargs(),
+                )
+            if self._wait_ready():
+                return
+            # Another process may have grabbed the port between free_port() and bind().
+            if (
+                auto_port
+                and self.proc.poll() is not None
+                and "already in use" in _tail(self.log_path)
+            ):
+                self.proc = None
+                continue
+            break
+        raise self._fail(f"did not accept connections within {START_TIMEOUT:.0f}s")
+
+    def _wait_ready(self) -> bool:
+        import psycopg  # lazy: importing this module must not require psycopg
+
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with psycopg.connect(self._conninfo("postgres"), connect_timeout=2):
+                    return True
+            except psycopg.OperationalError:
+                time.sleep(0.1)
+        return False
+
+    def _stop_signals(self) -> Sequence[tuple[int, float]]:
+        # SIGTERM is "smart" shutdown, which waits for every client to disconnect (a leaked pool
+        # would hang us); SIGINT is "fast" shutdown, SIGQUIT "immediate", then SIGKILL.
+        return ((signal.SIGINT, STOP_TIMEOUT), (signal.SIGQUIT, 5.0))
+
+    def _conninfo(self, dbname: str) -> str:
+        return f"host=127.0.0.1 port={self.port} user={self.superuser} dbname={dbname}"
+
+    def url(self, dbname: str = "postgres") -> str:
+        """SQLAlchemy URL for ``dbname`` on this server."""
+        if self.port is None:
+            raise ServiceError("postgres: not started")
+        return f"postgresql+psycopg://{self.superuser}@127.0.0.1:{self.port}/{dbname}"
+
+    @property
+    def admin_url(self) -> str:
+        """SQLAlchemy URL of the maintenance database, for creating/dropping databases."""
+        return self.url("postgres")
+
+    def connect(self, dbname: str = "postgres", **kwargs: Any) -> Any:
+        """A psycopg connection to ``dbname`` (autocommit unless overridden)."""
+        import psycopg
+
+        kwargs.setdefault("autocommit", True)
+        return psycopg.connect(self._conninfo(dbname), **kwargs)
+
+    def create_database(self, name: str, *, drop_existing: bool = True) -> str:
+        """Create database ``name`` (dropping an existing one first); return its URL."""
+        from psycopg import sql
+
+        if drop_existing:
+            self.drop_database(name)
+        with self.connect() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` if it exists, disconnecting its clients."""
+        from psycopg import sql
+
+        # WITH (FORCE) (PostgreSQL 13+) terminates sessions a test may have leaked.
+        query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        with self.connect() as conn:
+            conn.execute(query.format(sql.Identifier(name)))
+
+
+# --- Redis -------------------------------------------------------------------------------------
+
+
+def _redis_command(port: int, *args: str, timeout: float = 2.0) -> bytes:
+    """Send one RESP command and return the first reply line (no redis-py needed)."""
+    payload = f"*{len(args)}\r\n".encode()
+    for arg in args:
+        data = arg.encode()
+        payload += b"$%d\r\n%s\r\n" % (len(data), data)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    return reply.strip()
+
+
+class RedisServer(_Server):
+    """A private, non-persistent redis-server on 127.0.0.1.
+
+    To simulate an outage and recovery on the *same* port (clients keep their URL), use
+    :meth:`stop_keep_port` followed by :meth:`start`, or simply :meth:`restart`.  Data is not
+    persisted, so the restarted server is empty.
+    """
+
+    name = "redis"
+
+    def __init__(self, port: int | None = None, extra_args: Sequence[str] = ()) -> None:
+        super().__init__(port)
+        self.extra_args = list(extra_args)
+        self._keep_port = False
+
+    def start(self) -> Self:
+        """Start redis-server (on the previous port after :meth:`stop_keep_port`)."""
+        with self._lock:
+            if self.running:
+                return self
+            binary = shutil.which("redis-server")
+            if binary is None:
+                raise ServiceError("redis-server not found; install `redis-server`")
+            self.tmpdir = Path(tempfile.mkdtemp(prefix="linli-redis-", dir="/tmp"))
+            assert self.log_path is not None
+            self._register()
+            auto_port = not (self._fixed_port or self._keep_port)
+            try:
+                for attempt in range(3):
+                    if self.port is None or (auto_port and attempt > 0):
+                        self.port = free_port()
+                    cmd = [
+                        binary,
+                        "--port", str(self.port),
+                        "--bind", "127.0.0.1",
+                        "--save", "",
+                        "--appendonly", "no",
+                        "--daemonize", "no",
+                        "--dir", str(self.tmpdir),
+                        *self.extra_args,
+                    ]  # fmt: skip
+                    with open(self.log_path, "ab") as log:
+                        self.proc = subprocess.Popen(
+                            cmd,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL,
+                            cwd=self.tmpdir,
+                        )
+                    if self._wait_ready():
+                        self._keep_port = False
+                        return self
+                    if (
+                        auto_port
+                        and self.proc.poll() is not None
+                        and "in use" in _tail(self.log_path)
+                    ):
+                        self.proc = None
+                        continue
+                    break
+                raise self._fail(f"did not answer PING within {START_TIMEOUT:.0f}s")
+            except BaseException:
+                self.stop()
+                raise
+
+    def _wait_ready(self) -> bool:
+        assert self.proc is not None and self.port is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            with contextlib.suppress(OSError):
+                if _redis_command(self.port, "PING") == b"+PONG":
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        """Stop by PID, delete the temp dir and forget the port (unless it was given)."""
+        with self._lock:
+            self._keep_port = False
+            super().stop()
+
+    def stop_keep_port(self) -> None:
+        """Stop by PID but remember the port, so that the next :meth:`start` reuses it."""
+        with self._lock:
+            self._stop_process()
+            self._remove_tmpdir()
+            self._keep_port = self.port is not None
+
+    def restart(self) -> Self:
+        """Stop and start again on the same port (the data set is lost)."""
+        with self._lock:
+            self.stop_keep_port()
+            return self.start()
+
+    def url(self, db: int = 0) -> str:
+        """redis:// URL of logical database ``db``."""
+        if self.port is None:
+            raise ServiceError("redis: not started")
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def ping(self) -> bool:
+        """True when the server answers PING."""
+        if self.port is None:
+            return False
+        try:
+            return _redis_command(self.port, "PING") == b"+PONG"
+        except OSError:
+            return False
+
+    def flushall(self) -> None:
+        """Delete every key in every logical database."""
+        if self.port is None:
+            raise ServiceError("redis: not started")
+        reply = _redis_command(self.port, "FLUSHALL")
+        if reply != b"+OK":
+            raise ServiceError(f"redis: FLUSHALL answered {reply!r}")
+
+
+if __name__ == "__main__":
+    # Handy for manual use: `python -m scripts.services` prints URLs until Ctrl-C.
+    install_signal_handlers()
+    with PostgresServer() as _pg, RedisServer() as _rd:
+        print(f"LINLI_TEST_PG_ADMIN_URL={_pg.admin_url}")
+        print(f"LINLI_TEST_REDIS_URL={_rd.url()}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    sys.exit(0)

@@ -1,0 +1,118 @@
+"""The authorisation matrix (SPEC §3, §11): every endpoint, every role, both communities.
+
+Roles: ``admin`` (street), staff / leader / resident of community A and of community B,
+``leader_a2`` (leads another team of A), ``outsider`` (logged in, no community) and
+``anonymous``. A record of another community is a 404; a refusal in one's own is a 403.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from backend.common.clock import now
+
+ROLES = ["anonymous", "outsider", "admin", "staff_a", "staff_b", "leader_a", "leader_a2",
+         "leader_b", "resident_a", "resident_b"]
+OTHER_COMMUNITY = {"staff_b": 404, "leader_b": 404, "resident_b": 404, "outsider": 404}
+
+
+def row(method, path, body=None, default=403, anonymous=401, **expected):
+    return {"method": method, "path": path, "body": body,
+            "expected": {role: expected.get(role, default) for role in ROLES}
+            | {"anonymous": anonymous}}
+
+
+MATRIX = {
+    "create community": row("POST", "/communities", {"name": "新社区", "street": "和平街道"},
+                            admin=201),
+    "add staff": row("POST", "/communities/{a}/staff", {"user_id": "{outsider_id}"},
+                     admin=201),
+    "change community settings": row("PATCH", "/communities/{a}", {"noshow_limit": 4},
+                                     admin=200, staff_a=200),
+    "get community": row("GET", "/communities/{a}", default=200),
+    "list communities": row("GET", "/communities", default=200),
+    "join community": row("POST", "/communities/{a}/join",
+                          {"real_name": "新居民", "building": "1", "unit": "1", "room": "101"},
+                          default=201, resident_a=200, leader_a=200, leader_a2=200,
+                          resident_b=409, leader_b=409),
+    "create team": row("POST", "/communities/{a}/teams", {"name": "调解队",
+                                                         "category": "mediation"},
+                       staff_a=201),
+    "list teams": row("GET", "/communities/{a}/teams", admin=200, staff_a=200,
+                      leader_a=200, leader_a2=200, resident_a=200),
+    "add team member": row("POST", "/teams/{team_a}/members",
+                           {"user_id": "{resident_a_id}", "role": "member"},
+                           staff_a=201, leader_a=201),
+    "list team members": row("GET", "/teams/{team_a}/members", staff_a=200, leader_a=200),
+    "create activity": row("POST", "/teams/{team_a}/activities", "activity",
+                           staff_a=201, leader_a=201),
+    "list activities of A": row("GET", "/activities?community_id={a}", admin=200,
+                                staff_a=200, leader_a=200, leader_a2=200, resident_a=200),
+    "list my activities": row("GET", "/activities", default=200),
+    "get published activity": row("GET", "/activities/{published}", default=200,
+                                  **OTHER_COMMUNITY),
+    "get draft activity": row("GET", "/activities/{draft}", default=404, admin=200,
+                              staff_a=200, leader_a=200),
+    "publish draft": row("POST", "/activities/{draft}/publish", default=404, admin=403,
+                         staff_a=200, leader_a=200),
+    "cancel activity": row("POST", "/activities/{published}/cancel", staff_a=200,
+                           leader_a=200, **OTHER_COMMUNITY),
+    "sign up": row("POST", "/activities/{published}/signups", resident_a=201, leader_a=201,
+                   leader_a2=201, **OTHER_COMMUNITY),
+    "list signups": row("GET", "/activities/{published}/signups", staff_a=200, leader_a=200,
+                        **OTHER_COMMUNITY),
+    "cancel my signup": row("DELETE", "/activities/{held}/signups/me", default=404,
+                            resident_a=200),
+    "my signups": row("GET", "/me/signups", default=200),
+    "me": row("GET", "/me", default=200),
+    "templates": row("GET", "/notifications/templates", default=200),
+    "my notifications": row("GET", "/me/notifications", default=200),
+    "read someone else's notification": row("POST", "/me/notifications/{notice}/read",
+                                            default=404, resident_a=200),
+}
+
+
+@pytest.fixture
+def scene(make, world, soon, app):
+    from backend.extensions import db
+    from backend.notify.services import notify
+
+    world.published = make.activity(world.team_a)
+    world.draft = make.activity(world.team_a, published=False)
+    world.held = make.activity(world.team_a2, starts_at=now() + timedelta(days=5))
+    assert make.call("POST", f"/api/v1/activities/{world.held}/signups",
+                     world.resident_a).status_code == 201
+    with app.app_context():
+        notify(world.resident_a.id, "signup_confirmed", "测试", dedupe_key="matrix")
+        db.session.commit()
+        from backend.notify.models import Notification
+        world.notice = db.session.query(Notification.id).filter_by(dedupe_key="matrix").scalar()
+    world.activity_body = {"title": "义诊", "starts_at": soon(days=3),
+                           "ends_at": soon(days=3, hours=2), "capacity": 10}
+    return world
+
+
+def _fill(value, scene):
+    if value == "activity":
+        return scene.activity_body
+    if isinstance(value, dict):
+        return {k: _fill(v, scene) for k, v in value.items()}
+    if isinstance(value, str) and value.startswith("{") and value.endswith("_id}"):
+        return getattr(scene, value[1:-4]).id
+    return value
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", list(MATRIX))
+def test_authorisation_matrix(make, scene, endpoint, role):
+    spec = MATRIX[endpoint]
+    path = "/api/v1" + spec["path"].format(**{k: v for k, v in vars(scene).items()
+                                              if isinstance(v, int)})
+    who = None if role == "anonymous" else getattr(scene, role)
+    kwargs = {"json": _fill(spec["body"], scene)} if spec["body"] is not None else {}
+    response = make.call(spec["method"], path, who, **kwargs)
+    assert response.status_code == spec["expected"][role], response.json
+    if response.status_code >= 400:
+        assert set(response.json["error"]) == {"code", "message", "details"}
