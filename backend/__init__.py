@@ -18,6 +18,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from backend import cli, database, errors
     from backend.auth.services import require_login_for_api
     from backend.common import idempotency
+    from backend.common.converters import IdConverter, id_parameter_schema
     from backend.extensions import api, db, migrate
 
     database.configure_engine_options(app)
@@ -25,7 +26,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     with app.app_context():
         database.install_engine_hooks(db.engines)
+    app.url_map.converters["id"] = IdConverter
     api.init_app(app)
+    api.register_converter(IdConverter, id_parameter_schema)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "token"}
     )

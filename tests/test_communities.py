@@ -102,8 +102,8 @@ def test_member_list_masks_names_for_leaders(make, world):
     assert [m["display_name"] for m in staff_view.json["items"]] == ["王大力"]
 
 
-@pytest.mark.parametrize("name, masked", [("张三明", "张*明"), ("张三", "张*"), ("欧阳娜娜", "欧**娜"),
-                                          ("王", "*")])
+@pytest.mark.parametrize("name, masked", [
+    ("张三明", "张*明"), ("张三", "张*"), ("欧阳娜娜", "欧**娜"), ("王", "*")])
 def test_mask_name(name, masked):
     from backend.communities.access import mask_name
 

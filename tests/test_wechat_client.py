@@ -322,7 +322,10 @@ def test_get_phone_number(mock):
 
 
 def test_client_from_config(mock):
-    config = {"WECHAT_API_BASE": mock.base_url + "/", "WECHAT_APPID": APPID,
-              "WECHAT_SECRET": SECRET}
+    config = {
+        "WECHAT_API_BASE": mock.base_url + "/",
+        "WECHAT_APPID": APPID,
+        "WECHAT_SECRET": SECRET,
+    }
     client = client_from_config(config)
     assert client.code_to_session(mock.login_code("o-alice"))["openid"] == "o-alice"

@@ -21,7 +21,7 @@ from backend.communities.services import display_names
 blp = Blueprint("activities", __name__, description="Activities and sign-ups")
 
 
-@blp.route("/teams/<int:tid>/activities", methods=["POST"])
+@blp.route("/teams/<id:tid>/activities", methods=["POST"])
 @blp.arguments(ActivityInSchema)
 @blp.response(201, ActivitySchema)
 def create_activity(data, tid):
@@ -45,26 +45,26 @@ def list_activities(args):
     return page
 
 
-@blp.route("/activities/<int:aid>", methods=["GET"])
+@blp.route("/activities/<id:aid>", methods=["GET"])
 @blp.response(200, ActivitySchema)
 def get_activity(aid):
     return _with_my_signup(services.get_visible_activity(current_user(), aid))
 
 
-@blp.route("/activities/<int:aid>/publish", methods=["POST"])
+@blp.route("/activities/<id:aid>/publish", methods=["POST"])
 @blp.response(200, ActivitySchema)
 def publish(aid):
     return _with_my_signup(services.publish_activity(current_user(), aid))
 
 
-@blp.route("/activities/<int:aid>/cancel", methods=["POST"])
+@blp.route("/activities/<id:aid>/cancel", methods=["POST"])
 @blp.response(200, ActivitySchema)
 def cancel(aid):
     """Cancel the activity; every signed-up resident is notified."""
     return _with_my_signup(services.cancel_activity(current_user(), aid))
 
 
-@blp.route("/activities/<int:aid>/signups")
+@blp.route("/activities/<id:aid>/signups")
 class ActivitySignups(MethodView):
     @blp.arguments(SignupListArgsSchema, location="query")
     @blp.response(200, page_of(RosterEntrySchema))
@@ -85,7 +85,7 @@ class ActivitySignups(MethodView):
         return _signup(signup), 201 if created else 200
 
 
-@blp.route("/activities/<int:aid>/signups/me", methods=["DELETE"])
+@blp.route("/activities/<id:aid>/signups/me", methods=["DELETE"])
 @blp.response(200, SignupSchema)
 def cancel_my_signup(aid):
     """Cancel my sign-up; a freed seat goes to the first waitlisted resident."""

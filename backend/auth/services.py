@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.common.clock import now
+from backend.common.connections import wechat_client
 from backend.errors import ApiError, Unauthenticated
 from backend.extensions import db
-from backend.wechat import InvalidLoginCode, WeChatError, client_from_config
+from backend.wechat import InvalidLoginCode, WeChatError
 
 TOKEN_SALT = "linli-auth-token"
 
@@ -27,7 +28,7 @@ class LoginResult:
 def login_with_wechat(code: str) -> LoginResult:
     """Exchange a ``wx.login`` code for the user; the session_key stays here."""
     try:
-        session = client_from_config(current_app.config).code_to_session(code)
+        session = wechat_client().code_to_session(code)
     except InvalidLoginCode as error:
         raise ApiError("invalid_login_code", "登录凭证无效或已使用，请重新登录", 401) from error
     except WeChatError as error:

@@ -54,6 +54,7 @@ class LocalDateTime(ma.fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        if not datetime(1970, 1, 2) <= parsed.replace(tzinfo=None) <= datetime(9998, 1, 1):
-            raise ma.ValidationError("时间超出范围")
-        return to_utc(parsed)
+        try:
+            return to_utc(parsed)
+        except OverflowError as error:  # e.g. 0001-01-01T00:00+08:00 has no UTC year
+            raise ma.ValidationError("时间超出范围") from error

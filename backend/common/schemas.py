@@ -7,8 +7,10 @@ import marshmallow as ma
 
 def text(max_length: int, **kwargs) -> ma.fields.String:
     """A required, trimmed, non-empty string of at most ``max_length`` characters."""
-    return TrimmedString(required=True, validate=ma.validate.Length(min=1, max=max_length),
-                         **kwargs)
+    return TrimmedString(required=True, validate=[
+        ma.validate.Length(min=1, max=max_length),
+        # Described in OpenAPI as a pattern, so "only spaces" is invalid in the docs too.
+        ma.validate.Regexp(r"^\s*\S", error="不能为空")], **kwargs)
 
 
 def ident(strict: bool = True, **kwargs) -> ma.fields.Integer:
@@ -18,5 +20,8 @@ def ident(strict: bool = True, **kwargs) -> ma.fields.Integer:
 
 
 class TrimmedString(ma.fields.String):
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
+    """Validated as sent (so the OpenAPI limits mean what they say), stored trimmed."""
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        output = super().deserialize(value, attr, data, **kwargs)
+        return output.strip() if isinstance(output, str) else output

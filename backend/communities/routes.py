@@ -39,21 +39,21 @@ class Communities(MethodView):
         return services.create_community(current_user(), **data)
 
 
-@blp.route("/communities/<int:cid>")
+@blp.route("/communities/<id:cid>")
 class CommunityDetail(MethodView):
     @blp.response(200, CommunitySchema)
     def get(self, cid):
         current_user()
         return services.get_community(cid)
 
-    @blp.arguments(CommunitySettingsSchema(partial=True))
+    @blp.arguments(CommunitySettingsSchema(partial=True), required=False)
     @blp.response(200, CommunitySchema)
     def patch(self, changes, cid):
         """Change the community's no-show rules (staff of the community, or an admin)."""
         return services.update_community_settings(current_user(), cid, changes)
 
 
-@blp.route("/communities/<int:cid>/staff", methods=["POST"])
+@blp.route("/communities/<id:cid>/staff", methods=["POST"])
 @blp.arguments(StaffInSchema)
 @blp.response(201, StaffSchema)
 @blp.alt_response(200, schema=StaffSchema, description="Already staff")
@@ -63,7 +63,7 @@ def add_staff(data, cid):
     return staff, 201 if created else 200
 
 
-@blp.route("/communities/<int:cid>/join", methods=["POST"])
+@blp.route("/communities/<id:cid>/join", methods=["POST"])
 @blp.arguments(JoinInSchema)
 @blp.response(201, ResidentSchema)
 @blp.alt_response(200, schema=ResidentSchema, description="Already a resident; address updated")
@@ -73,7 +73,7 @@ def join(data, cid):
     return resident, 201 if created else 200
 
 
-@blp.route("/communities/<int:cid>/teams")
+@blp.route("/communities/<id:cid>/teams")
 class Teams(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_of(TeamSchema))
@@ -87,7 +87,7 @@ class Teams(MethodView):
         return services.create_team(current_user(), cid, **data)
 
 
-@blp.route("/teams/<int:tid>/members")
+@blp.route("/teams/<id:tid>/members")
 class TeamMembers(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, page_of(MemberSchema))

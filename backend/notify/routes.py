@@ -26,7 +26,7 @@ def my_notifications(args):
     return paginate(services.inbox(current_user()), **args)
 
 
-@blp.route("/me/notifications/<int:nid>/read", methods=["POST"])
+@blp.route("/me/notifications/<id:nid>/read", methods=["POST"])
 @blp.response(200, NotificationSchema)
 def mark_read(nid):
     return services.mark_read(current_user(), nid)
