@@ -1,0 +1,101 @@
+"""Demo data for ``scripts/dev``: one community with staff, teams, residents, activities.
+
+Idempotent: a second run finds the demo community and only prints the demo people again.
+Log in as any of them through the mock platform: ``POST :8001/_mock/login-code
+{"openid": "demo-resident"}`` → code → ``POST /api/v1/auth/wechat-login``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from backend.activities.models import Activity, ActivityStatus, Signup
+from backend.auth.models import User
+from backend.common.clock import LOCAL_TZ, now
+from backend.communities.models import (
+    Community,
+    Resident,
+    StaffMember,
+    Team,
+    TeamCategory,
+    TeamMember,
+    TeamRole,
+)
+from backend.extensions import db
+
+COMMUNITY = ("幸福里社区", "和平街道")
+PEOPLE = {  # openid: (nickname, real name or None, role)
+    "demo-admin": ("街道管理员", None, "admin (LINLI_BOOTSTRAP_ADMIN_OPENIDS)"),
+    "demo-staff": ("社工小李", None, "staff of 幸福里社区"),
+    "demo-leader": ("王队长", "王大力", "leader of 志愿服务队"),
+    "demo-parking-leader": ("赵队长", "赵小红", "leader of 车辆自治之家"),
+    "demo-resident": ("张三明", "张三明", "resident"),
+    "demo-neighbour-1": ("李阿姨", "李秀英", "resident"),
+    "demo-neighbour-2": ("陈大爷", "陈建国", "resident"),
+}
+
+
+def seed() -> str:
+    if db.session.scalar(select(Community).where(Community.name == COMMUNITY[0])) is None:
+        _create_demo_world()
+        db.session.commit()
+    return describe()
+
+
+def _create_demo_world() -> None:
+    community = Community(name=COMMUNITY[0], street=COMMUNITY[1])
+    db.session.add(community)
+    users = {openid: User(openid=openid, nickname=nick)
+             for openid, (nick, _, _) in PEOPLE.items()}
+    db.session.add_all(users.values())
+    db.session.flush()
+    db.session.add(StaffMember(community_id=community.id, user_id=users["demo-staff"].id))
+    for room, (openid, (_, real_name, _)) in enumerate(PEOPLE.items(), start=101):
+        if real_name:
+            db.session.add(Resident(user_id=users[openid].id, community_id=community.id,
+                                    real_name=real_name, building="3", unit="1", room=str(room)))
+    teams = {name: Team(community_id=community.id, name=name, category=category)
+             for name, category in (("志愿服务队", TeamCategory.SERVICE),
+                                    ("车辆自治之家", TeamCategory.PARKING),
+                                    ("太极拳队", TeamCategory.CULTURE_SPORTS))}
+    db.session.add_all(teams.values())
+    db.session.flush()
+    db.session.add_all([
+        TeamMember(team_id=teams["志愿服务队"].id, user_id=users["demo-leader"].id,
+                   role=TeamRole.LEADER),
+        TeamMember(team_id=teams["车辆自治之家"].id, user_id=users["demo-parking-leader"].id,
+                   role=TeamRole.LEADER),
+    ])
+    _demo_activities(community, teams["志愿服务队"], users)
+
+
+def _demo_activities(community: Community, team: Team, users: dict[str, User]) -> None:
+    tomorrow_9 = (now().astimezone(LOCAL_TZ) + timedelta(days=1)).replace(
+        hour=9, minute=0, second=0, microsecond=0)
+    specs = [("社区清洁日", "小区花园", 0, 20, ActivityStatus.PUBLISHED),
+             ("老年人智能手机课堂", "社区活动室", 2, 2, ActivityStatus.PUBLISHED),
+             ("垃圾分类宣传", "3号楼门口", 4, 10, ActivityStatus.PUBLISHED),
+             ("义诊（筹备中）", "社区卫生站", 6, 30, ActivityStatus.DRAFT)]
+    for title, location, day, capacity, status in specs:
+        starts = tomorrow_9 + timedelta(days=day)
+        activity = Activity(team_id=team.id, community_id=community.id, title=title,
+                            description=f"{title}，欢迎邻居们参加。", location=location,
+                            starts_at=starts, ends_at=starts + timedelta(hours=2),
+                            capacity=capacity, points_per_hour=10, status=status,
+                            created_by=users["demo-leader"].id)
+        db.session.add(activity)
+        if capacity == 2:  # a full class, so that the demo resident lands on the waitlist
+            db.session.flush()
+            for openid in ("demo-neighbour-1", "demo-neighbour-2"):
+                signup = Signup(activity_id=activity.id, user_id=users[openid].id)
+                signup.confirm()
+                db.session.add(signup)
+            activity.confirmed_count = 2
+
+
+def describe() -> str:
+    lines = ["demo people (log in with the mock: POST /_mock/login-code {\"openid\": ...}):"]
+    lines += [f"  {openid:<22} {nick:<8} {role}" for openid, (nick, _, role) in PEOPLE.items()]
+    return "\n".join(lines)

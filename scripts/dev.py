@@ -1,0 +1,155 @@
+"""Run the product locally: mock WeChat platform, Redis, API with demo data (SPEC §12).
+
+``scripts/dev`` installs what is missing and runs this. ``--check`` starts everything,
+logs in as the demo resident through the mock platform, lists activities, and stops:
+the smoke test of the run command itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from scripts.services import RedisServer, install_signal_handlers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    install_signal_handlers()
+    env = _environment(args)
+    processes: list[subprocess.Popen] = []
+    redis = None
+    try:
+        redis = _ensure_redis(env)
+        processes.append(_spawn([sys.executable, "-m", "miniprogram_mock.wx_server",
+                                 "--host", "127.0.0.1", "--port", str(args.mock_port)], env))
+        _flask(env, "db", "upgrade")
+        demo = _flask(env, "seed-demo")
+        processes.append(_spawn([sys.executable, "-m", "gunicorn", "-w", "2", "-b",
+                                 f"127.0.0.1:{args.api_port}", "backend:create_app()"], env))
+        api = f"http://127.0.0.1:{args.api_port}"
+        _wait_for(f"{api}/healthz")
+        _wait_for(f"http://127.0.0.1:{args.mock_port}/_mock/stats")
+        _print_summary(args, env, demo)
+        if args.check:
+            return _smoke_test(api, f"http://127.0.0.1:{args.mock_port}")
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        print("a process stopped; shutting down", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in processes:
+            _stop(process)
+        if redis is not None:
+            redis.stop()
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--mock-port", type=int, default=8001)
+    parser.add_argument("--check", action="store_true", help="start, smoke-test, stop")
+    return parser.parse_args(argv)
+
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("LINLI_ENV", "development")
+    env.setdefault("LINLI_DATABASE_URL", "sqlite:///instance/linli.db")
+    env.setdefault("LINLI_BOOTSTRAP_ADMIN_OPENIDS", "demo-admin")
+    env["LINLI_WECHAT_API_BASE"] = env.get("LINLI_WECHAT_API_BASE") or \
+        f"http://127.0.0.1:{args.mock_port}"
+    env.setdefault("LINLI_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return env
+
+
+def _ensure_redis(env: dict[str, str]) -> RedisServer | None:
+    """Use the Redis at LINLI_REDIS_URL if one answers; else start a private one."""
+    import redis as redis_lib
+
+    try:
+        redis_lib.Redis.from_url(env["LINLI_REDIS_URL"], socket_timeout=1).ping()
+        return None
+    except redis_lib.RedisError:
+        pass
+    server = RedisServer(port=_free_or_none(6379)).start()
+    env["LINLI_REDIS_URL"] = server.url(0)
+    return server
+
+
+def _free_or_none(port: int) -> int | None:
+    with socket.socket() as probe:
+        return port if probe.connect_ex(("127.0.0.1", port)) != 0 else None
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def _flask(env: dict[str, str], *command: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "backend", *command],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise SystemExit(f"flask {' '.join(command)} failed:\n{result.stderr}")
+    return result.stdout.strip()
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up within {timeout:.0f}s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _print_summary(args: argparse.Namespace, env: dict[str, str], demo: str) -> None:
+    api = f"http://127.0.0.1:{args.api_port}"
+    print(f"""
+Linli is running
+  API            {api}/api/v1      (docs: {api}/api/v1/docs, spec: {api}/api/v1/openapi.json)
+  mock WeChat    {env['LINLI_WECHAT_API_BASE']}
+  database       {env['LINLI_DATABASE_URL']}
+  Redis          {env['LINLI_REDIS_URL']}
+{demo}
+Press Ctrl-C to stop.
+""", flush=True)
+
+
+def _smoke_test(api: str, mock: str) -> int:
+    code = requests.post(f"{mock}/_mock/login-code", json={"openid": "demo-resident"},
+                         timeout=5).json()["code"]
+    login = requests.post(f"{api}/api/v1/auth/wechat-login", json={"code": code}, timeout=5)
+    token = login.json()["token"]
+    activities = requests.get(f"{api}/api/v1/activities",
+                              headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    titles = [a["title"] for a in activities["items"]]
+    print(f"check: logged in as demo-resident, {activities['total']} activities: {titles}")
+    return 0 if activities["total"] >= 3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
