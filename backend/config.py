@@ -45,6 +45,9 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SECRET_KEY": _env("LINLI_SECRET_KEY", DEV_SECRET_KEY),
         "BOOTSTRAP_ADMIN_OPENIDS": _split(_env("LINLI_BOOTSTRAP_ADMIN_OPENIDS", "")),
         "TOKEN_MAX_AGE_S": int(_env("LINLI_TOKEN_MAX_AGE_S", str(30 * 24 * 3600))),
+        "LOGIN_RATE_PER_MIN": int(_env("LINLI_LOGIN_RATE_PER_MIN", "30")),
+        # How many proxies (nginx, a load balancer) sit in front of gunicorn.
+        "PROXY_COUNT": int(_env("LINLI_PROXY_COUNT", "0")),
         "TEMPLATE_IDS": {
             key: _env(f"LINLI_TEMPLATE_{key.upper()}", default)
             for key, default in DEFAULT_TEMPLATE_IDS.items()

@@ -107,3 +107,32 @@ def test_me_lists_every_role(make, world):
     assert {"role": "leader", "community_id": world.a, "team_id": world.team_a} in me["roles"]
     assert {"role": "resident", "community_id": world.a, "team_id": None} in me["roles"]
     assert me["resident"]["real_name"] == "王大力"
+
+
+def test_logins_are_rate_limited_per_address(app, client, mock_wx, redis_url):
+    limit = app.config["LOGIN_RATE_PER_MIN"]
+    app.config["LOGIN_RATE_PER_MIN"] = 3
+    try:
+        with time_machine.travel(now().replace(second=5), tick=False):
+            statuses = [login(client, f"bad-code-{i}").status_code for i in range(4)]
+            limited = login(client, login_code(mock_wx, "o-too-fast"))
+        with time_machine.travel(now().replace(second=5) + timedelta(minutes=1), tick=False):
+            next_minute = login(client, login_code(mock_wx, "o-too-fast"))
+    finally:
+        app.config["LOGIN_RATE_PER_MIN"] = limit
+    assert statuses == [401, 401, 401, 429]
+    assert limited.status_code == 429
+    assert limited.json["error"]["code"] == "rate_limited"
+    assert next_minute.status_code == 200
+
+
+def test_login_works_when_redis_is_down(app, mock_wx):
+    app.extensions.pop("linli_redis", None)
+    app.config["REDIS_URL"] = "redis://127.0.0.1:9/0"
+    try:
+        response = login(app.test_client(), login_code(mock_wx, "o-no-redis"))
+    finally:
+        app.extensions.pop("linli_redis", None)
+        app.extensions.pop("linli_wechat", None)
+        app.config["REDIS_URL"] = app.config["_TEST_REDIS_URL"]
+    assert response.status_code == 200

@@ -9,6 +9,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from backend.auth.models import User
+from backend.common import ratelimit
 from backend.common.clock import now
 from backend.common.connections import wechat_client
 from backend.errors import ApiError, Unauthenticated
@@ -27,6 +28,7 @@ class LoginResult:
 
 def login_with_wechat(code: str) -> LoginResult:
     """Exchange a ``wx.login`` code for the user; the session_key stays here."""
+    ratelimit.enforce("login", ratelimit.client_ip(), current_app.config["LOGIN_RATE_PER_MIN"])
     try:
         session = wechat_client().code_to_session(code)
     except InvalidLoginCode as error:

@@ -1,0 +1,43 @@
+"""Redis-backed rate limits (SPEC §11), shared by every process that serves the API.
+
+Fixed one-minute windows: a counter per (action, who, minute) with INCR and EXPIRE. If
+Redis is down the limit is not enforced — refusing logins because a cache is away would
+be the worse failure — and the outage is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import request
+from redis.exceptions import RedisError
+
+from backend.common.connections import redis_connection
+from backend.errors import ApiError
+
+log = logging.getLogger(__name__)
+WINDOW_S = 60
+
+
+def enforce(action: str, who: str, per_minute: int) -> None:
+    """Count one ``action`` by ``who``; over ``per_minute`` in this minute → 429."""
+    window = int(time.time() // WINDOW_S)
+    key = f"linli:rate:{action}:{who}:{window}"
+    try:
+        pipe = redis_connection().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_S + 5)
+        count = pipe.execute()[0]
+    except RedisError as error:
+        log.warning("rate limit %s not enforced, Redis unavailable: %s", action, error)
+        return
+    if count > per_minute:
+        retry_after = WINDOW_S - int(time.time()) % WINDOW_S
+        raise ApiError("rate_limited", "操作太频繁，请稍后再试", 429,
+                       {"retry_after_s": retry_after})
+
+
+def client_ip() -> str:
+    """The caller's address (behind a proxy, set LINLI_PROXY_COUNT so ProxyFix fills it)."""
+    return request.remote_addr or "unknown"
