@@ -369,3 +369,48 @@ def test_no_show_cli_marks_ended_activities(app, make, world):
     assert "marked 1" in result.output
     with app.app_context():
         assert db.session.query(Signup).one().status == SignupStatus.NO_SHOW
+
+
+def test_more_seats_promote_the_waitlist_in_order(app, make, world):
+    aid = make.activity(world.team_a, capacity=1)
+    people = [make.resident(world.a, n) for n in ("甲", "乙", "丙", "丁")]
+    for person in people:
+        sign_up(make, aid, person)
+    response = make.call("PATCH", f"/api/v1/activities/{aid}", world.leader_a,
+                         json={"capacity": 3, "title": "社区清洁日（扩招）"})
+    assert response.status_code == 200
+    assert (response.json["confirmed_count"], response.json["waitlist_count"]) == (3, 1)
+    assert response.json["title"] == "社区清洁日（扩招）"
+    for person, status in zip(people, ["confirmed"] * 3 + ["waitlisted"], strict=True):
+        mine = make.call("GET", f"/api/v1/activities/{aid}", person).json["my_signup"]
+        assert mine["status"] == status
+    assert len(notifications(app, people[1].id, "waitlist_promoted")) == 1
+    assert notifications(app, people[3].id, "waitlist_promoted") == []
+
+
+def test_fewer_seats_than_confirmed_is_refused(make, world):
+    aid = make.activity(world.team_a, capacity=3)
+    for name in ("甲", "乙"):
+        sign_up(make, aid, make.resident(world.a, name))
+    response = make.call("PATCH", f"/api/v1/activities/{aid}", world.staff_a,
+                         json={"capacity": 1})
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "capacity_below_confirmed"
+    assert make.call("PATCH", f"/api/v1/activities/{aid}", world.staff_a,
+                     json={"capacity": 2}).status_code == 200
+
+
+def test_times_change_only_while_draft(make, world, soon):
+    published = make.activity(world.team_a)
+    moved = make.call("PATCH", f"/api/v1/activities/{published}", world.leader_a,
+                      json={"starts_at": soon(days=9), "ends_at": soon(days=9, hours=1)})
+    assert moved.status_code == 409
+    assert moved.json["error"]["code"] == "activity_published"
+    draft = make.activity(world.team_a, published=False)
+    moved = make.call("PATCH", f"/api/v1/activities/{draft}", world.leader_a,
+                      json={"starts_at": soon(days=9), "ends_at": soon(days=9, hours=1)})
+    assert moved.status_code == 200
+    backwards = make.call("PATCH", f"/api/v1/activities/{draft}", world.leader_a,
+                          json={"ends_at": soon(days=8)})
+    assert backwards.status_code == 422 and "ends_at" in backwards.json["error"]["details"][
+        "fields"]

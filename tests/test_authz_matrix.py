@@ -57,6 +57,8 @@ MATRIX = {
                               staff_a=200, leader_a=200),
     "publish draft": row("POST", "/activities/{draft}/publish", default=404, admin=403,
                          staff_a=200, leader_a=200),
+    "edit activity": row("PATCH", "/activities/{published}", {"capacity": 40}, staff_a=200,
+                         leader_a=200, **OTHER_COMMUNITY),
     "cancel activity": row("POST", "/activities/{published}/cancel", staff_a=200,
                            leader_a=200, **OTHER_COMMUNITY),
     "sign up": row("POST", "/activities/{published}/signups", resident_a=201, leader_a=201,

@@ -76,6 +76,11 @@ class Activity(db.Model):
         return self.cancel_deadline or self.starts_at
 
     @property
+    def page(self) -> str:
+        """The mini-program page a notice about this activity opens."""
+        return f"pages/activity/detail?id={self.id}"
+
+    @property
     def has_seat(self) -> bool:
         return self.confirmed_count < self.capacity
 

@@ -7,6 +7,7 @@ from backend.activities import services, signups
 from backend.activities.schemas import (
     ActivityInSchema,
     ActivityListArgsSchema,
+    ActivityPatchSchema,
     ActivitySchema,
     MySignupEntrySchema,
     MySignupSchema,
@@ -45,10 +46,17 @@ def list_activities(args):
     return page
 
 
-@blp.route("/activities/<id:aid>", methods=["GET"])
-@blp.response(200, ActivitySchema)
-def get_activity(aid):
-    return _with_my_signup(services.get_visible_activity(current_user(), aid))
+@blp.route("/activities/<id:aid>")
+class ActivityDetail(MethodView):
+    @blp.response(200, ActivitySchema)
+    def get(self, aid):
+        return _with_my_signup(services.get_visible_activity(current_user(), aid))
+
+    @blp.arguments(ActivityPatchSchema, required=False)
+    @blp.response(200, ActivitySchema)
+    def patch(self, changes, aid):
+        """Edit an activity (leader/staff); more seats promote waitlisted residents."""
+        return _with_my_signup(services.update_activity(current_user(), aid, changes))
 
 
 @blp.route("/activities/<id:aid>/publish", methods=["POST"])

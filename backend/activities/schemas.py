@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import marshmallow as ma
 
 from backend.activities.models import ActivityStatus, SignupStatus
@@ -25,20 +28,43 @@ class ActivityInSchema(ma.Schema):
 
     @ma.validates_schema
     def check_times(self, data, **kwargs):
-        errors: dict[str, list[str]] = {}
-        starts, ends = data.get("starts_at"), data.get("ends_at")
-        if starts and ends and ends <= starts:
-            errors["ends_at"] = ["结束时间必须晚于开始时间"]
-        opens, closes = data.get("signup_opens_at"), data.get("signup_closes_at")
-        if opens and (closes or starts) and opens >= (closes or starts):
-            errors["signup_opens_at"] = ["报名开始时间必须早于报名截止时间"]
-        if closes and ends and closes > ends:
-            errors["signup_closes_at"] = ["报名截止时间不能晚于活动结束时间"]
-        deadline = data.get("cancel_deadline")
-        if deadline and ends and deadline > ends:
-            errors["cancel_deadline"] = ["取消截止时间不能晚于活动结束时间"]
+        errors = time_rule_errors(data)
         if errors:
             raise ma.ValidationError(errors)
+
+
+class ActivityPatchSchema(ma.Schema):
+    """What a leader may change; times only while the activity is a draft."""
+
+    title = text(100, required=False)
+    description = TrimmedString(validate=ma.validate.Length(max=5000))
+    location = TrimmedString(validate=ma.validate.Length(max=200))
+    starts_at = LocalDateTime()
+    ends_at = LocalDateTime()
+    capacity = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=100_000))
+    signup_opens_at = LocalDateTime(allow_none=True)
+    signup_closes_at = LocalDateTime(allow_none=True)
+    cancel_deadline = LocalDateTime(allow_none=True)
+    points_per_hour = ma.fields.Integer(strict=True, allow_none=True,
+                                        validate=ma.validate.Range(min=0, max=1000))
+    walk_ins_allowed = ma.fields.Boolean()
+
+
+def time_rule_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The rules between an activity's times, for a new body or an edited activity."""
+    errors: dict[str, list[str]] = {}
+    starts, ends = values.get("starts_at"), values.get("ends_at")
+    if starts and ends and ends <= starts:
+        errors["ends_at"] = ["结束时间必须晚于开始时间"]
+    opens, closes = values.get("signup_opens_at"), values.get("signup_closes_at")
+    if opens and (closes or starts) and opens >= (closes or starts):
+        errors["signup_opens_at"] = ["报名开始时间必须早于报名截止时间"]
+    if closes and ends and closes > ends:
+        errors["signup_closes_at"] = ["报名截止时间不能晚于活动结束时间"]
+    deadline = values.get("cancel_deadline")
+    if deadline and ends and deadline > ends:
+        errors["cancel_deadline"] = ["取消截止时间不能晚于活动结束时间"]
+    return errors
 
 
 class ActivityListArgsSchema(PageArgsSchema):

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 
 from backend.activities.models import ACTIVE_SIGNUP, Activity, ActivityStatus, Signup
+from backend.activities.schemas import time_rule_errors
+from backend.activities.waitlist import fill_free_seats
 from backend.auth.models import User
 from backend.auth.services import is_admin
 from backend.common.clock import now
@@ -93,14 +95,41 @@ def cancel_activity(actor: User, activity_id: int) -> Activity:
         signup.cancel()
         notify(signup.user_id, "activity_cancelled", f"您报名的活动「{activity.title}」已取消",
                dedupe_key=f"activity_cancelled:{activity.id}:{signup.user_id}",
-               data={"activity_id": activity.id}, page=activity_page(activity.id))
+               data={"activity_id": activity.id}, page=activity.page)
     activity.confirmed_count = activity.waitlist_count = 0
     db.session.commit()
     return activity
 
 
-def activity_page(activity_id: int) -> str:
-    return f"pages/activity/detail?id={activity_id}"
+# Fields that may change once residents have signed up; times only while still a draft,
+# so that nobody's confirmed seat silently moves to a time they cannot make.
+TIME_FIELDS = {"starts_at", "ends_at", "signup_opens_at", "signup_closes_at", "cancel_deadline"}
+
+
+def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> Activity:
+    activity = get_managed_activity(actor, activity_id, lock=True)
+    if activity.status == ActivityStatus.CANCELLED:
+        raise ApiError("activity_cancelled", "活动已取消")
+    if activity.status != ActivityStatus.DRAFT and TIME_FIELDS & changes.keys():
+        raise ApiError("activity_published", "活动已发布，不能修改时间；如需改期请取消后重新发布")
+    if "starts_at" in changes and changes["starts_at"] <= now():
+        raise ValidationFailed({"starts_at": ["活动开始时间必须晚于现在"]})
+    capacity = changes.get("capacity", activity.capacity)
+    if capacity < activity.confirmed_count:
+        raise ApiError("capacity_below_confirmed", "名额不能少于已确认报名的人数",
+                       details={"confirmed_count": activity.confirmed_count})
+    for field, value in changes.items():
+        setattr(activity, field, value)
+    _check_times(activity)
+    fill_free_seats(activity)
+    db.session.commit()
+    return activity
+
+
+def _check_times(activity: Activity) -> None:
+    errors = time_rule_errors({field: getattr(activity, field) for field in TIME_FIELDS})
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def list_activities(viewer: User, community_id: int | None, status: ActivityStatus | None,

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
 from backend.activities.noshows import suspended_until, sweep_no_shows
 from backend.activities.services import (
-    activity_page,
     get_managed_activity,
     get_visible_activity,
     lock_activity,
 )
+from backend.activities.waitlist import fill_free_seats
 from backend.auth.models import User
 from backend.common.clock import LOCAL_TZ, now
 from backend.communities import access
@@ -79,7 +79,7 @@ def _take_seat(activity: Activity, signup: Signup) -> None:
     db.session.flush()
     notify(signup.user_id, "signup_confirmed", f"您已成功报名「{activity.title}」",
            dedupe_key=f"signup_confirmed:{signup.id}",
-           data={"activity_id": activity.id}, page=activity_page(activity.id))
+           data={"activity_id": activity.id}, page=activity.page)
 
 
 def cancel_signup(user: User, activity_id: int) -> Signup:
@@ -97,26 +97,11 @@ def cancel_signup(user: User, activity_id: int) -> Signup:
     signup.cancel()
     if was_confirmed:
         activity.confirmed_count -= 1
-        _promote_first_waitlisted(activity)
+        fill_free_seats(activity)
     else:
         activity.waitlist_count -= 1
     db.session.commit()
     return signup
-
-
-def _promote_first_waitlisted(activity: Activity) -> None:
-    first = db.session.scalar(
-        select(Signup)
-        .where(Signup.activity_id == activity.id, Signup.status == SignupStatus.WAITLISTED)
-        .order_by(Signup.waitlist_seq).limit(1))
-    if first is None:
-        return
-    activity.waitlist_count -= 1
-    first.confirm()
-    activity.confirmed_count += 1
-    notify(first.user_id, "waitlist_promoted", f"候补成功：您已确认参加「{activity.title}」",
-           dedupe_key=f"waitlist_promoted:{first.id}",
-           data={"activity_id": activity.id}, page=activity_page(activity.id))
 
 
 def active_signup(activity_id: int, user_id: int) -> Signup | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 
 
-def text(max_length: int, **kwargs) -> ma.fields.String:
-    """A required, trimmed, non-empty string of at most ``max_length`` characters."""
-    return TrimmedString(required=True, validate=[
+def text(max_length: int, required: bool = True, **kwargs) -> ma.fields.String:
+    """A trimmed, non-empty string of at most ``max_length`` characters."""
+    return TrimmedString(required=required, validate=[
         ma.validate.Length(min=1, max=max_length),
         # Described in OpenAPI as a pattern, so "only spaces" is invalid in the docs too.
         ma.validate.Regexp(r"^\s*\S", error="不能为空")], **kwargs)
