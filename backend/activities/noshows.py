@@ -16,6 +16,9 @@ from backend.common.clock import now
 from backend.communities.models import Community
 from backend.extensions import db
 
+# The longest window + suspension the settings allow (3650 + 3650 days).
+MAX_LOOKBACK = timedelta(days=7300)
+
 
 def sweep_no_shows(user_id: int | None = None, activity_id: int | None = None) -> int:
     """Mark ended, un-attended confirmed sign-ups as no-shows (flush only); returns count."""
@@ -40,15 +43,19 @@ def suspended_until(user_id: int, community_id: int) -> datetime | None:
     ``noshow_limit`` no-shows whose activities ended within ``noshow_window_days`` of each
     other suspend sign-ups for ``suspension_days`` after the last of them.
     """
+    # Most residents have no no-show at all: find that out before loading the settings.
+    ends = list(db.session.scalars(
+        select(Activity.ends_at).join(Signup, Signup.activity_id == Activity.id)
+        .where(Signup.user_id == user_id, Signup.status == SignupStatus.NO_SHOW,
+               Activity.ends_at >= now() - MAX_LOOKBACK)
+        .order_by(Activity.ends_at)))
+    if not ends:
+        return None
     community = db.session.get(Community, community_id)
     window = timedelta(days=community.noshow_window_days)
     suspension = timedelta(days=community.suspension_days)
     limit = community.noshow_limit
-    ends = list(db.session.scalars(
-        select(Activity.ends_at).join(Signup, Signup.activity_id == Activity.id)
-        .where(Signup.user_id == user_id, Signup.status == SignupStatus.NO_SHOW,
-               Activity.ends_at >= now() - window - suspension)
-        .order_by(Activity.ends_at)))
+    ends = [end for end in ends if end >= now() - window - suspension]
     until = None
     for index in range(limit - 1, len(ends)):
         if ends[index] - ends[index - limit + 1] <= window:

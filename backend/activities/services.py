@@ -39,10 +39,11 @@ def can_manage(user: User, activity: Activity) -> bool:
 
 
 def can_view(user: User, activity: Activity) -> bool:
-    if is_admin(user) or can_manage(user, activity):
+    # Residents are by far the most frequent callers: answer them without role lookups.
+    if activity.status != ActivityStatus.DRAFT and access.is_resident_of(
+            user, activity.community_id):
         return True
-    return (activity.status != ActivityStatus.DRAFT
-            and access.is_resident_of(user, activity.community_id))
+    return is_admin(user) or can_manage(user, activity)
 
 
 def get_visible_activity(user: User, activity_id: int) -> Activity:

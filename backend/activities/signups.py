@@ -30,16 +30,23 @@ from backend.notify.services import notify
 
 
 def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
-    """Take a seat or a waitlist place; returns (signup, created)."""
+    """Take a seat or a waitlist place; returns (signup, created).
+
+    Everything about the resident is judged under the resident's lock first; the
+    activity's lock, which every sign-up for this activity queues on, is held only for
+    counting the seat and writing the row.
+    """
     activity = get_visible_activity(user, activity_id)
     if not access.is_resident_of(user, activity.community_id):
         raise Forbidden("仅本社区居民可以报名")
     _lock_resident(user)
-    activity = lock_activity(activity_id)
     existing = active_signup(activity.id, user.id)
     if existing is not None:
         return existing, False
-    _check_can_sign_up(user, activity)
+    _check_signup_open(activity)
+    _check_resident_may_sign_up(user, activity)
+    activity = lock_activity(activity_id)
+    _check_signup_open(activity)  # it may have been cancelled while we waited
     signup = Signup(activity_id=activity.id, user_id=user.id)
     db.session.add(signup)
     if activity.has_seat:
@@ -52,7 +59,7 @@ def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
     return signup, True
 
 
-def _check_can_sign_up(user: User, activity: Activity) -> None:
+def _check_signup_open(activity: Activity) -> None:
     current = now()
     if activity.status != ActivityStatus.PUBLISHED:
         raise ApiError("activity_not_published", "活动未发布或已取消，不能报名")
@@ -61,6 +68,9 @@ def _check_can_sign_up(user: User, activity: Activity) -> None:
                        details={"opens_at": _local(activity.signup_opens_at)})
     if current >= activity.effective_signup_closes_at:
         raise ApiError("signup_closed", "报名已截止")
+
+
+def _check_resident_may_sign_up(user: User, activity: Activity) -> None:
     sweep_no_shows(user_id=user.id)
     until = suspended_until(user.id, activity.community_id)
     if until is not None:
