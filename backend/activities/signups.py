@@ -19,14 +19,13 @@ from backend.activities.services import (
     get_visible_activity,
     lock_activity,
 )
-from backend.activities.waitlist import fill_free_seats
+from backend.activities.waitlist import fill_free_seats, give_seat
 from backend.auth.models import User
 from backend.common.clock import LOCAL_TZ, now
 from backend.communities import access
 from backend.communities.models import Resident
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
-from backend.notify.services import notify
 
 
 def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
@@ -50,7 +49,7 @@ def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
     signup = Signup(activity_id=activity.id, user_id=user.id)
     db.session.add(signup)
     if activity.has_seat:
-        _take_seat(activity, signup)
+        give_seat(activity, signup, "signup_confirmed", f"您已成功报名「{activity.title}」")
     else:
         signup.put_on_waitlist(activity.next_waitlist_seq)
         activity.next_waitlist_seq += 1
@@ -81,15 +80,6 @@ def _check_resident_may_sign_up(user: User, activity: Activity) -> None:
     if conflict is not None:
         raise ApiError("time_conflict", f"与已报名的活动「{conflict.title}」时间冲突",
                        details={"activity_id": conflict.id})
-
-
-def _take_seat(activity: Activity, signup: Signup) -> None:
-    signup.confirm()
-    activity.confirmed_count += 1
-    db.session.flush()
-    notify(signup.user_id, "signup_confirmed", f"您已成功报名「{activity.title}」",
-           dedupe_key=f"signup_confirmed:{signup.id}",
-           data={"activity_id": activity.id}, page=activity.page)
 
 
 def cancel_signup(user: User, activity_id: int) -> Signup:

@@ -20,11 +20,16 @@ def fill_free_seats(activity: Activity) -> int:
         if first is None:
             break
         activity.waitlist_count -= 1
-        first.confirm()
-        activity.confirmed_count += 1
-        db.session.flush()
-        notify(first.user_id, "waitlist_promoted", f"候补成功：您已确认参加「{activity.title}」",
-               dedupe_key=f"waitlist_promoted:{first.id}",
-               data={"activity_id": activity.id}, page=activity.page)
+        give_seat(activity, first, "waitlist_promoted",
+                  f"候补成功：您已确认参加「{activity.title}」")
         promoted += 1
     return promoted
+
+
+def give_seat(activity: Activity, signup: Signup, template_key: str, message: str) -> None:
+    """Confirm ``signup`` into a free seat and tell the resident (caller holds the lock)."""
+    signup.confirm()
+    activity.confirmed_count += 1
+    db.session.flush()
+    notify(signup.user_id, template_key, message, dedupe_key=f"{template_key}:{signup.id}",
+           data={"activity_id": activity.id}, page=activity.page)
