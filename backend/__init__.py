@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from backend.common import idempotency
     from backend.common.converters import IdConverter, id_parameter_schema
     from backend.extensions import api, db, migrate
+    from backend.notify.queue import install_relay
 
     database.configure_engine_options(app)
     db.init_app(app)
@@ -41,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register_error_handlers(app)
     app.before_request(require_login_for_api)
     idempotency.register(app)
+    install_relay()
     cli.register(app)
 
     @app.get("/healthz")

@@ -45,6 +45,13 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SECRET_KEY": _env("LINLI_SECRET_KEY", DEV_SECRET_KEY),
         "BOOTSTRAP_ADMIN_OPENIDS": _split(_env("LINLI_BOOTSTRAP_ADMIN_OPENIDS", "")),
         "TOKEN_MAX_AGE_S": int(_env("LINLI_TOKEN_MAX_AGE_S", str(30 * 24 * 3600))),
+        # Notifications (SPEC §9): quiet hours in community time, RQ back-off in seconds.
+        "QUIET_HOURS": _env("LINLI_QUIET_HOURS", "22:00-07:00"),
+        "NOTIFY_RETRY_INTERVALS": [int(x) for x in _split(
+            _env("LINLI_NOTIFY_RETRY_INTERVALS", "10,60,300,900"))],
+        # A claimed send older than this was interrupted (worker killed): staff decide.
+        "NOTIFY_SEND_LEASE_S": int(_env("LINLI_NOTIFY_SEND_LEASE_S", "120")),
+        "OUTBOX_DRAIN_INTERVAL_S": int(_env("LINLI_OUTBOX_DRAIN_INTERVAL_S", "30")),
         "LOGIN_RATE_PER_MIN": int(_env("LINLI_LOGIN_RATE_PER_MIN", "30")),
         # How many proxies (nginx, a load balancer) sit in front of gunicorn.
         "PROXY_COUNT": int(_env("LINLI_PROXY_COUNT", "0")),

@@ -18,6 +18,7 @@ from backend.communities.models import Team
 from backend.communities.services import get_team
 from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
+from backend.notify.reminders import schedule_reminders, unschedule_reminders
 from backend.notify.services import notify
 
 
@@ -78,6 +79,7 @@ def publish_activity(actor: User, activity_id: int) -> Activity:
     activity.status = ActivityStatus.PUBLISHED
     activity.published_at = now()
     db.session.commit()
+    schedule_reminders(activity)
     return activity
 
 
@@ -99,6 +101,7 @@ def cancel_activity(actor: User, activity_id: int) -> Activity:
                data={"activity_id": activity.id}, page=activity.page)
     activity.confirmed_count = activity.waitlist_count = 0
     db.session.commit()
+    unschedule_reminders(activity.id)
     return activity
 
 

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.clock import UTCDateTime, now
@@ -14,9 +14,10 @@ from backend.extensions import db
 
 class NotificationStatus(enum.StrEnum):
     PENDING = "pending"  # written with the change that caused it; not yet handed to WeChat
+    SENDING = "sending"  # claimed by a job that is talking to WeChat right now
     SENT = "sent"
-    INBOX_ONLY = "inbox_only"  # no subscription grant: the in-app inbox is the only channel
-    FAILED = "failed"
+    INBOX_ONLY = "inbox_only"  # no subscription grant (or WeChat said 43101): inbox only
+    FAILED = "failed"  # permanent error, retries exhausted, or outcome unknown: staff decide
 
 
 class Notification(db.Model):
@@ -36,7 +37,35 @@ class Notification(db.Model):
     status: Mapped[NotificationStatus] = mapped_column(
         _enum(NotificationStatus, "notification_status"), default=NotificationStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Quiet hours and back-off: not to be sent before this time (None: at once).
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Handed to RQ at; the drain re-enqueues only rows RQ seems to have lost.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    msgid: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+Index("ix_notifications_outbox", Notification.status, Notification.send_after)
+
+
+class SubscriptionGrant(db.Model):
+    """One ``accept`` from wx.requestSubscribeMessage: exactly one send of that template."""
+
+    __tablename__ = "subscription_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    template_key: Mapped[str] = mapped_column(String(40))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # The notice that spent it; unique, so one grant can never pay for two sends.
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id"), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+Index("ix_subscription_grants_unused", SubscriptionGrant.user_id,
+      SubscriptionGrant.template_key, SubscriptionGrant.used_at)

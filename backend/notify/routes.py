@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
 from backend.notify import services
-from backend.notify.schemas import NotificationSchema, TemplateListSchema
+from backend.notify.schemas import (
+    GrantListSchema,
+    NotificationSchema,
+    OutboxEntrySchema,
+    SubscriptionInSchema,
+    TemplateListSchema,
+)
 
 blp = Blueprint("notify", __name__, description="Notification templates and the inbox")
 
@@ -30,3 +37,34 @@ def my_notifications(args):
 @blp.response(200, NotificationSchema)
 def mark_read(nid):
     return services.mark_read(current_user(), nid)
+
+
+@blp.route("/me/subscriptions")
+class MySubscriptions(MethodView):
+    @blp.response(200, GrantListSchema)
+    def get(self):
+        """How many one-time sends of each template I have granted and not yet used."""
+        return {"items": services.available_grants(current_user())}
+
+    @blp.arguments(SubscriptionInSchema)
+    @blp.response(201, GrantListSchema)
+    def post(self, data):
+        """Record the template ids wx.requestSubscribeMessage accepted (one send each)."""
+        user = current_user()
+        ignored = services.grant_subscriptions(user, data["template_ids"])
+        return {"items": services.available_grants(user), "ignored": ignored}
+
+
+@blp.route("/communities/<id:cid>/notifications/failed", methods=["GET"])
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_of(OutboxEntrySchema))
+def failed_notifications(args, cid):
+    """Notices WeChat did not take, for staff to look at and retry."""
+    return paginate(services.failed_notifications(current_user(), cid), **args)
+
+
+@blp.route("/notifications/<id:nid>/retry", methods=["POST"])
+@blp.response(200, OutboxEntrySchema)
+def retry_notification(nid):
+    """Send a failed notice again (staff of the resident's community)."""
+    return services.retry_notification(current_user(), nid)

@@ -9,13 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.auth.models import User
 from backend.common.clock import now
-from backend.errors import NotFound
+from backend.communities.access import is_staff_of, require_staff
+from backend.communities.models import Resident
+from backend.errors import ApiError, NotFound
 from backend.extensions import db
-from backend.notify.models import Notification
+from backend.notify.delivery import send_after
+from backend.notify.models import Notification, NotificationStatus, SubscriptionGrant
+from backend.notify.queue import remember_new_notice
 
 TEMPLATE_TITLES = {
     "signup_confirmed": "报名成功通知",
@@ -37,16 +41,25 @@ def templates() -> list[dict[str, str]]:
 
 
 def notify(user_id: int, template_key: str, body: str, dedupe_key: str,
-           data: dict[str, Any] | None = None, page: str | None = None) -> None:
-    """Queue a notice in the current transaction (flushes nothing; the caller commits)."""
+           data: dict[str, Any] | None = None, page: str | None = None) -> int:
+    """Write a notice into the caller's transaction; it is enqueued after the commit.
+
+    Returns 1 if written, 0 if this event was already notified (same ``dedupe_key``).
+    """
     if template_key not in TEMPLATE_TITLES:
         raise ValueError(f"unknown notification template {template_key!r}")
     exists = db.session.scalar(select(Notification.id).where(
         Notification.dedupe_key == dedupe_key))
-    if exists is None:
-        db.session.add(Notification(
-            user_id=user_id, template_key=template_key, title=TEMPLATE_TITLES[template_key],
-            body=body[:500], data=data or {}, page=page, dedupe_key=dedupe_key))
+    if exists is not None:
+        return 0
+    notice = Notification(
+        user_id=user_id, template_key=template_key, title=TEMPLATE_TITLES[template_key],
+        body=body[:500], data=data or {}, page=page, dedupe_key=dedupe_key,
+        send_after=send_after(template_key, now(), current_app.config["QUIET_HOURS"]))
+    db.session.add(notice)
+    db.session.flush()
+    remember_new_notice(db.session, notice.id, notice.send_after)
+    return 1
 
 
 def inbox(user: User):
@@ -62,3 +75,50 @@ def mark_read(user: User, notification_id: int) -> Notification:
         notification.read_at = now()
         db.session.commit()
     return notification
+
+
+def grant_subscriptions(user: User, template_ids: list[str]) -> list[str]:
+    """Record what wx.requestSubscribeMessage accepted: one grant per template id.
+
+    Returns the ids that are not Linli's templates (ignored, e.g. after a settings change).
+    """
+    keys_by_id = {tid: key for key, tid in current_app.config["TEMPLATE_IDS"].items()}
+    db.session.add_all(SubscriptionGrant(user_id=user.id, template_key=keys_by_id[tid])
+                       for tid in template_ids if tid in keys_by_id)
+    db.session.commit()
+    return [tid for tid in template_ids if tid not in keys_by_id]
+
+
+def available_grants(user: User) -> list[dict[str, Any]]:
+    counts = dict(db.session.execute(
+        select(SubscriptionGrant.template_key, func.count())
+        .where(SubscriptionGrant.user_id == user.id, SubscriptionGrant.used_at.is_(None))
+        .group_by(SubscriptionGrant.template_key)).all())
+    ids = current_app.config["TEMPLATE_IDS"]
+    return [{"key": key, "template_id": ids[key], "available": counts.get(key, 0)}
+            for key in TEMPLATE_TITLES]
+
+
+def failed_notifications(actor: User, community_id: int):
+    """Notices to residents of the community that WeChat did not take (staff)."""
+    require_staff(actor, community_id)
+    return (select(Notification)
+            .join(Resident, Resident.user_id == Notification.user_id)
+            .where(Resident.community_id == community_id,
+                   Notification.status == NotificationStatus.FAILED)
+            .order_by(Notification.id.desc()))
+
+
+def retry_notification(actor: User, notification_id: int) -> Notification:
+    notice = db.session.get(Notification, notification_id)
+    resident = notice and db.session.scalar(
+        select(Resident).where(Resident.user_id == notice.user_id))
+    if resident is None or not is_staff_of(actor, resident.community_id):
+        raise NotFound("找不到该通知")
+    if notice.status != NotificationStatus.FAILED:
+        raise ApiError("notification_not_failed", "只有发送失败的通知可以重试")
+    notice.status, notice.send_after, notice.queued_at = NotificationStatus.PENDING, None, None
+    notice.attempts = 0
+    remember_new_notice(db.session, notice.id, None)
+    db.session.commit()
+    return notice

@@ -1,0 +1,129 @@
+"""The outbox row's life: claim → sent | inbox_only | retry | failed. Each step commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from backend.auth.models import User
+from backend.common.clock import now
+from backend.extensions import db
+from backend.notify.delivery import template_data
+from backend.notify.models import Notification, NotificationStatus, SubscriptionGrant
+from backend.wechat import WeChatError
+
+USER_REFUSED = 43101  # no (or no longer a) subscription: WeChat will not deliver it
+CLOCK_TOLERANCE = timedelta(seconds=5)
+
+
+@dataclass
+class Claim:
+    openid: str
+    template_id: str
+    data: dict[str, str]
+    page: str | None
+
+
+def claim(notification_id: int) -> Claim | None:
+    """Take a due, pending notice for sending, spending one subscription grant.
+
+    Without a grant the notice stays in the inbox only. Returns None when there is
+    nothing to send (already handled, not yet due, or inbox only).
+    """
+    notice = db.session.execute(
+        select(Notification).where(Notification.id == notification_id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if notice is None or notice.status != NotificationStatus.PENDING or _not_due(notice):
+        db.session.rollback()
+        return None
+    grant = _grant_for(notice)
+    if grant is None:
+        notice.status = NotificationStatus.INBOX_ONLY
+        db.session.commit()
+        return None
+    grant.notification_id, grant.used_at = notice.id, now()
+    notice.status, notice.claimed_at = NotificationStatus.SENDING, now()
+    notice.attempts += 1
+    result = Claim(openid=db.session.get(User, notice.user_id).openid,
+                   template_id=current_app.config["TEMPLATE_IDS"][notice.template_key],
+                   data=template_data(notice), page=notice.page)
+    db.session.commit()
+    return result
+
+
+def _not_due(notice: Notification) -> bool:
+    return notice.send_after is not None and notice.send_after > now() + CLOCK_TOLERANCE
+
+
+def _grant_for(notice: Notification) -> SubscriptionGrant | None:
+    """The grant this notice already holds (a retry), else the oldest unused one."""
+    held = db.session.scalar(select(SubscriptionGrant).where(
+        SubscriptionGrant.notification_id == notice.id))
+    if held is not None:
+        return held
+    return db.session.scalar(
+        select(SubscriptionGrant)
+        .where(SubscriptionGrant.user_id == notice.user_id,
+               SubscriptionGrant.template_key == notice.template_key,
+               SubscriptionGrant.used_at.is_(None))
+        .order_by(SubscriptionGrant.id).limit(1).with_for_update(skip_locked=True))
+
+
+def record_sent(notification_id: int, msgid: int) -> None:
+    notice = db.session.get(Notification, notification_id)
+    notice.status, notice.sent_at, notice.msgid = NotificationStatus.SENT, now(), msgid
+    notice.last_error = None
+    db.session.commit()
+
+
+def record_failure(notification_id: int, error: WeChatError) -> str:
+    """Decide what a WeChat error means for the notice: inbox_only, retry or failed."""
+    notice = db.session.get(Notification, notification_id)
+    notice.last_error = f"{error.errcode}: {error.errmsg}"[:300]
+    intervals = current_app.config["NOTIFY_RETRY_INTERVALS"]
+    if error.errcode == USER_REFUSED:
+        outcome, notice.status = "inbox_only", NotificationStatus.INBOX_ONLY
+    elif error.retryable and notice.attempts <= len(intervals):
+        outcome, notice.status = "retry", NotificationStatus.PENDING
+        notice.send_after = now() + timedelta(seconds=intervals[notice.attempts - 1])
+    else:
+        outcome, notice.status = "failed", NotificationStatus.FAILED
+        _release_grant(notice)  # nothing was delivered: the grant can pay for a retry
+    db.session.commit()
+    return outcome
+
+
+def _release_grant(notice: Notification) -> None:
+    db.session.execute(update(SubscriptionGrant)
+                       .where(SubscriptionGrant.notification_id == notice.id)
+                       .values(notification_id=None, used_at=None))
+
+
+def drain() -> dict[str, int]:
+    """Enqueue pending notices nobody handed to RQ (Redis was down), and give up on sends
+    that were interrupted: whether WeChat got them is unknown, so staff decide."""
+    from backend.notify.queue import enqueue_many
+
+    current = now()
+    lease = timedelta(seconds=current_app.config["NOTIFY_SEND_LEASE_S"])
+    interrupted = db.session.execute(
+        update(Notification)
+        .where(Notification.status == NotificationStatus.SENDING,
+               Notification.claimed_at < current - lease)
+        .values(status=NotificationStatus.FAILED,
+                last_error="发送中断，微信是否收到未知；如需重发请由工作人员重试")
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    lost_after = timedelta(minutes=10)  # queued but never run: RQ lost it (Redis flushed)
+    due = db.session.execute(
+        select(Notification.id, Notification.send_after)
+        .where(Notification.status == NotificationStatus.PENDING,
+               or_(Notification.queued_at.is_(None),
+                   Notification.queued_at <= current - lost_after),
+               Notification.created_at <= current - timedelta(seconds=10))
+        .order_by(Notification.id).limit(5000)).all()
+    db.session.rollback()
+    return {"interrupted": interrupted, "enqueued": enqueue_many([tuple(row) for row in due])}

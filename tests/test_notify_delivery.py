@@ -1,0 +1,47 @@
+"""Quiet hours and template data limits (SPEC §9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from backend.common.clock import LOCAL_TZ
+from backend.notify.delivery import send_after, template_data
+from backend.notify.models import Notification
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=LOCAL_TZ)
+
+
+@pytest.mark.parametrize("at, expected", [
+    ("2026-12-01T21:59", None),
+    ("2026-12-01T22:00", "2026-12-02T07:00"),
+    ("2026-12-01T23:30", "2026-12-02T07:00"),
+    ("2026-12-02T03:00", "2026-12-02T07:00"),
+    ("2026-12-02T06:59", "2026-12-02T07:00"),
+    ("2026-12-02T07:00", None),
+])
+def test_quiet_hours_delay_non_urgent_notices(at, expected):
+    result = send_after("signup_confirmed", local(at), "22:00-07:00")
+    assert result == (local(expected) if expected else None)
+
+
+def test_urgent_notices_ignore_quiet_hours():
+    assert send_after("activity_cancelled", local("2026-12-01T23:30"), "22:00-07:00") is None
+
+
+def test_daytime_quiet_window():
+    assert send_after("gift_ready", local("2026-12-01T12:30"), "12:00-14:00") == \
+        local("2026-12-01T14:00")
+
+
+def test_template_data_fits_wechat_limits():
+    notice = Notification(title="报名成功通知", body="您已成功报名「" + "很长的活动名称" * 5 + "」",
+                          data={"at": "2026-12-01T09:00:00+08:00"},
+                          created_at=local("2026-11-30T10:00"))
+    data = template_data(notice)
+    assert len(data["thing1"]) == 20 and data["thing1"].endswith("…")
+    assert data["time2"] == "2026年12月01日 09:00"
+    assert data["thing3"] == "报名成功通知"
