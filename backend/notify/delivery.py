@@ -18,7 +18,7 @@ def parse_quiet_hours(setting: str) -> tuple[time, time]:
 
 def send_after(template_key: str, at: datetime, quiet_hours: str) -> datetime | None:
     """None to send now, or the end of the quiet hours that ``at`` falls into."""
-    if template_key in URGENT_TEMPLATES or not quiet_hours:
+    if template_key in URGENT_TEMPLATES or quiet_hours in ("", "off"):
         return None
     start, end = parse_quiet_hours(quiet_hours)
     local = at.astimezone(LOCAL_TZ)

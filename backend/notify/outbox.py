@@ -123,7 +123,8 @@ def drain() -> dict[str, int]:
         .where(Notification.status == NotificationStatus.PENDING,
                or_(Notification.queued_at.is_(None),
                    Notification.queued_at <= current - lost_after),
-               Notification.created_at <= current - timedelta(seconds=10))
+               Notification.created_at <= current - timedelta(
+                   seconds=current_app.config["OUTBOX_SETTLE_S"]))
         .order_by(Notification.id).limit(5000)).all()
     db.session.rollback()
     return {"interrupted": interrupted, "enqueued": enqueue_many([tuple(row) for row in due])}

@@ -1,165 +1,408 @@
-"""Shared pieces of the benchmarks: gunicorn processes, a threaded load client, the table.
+"""Shared pieces of the benchmarks (SPEC §10): gunicorn processes, a threaded HTTP load
+client with latency percentiles, and the result table.
 
-Every benchmark runs its target and its baseline under the same server settings and the
-same client, in the same run, so that the figures read as a ratio (SPEC §10).
+Every benchmark runs its target and its baseline under the same server settings, against
+the same database and with the same client in the same run, so its figures read as a ratio.
+Servers only ever listen on 127.0.0.1 and are stopped by the PID we spawned.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import http.client
+import json
+import math
 import os
-import statistics
+import re
+import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
+from types import TracebackType
+from typing import Any, Self
 
 from scripts.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN_WORKERS = 2
-GUNICORN_THREADS = 8
+HOST = "127.0.0.1"
 
-Call = Callable[[requests.Session], requests.Response]
+# --- gunicorn ----------------------------------------------------------------------------------
 
 
-def server_settings() -> str:
-    return f"gunicorn -w {GUNICORN_WORKERS} gthread x{GUNICORN_THREADS}"
+@dataclass(frozen=True)
+class GunicornSettings:
+    """One set of server settings, used verbatim for a benchmark and its baseline."""
+
+    workers: int = 2
+    worker_class: str = "gthread"
+    threads: int = 8
+    timeout_s: int = 30
+    # Room for every client connection to queue while the workers are busy.
+    backlog: int = 2048
+
+    def argv(self) -> list[str]:
+        args = ["--workers", str(self.workers), "--worker-class", self.worker_class,
+                "--timeout", str(self.timeout_s), "--graceful-timeout", "10",
+                "--backlog", str(self.backlog)]
+        if self.worker_class == "gthread":
+            args += ["--threads", str(self.threads)]
+        return args
+
+    def describe(self) -> str:
+        threads = f" x{self.threads}" if self.worker_class == "gthread" else ""
+        return f"gunicorn -w {self.workers} {self.worker_class}{threads}"
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, concurrency: int = 64) -> None:
+    """The options every HTTP benchmark shares (server settings and client concurrency)."""
+    parser.add_argument("--concurrency", type=int, default=concurrency,
+                        help="client threads, each with one keep-alive connection")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
+    parser.add_argument("--threads", type=int, default=8, help="threads per gthread worker")
+
+
+def settings_from_args(args: argparse.Namespace) -> GunicornSettings:
+    return GunicornSettings(workers=args.workers, worker_class=args.worker_class,
+                            threads=args.threads)
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment minus any ``LINLI_*``/``PG*`` leftovers, plus ``extra``.
+
+    A developer's shell may point LINLI_DATABASE_URL at a real database; a benchmark must
+    only ever touch the throw-away servers it started.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LINLI_", "PG", "BENCH_"))}
+    env.update(extra)
+    return env
 
 
 class Gunicorn:
-    """``gunicorn`` serving ``app_spec`` on a free loopback port, stopped by PID."""
+    """``gunicorn APP_SPEC`` on a free loopback port; a context manager that always stops it.
 
-    def __init__(self, app_spec: str, env: dict[str, str], ready_path: str = "/healthz"):
+    Output goes to ``log_path`` so that error lines can be shown when a run goes wrong.
+    """
+
+    def __init__(self, app_spec: str, env: Mapping[str, str], settings: GunicornSettings,
+                 log_path: Path, ready_path: str = "/healthz", start_timeout_s: float = 60):
         self.app_spec = app_spec
-        self.env = {**os.environ, **env}
+        self.env = dict(env)
+        self.settings = settings
+        self.log_path = log_path
         self.ready_path = ready_path
+        self.start_timeout_s = start_timeout_s
         self.port = free_port()
-        self.process: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{HOST}:{self.port}"
 
-    def __enter__(self) -> Gunicorn:
-        command = [sys.executable, "-m", "gunicorn", "-w", str(GUNICORN_WORKERS),
-                   "-k", "gthread", "--threads", str(GUNICORN_THREADS),
-                   "--backlog", "4096", "--log-level", "warning",
-                   "-b", f"127.0.0.1:{self.port}", self.app_spec]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env)
-        self._wait_ready()
+    def start(self) -> Self:
+        command = [sys.executable, "-m", "gunicorn", *self.settings.argv(),
+                   "--bind", f"{HOST}:{self.port}", "--log-level", "warning",
+                   "--error-logfile", "-", self.app_spec]
+        with open(self.log_path, "ab") as log:
+            # Own session: Ctrl-C in the terminal reaches only us, and we stop gunicorn in
+            # order; it also lets a last-resort SIGKILL reach the workers by process group.
+            self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        try:
+            wait_for_http(self.url + self.ready_path, self.start_timeout_s, self.proc)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
-    def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn for {self.app_spec} exited early")
-            try:
-                requests.get(self.url + self.ready_path, timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn for {self.app_spec} did not answer in {timeout}s")
+    def stop(self, grace_s: float = 15) -> None:
+        """SIGTERM (graceful), then SIGKILL to the whole process group. Idempotent."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=grace_s)
+        # The master is gone (or stuck); make sure no worker of its group outlives it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.wait(timeout=5)
 
-    def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def log_excerpt(self, max_lines: int = 20) -> list[str]:
+        return log_excerpt(self.log_path, max_lines)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def wait_for_port(port: int, timeout_s: float, host: str = HOST) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listened on {host}:{port} within {timeout_s:.0f}s")
+
+
+def wait_for_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until ``url`` answers 200 (and fail fast if ``proc`` dies meanwhile)."""
+    parsed = http.client.urlsplit(url)
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with code {proc.returncode}")
+        conn = http.client.HTTPConnection(parsed.hostname or HOST, parsed.port, timeout=2)
+        try:
+            conn.request("GET", parsed.path or "/")
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                return
+            last = f"HTTP {response.status}"
+        except (OSError, http.client.HTTPException) as error:
+            last = type(error).__name__
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout_s:.0f}s ({last})")
+
+
+# Gunicorn's own warnings/errors, Flask's "ERROR in app" and the last line of each traceback.
+_LOG_PROBLEM = re.compile(r"\[(WARNING|ERROR|CRITICAL)\]|ERROR in |WORKER TIMEOUT|"
+                          r"^[\w.]+(Error|Exception|Timeout|Exit)\b(:|$)")
+_LOG_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")  # timestamps and pids, which defeat dedup
+
+
+def log_excerpt(path: Path, max_lines: int = 20) -> list[str]:
+    """The distinct problem lines of a server log, with how often each occurred."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    seen: Counter[str] = Counter()
+    for line in lines:
+        if _LOG_PROBLEM.search(line):
+            level = re.search(r"\[(WARNING|ERROR|CRITICAL)\]", line)
+            text = _LOG_PREFIX.sub("", line).strip()
+            seen[f"[{level.group(1)}] {text}" if level else text] += 1
+    return [f"x{n} {text}"[:300] for text, n in list(seen.items())[:max_lines]]
+
+
+# --- load client -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+    @classmethod
+    def json(cls, method: str, path: str, payload: Any = None,
+             headers: Mapping[str, str] | None = None) -> HttpRequest:
+        all_headers = dict(headers or {})
+        body = None
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            all_headers["Content-Type"] = "application/json"
+        return cls(method, path, all_headers, body)
 
 
 @dataclass
 class LoadResult:
     name: str
+    requests: int = 0
     elapsed_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
-    statuses: Counter = field(default_factory=Counter)
-    errors: Counter = field(default_factory=Counter)
-    bodies: list[dict] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # exceptions, timeouts, not sent
+    bodies: list[Any] = field(default_factory=list)  # parsed JSON, when asked to keep them
+    # A few distinct non-2xx answers and exceptions, for the report.
+    samples: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> int:
+        return len(self.latencies_ms)
 
     @property
     def throughput(self) -> float:
-        return len(self.latencies_ms) / self.elapsed_s if self.elapsed_s else 0.0
-
-    def percentile(self, p: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return self.answered / self.elapsed_s if self.elapsed_s else 0.0
 
     @property
     def server_errors(self) -> int:
         return sum(n for status, n in self.statuses.items() if status >= 500)
 
-    def row(self) -> str:
-        return (f"{self.name:<18} {self.throughput:>8.0f} {self.percentile(50):>8.1f} "
-                f"{self.percentile(99):>8.1f} {max(self.latencies_ms, default=0):>8.1f} "
-                f"{self.server_errors:>5} {sum(self.errors.values()):>7}")
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile of the answered requests' latencies, in ms."""
+        if not self.latencies_ms:
+            return math.nan
+        ordered = sorted(self.latencies_ms)
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.latencies_ms, default=math.nan)
 
 
-TABLE_HEADER = (f"{'':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-                f"{'5xx':>5} {'errors':>7}")
+def run_load(name: str, base_url: str, requests: Sequence[HttpRequest], concurrency: int, *,
+             keep_bodies: bool = False, request_timeout_s: float = 30,
+             deadline_s: float = 180) -> LoadResult:
+    """Send ``requests`` from ``concurrency`` client threads, all released by one barrier.
 
-
-def run_load(name: str, calls: Sequence[Call], concurrency: int,
-             keep_bodies: bool = False, timeout_s: float = 300) -> LoadResult:
-    """Send ``calls`` from ``concurrency`` client threads (one keep-alive session each),
-    all released together; record each call's latency, status and (optionally) body."""
-    result = LoadResult(name)
+    Each thread keeps one keep-alive connection (http.client: far less client CPU per
+    request than requests, which matters when client and server share a small machine)
+    and takes the next request from a shared queue as soon as its previous one is answered,
+    so at most ``concurrency`` requests are in flight. Latency is time.perf_counter around
+    one request/response. Requests not sent before ``deadline_s`` count as errors.
+    """
+    parsed = http.client.urlsplit(base_url)
+    host, port = parsed.hostname or HOST, parsed.port or 80
+    result = LoadResult(name, requests=len(requests))
     lock = threading.Lock()
-    queue = list(reversed(calls))
-    barrier = threading.Barrier(concurrency + 1)
-    deadline = time.monotonic() + timeout_s
+    pending = list(reversed(requests))
+    threads_n = max(1, min(concurrency, len(requests)))
+    barrier = threading.Barrier(threads_n + 1, timeout=60)
+    deadline = time.monotonic() + deadline_s
+
+    def record_sample(key: str) -> None:
+        if key in result.samples or len(result.samples) < 8:
+            result.samples[key] = result.samples.get(key, 0) + 1
 
     def worker() -> None:
-        session = requests.Session()
-        barrier.wait()
-        while time.monotonic() < deadline:
-            with lock:
-                if not queue:
-                    break
-                call = queue.pop()
-            started = time.perf_counter()
-            try:
-                response = call(session)
-            except requests.RequestException as error:
+        client = _KeepAliveClient(host, port, request_timeout_s)
+        try:
+            barrier.wait()
+            while time.monotonic() < deadline:
                 with lock:
-                    result.errors[type(error).__name__] += 1
-                continue
-            latency = (time.perf_counter() - started) * 1000
-            body = _json(response) if keep_bodies else None
-            with lock:
-                result.latencies_ms.append(latency)
-                result.statuses[response.status_code] += 1
-                if body is not None:
-                    result.bodies.append(body)
-        session.close()
+                    if not pending:
+                        return
+                    request = pending.pop()
+                started = time.perf_counter()
+                try:
+                    status, body = client.send(request)
+                except (OSError, http.client.HTTPException) as error:
+                    with lock:
+                        kind = "timeout" if isinstance(error, TimeoutError) else \
+                            type(error).__name__
+                        result.errors[kind] += 1
+                        record_sample(f"{kind}: {error}"[:200])
+                    continue
+                latency_ms = (time.perf_counter() - started) * 1000
+                parsed_body = _parse_json(body) if keep_bodies or status >= 300 else None
+                with lock:
+                    result.latencies_ms.append(latency_ms)
+                    result.statuses[status] += 1
+                    if keep_bodies:
+                        result.bodies.append(parsed_body)
+                    if status >= 300:
+                        record_sample(f"{status} {json.dumps(parsed_body, ensure_ascii=False)}"
+                                      [:300])
+        finally:
+            client.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, daemon=True, name=f"load-{i}")
+               for i in range(threads_n)]
     for thread in threads:
         thread.start()
     barrier.wait()
     started = time.perf_counter()
     for thread in threads:
-        thread.join()
+        # Bounded: a request can take at most request_timeout_s after the deadline.
+        thread.join(timeout=max(0.0, deadline - time.monotonic()) + request_timeout_s + 5)
     result.elapsed_s = time.perf_counter() - started
+    with lock:
+        if pending:
+            result.errors["not sent"] += len(pending)
+            pending.clear()
+        hung = sum(thread.is_alive() for thread in threads)
+        if hung:
+            result.errors["client hung"] += hung
     return result
 
 
-def _json(response: requests.Response) -> dict:
+class _KeepAliveClient:
+    """One persistent HTTP/1.1 connection that reconnects when the server closes it."""
+
+    def __init__(self, host: str, port: int, timeout_s: float) -> None:
+        self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.conn: http.client.HTTPConnection | None = None
+
+    def send(self, request: HttpRequest) -> tuple[int, bytes]:
+        reused = self.conn is not None
+        try:
+            return self._send_once(request)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server dropped an idle keep-alive connection before reading the request
+            # (what browsers and urllib3 retry too); a fresh connection's failure is real.
+            if not reused:
+                raise
+            return self._send_once(request)
+
+    def _send_once(self, request: HttpRequest) -> tuple[int, bytes]:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        try:
+            self.conn.request(request.method, request.path, body=request.body,
+                              headers=dict(request.headers))
+            response = self.conn.getresponse()
+            body = response.read()
+        except BaseException:
+            self.close()
+            raise
+        if response.will_close:  # sync workers answer "Connection: close"
+            self.close()
+        return response.status, body
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _parse_json(body: bytes) -> Any:
     try:
-        return response.json()
+        return json.loads(body)
     except ValueError:
-        return {"_raw": response.text[:200]}
+        return {"_raw": body[:200].decode(errors="replace")}
+
+
+# --- report ------------------------------------------------------------------------------------
+
+_NAME_WIDTH = 18
+TABLE_HEADER = (f"{'':<{_NAME_WIDTH}}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+                f"{'5xx':>6}{'errors':>8}")
+
+
+def table_row(result: LoadResult) -> str:
+    return (f"{result.name:<{_NAME_WIDTH}}{result.throughput:>9.0f}{result.percentile(50):>9.1f}"
+            f"{result.percentile(99):>9.1f}{result.max_ms:>9.1f}{result.server_errors:>6}"
+            f"{result.error_count:>8}")
+
+
+def format_table(results: Sequence[LoadResult]) -> str:
+    return "\n".join([TABLE_HEADER, *(table_row(r) for r in results)])
 
 
 def ratio(target: LoadResult, baseline: LoadResult) -> str:
@@ -168,5 +411,25 @@ def ratio(target: LoadResult, baseline: LoadResult) -> str:
     return f"{target.throughput / baseline.throughput:.2f}"
 
 
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+def format_checks(checks: Sequence[tuple[str, bool]]) -> str:
+    return "checks: " + ", ".join(f"{label} {'PASS' if ok else 'FAIL'}" for label, ok in checks)
+
+
+def format_problems(result: LoadResult, server: Gunicorn | None = None) -> list[str]:
+    """Status counts, sample error answers/exceptions and server log lines, if any."""
+    lines: list[str] = []
+    if any(status >= 300 for status in result.statuses) or result.errors:
+        statuses = ", ".join(f"{s}={n}" for s, n in sorted(result.statuses.items()))
+        errors = ", ".join(f"{k}={n}" for k, n in sorted(result.errors.items()))
+        lines.append(f"{result.name}: statuses {statuses or '-'}; errors {errors or '-'}")
+        lines += [f"  x{n} {sample}" for sample, n in result.samples.items()]
+    if server is not None:
+        excerpt = server.log_excerpt()
+        if excerpt:
+            lines.append(f"{result.name}: gunicorn log ({server.log_path}):")
+            lines += [f"  {line}" for line in excerpt]
+    return lines
+
+
+def host_description() -> str:
+    return f"{os.cpu_count()} CPUs shared by client, gunicorn and PostgreSQL"

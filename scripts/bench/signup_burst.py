@@ -1,57 +1,159 @@
-"""Sign-up burst (SPEC §10): 2,000 concurrent sign-ups for a 30-seat activity against
-gunicorn + PostgreSQL, beside a bare Flask endpoint doing one INSERT under the same
-server settings. Checks exactly 30 confirmed, the rest waitlisted with unique positions,
-and zero 5xx; exits non-zero otherwise.
+"""Sign-up burst (SPEC §10): N concurrent sign-ups for an S-seat activity against gunicorn +
+PostgreSQL, beside a bare Flask endpoint doing one INSERT under the same server settings.
+
+Checks from the database that exactly S are confirmed and N-S waitlisted with unique
+positions, and that no request got a 5xx or failed; exits 1 if any check fails.
 
     python -m scripts.bench.signup_burst [--signups 2000] [--seats 30] [--concurrency 64]
+        [--workers 2] [--worker-class gthread] [--threads 8]
 """
 
 from __future__ import annotations
 
 import argparse
+import secrets
+import shutil
+import subprocess
 import sys
+import tempfile
+import traceback
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
-from types import SimpleNamespace
+from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from flask import Flask
+from sqlalchemy import create_engine, func, insert, select
 
-from scripts.bench.baseline_app import create_table
-from scripts.bench.common import TABLE_HEADER, Gunicorn, ratio, run_load, server_settings
-from scripts.services import PostgresServer, install_signal_handlers
+from scripts.bench import baseline_app
+from scripts.bench.common import (
+    ROOT,
+    Gunicorn,
+    GunicornSettings,
+    HttpRequest,
+    LoadResult,
+    add_server_arguments,
+    clean_env,
+    format_checks,
+    format_problems,
+    format_table,
+    host_description,
+    ratio,
+    run_load,
+    settings_from_args,
+)
+from scripts.services import PostgresServer, RedisServer, free_port, install_signal_handlers
+
+DATABASE = "linli_bench"
+WARMUP_REQUESTS = 100
+
+
+@dataclass
+class Seeded:
+    activity_id: int
+    tokens: list[str]
+
+
+@dataclass
+class Phase:
+    result: LoadResult
+    problems: list[str]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.bench.signup_burst",
+        description="Sign-up burst against gunicorn + PostgreSQL, beside a bare-insert baseline.")
+    parser.add_argument("--signups", type=int, default=2000, help="residents signing up")
+    parser.add_argument("--seats", type=int, default=30, help="the activity's capacity")
+    add_server_arguments(parser, concurrency=64)
+    args = parser.parse_args(argv)
+    if min(args.signups, args.seats, args.concurrency, args.workers, args.threads) < 1:
+        parser.error("--signups, --seats, --concurrency, --workers and --threads must be >= 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--signups", type=int, default=2000)
-    parser.add_argument("--seats", type=int, default=30)
-    parser.add_argument("--concurrency", type=int, default=64)
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     install_signal_handlers()
-    with PostgresServer() as postgres:
-        url = postgres.create_database("linli_bench")
-        activity_id, tokens = seed(url, args.signups, args.seats)
-        create_table(url)
-        baseline = run_baseline(url, args)
-        burst = run_signups(url, activity_id, tokens, args)
-        checks = verify(url, activity_id, burst, args)
-        version = postgres.connect("postgres").execute("SHOW server_version").fetchone()[0]
-    print(f"\nsign-up burst: {args.signups} sign-ups, {args.seats} seats, client concurrency "
-          f"{args.concurrency}, {server_settings()}, PostgreSQL {version}")
-    print(TABLE_HEADER)
-    print(baseline.row())
-    print(burst.row())
-    print(f"ratio (sign-up / baseline throughput): {ratio(burst, baseline)}")
-    print("statuses: " + ", ".join(f"{k}={v}" for k, v in sorted(burst.statuses.items())))
-    print("checks: " + ", ".join(f"{name} {'PASS' if ok else 'FAIL'}" for name, ok in checks))
-    return 0 if all(ok for _, ok in checks) else 1
+    settings = settings_from_args(args)
+    workdir = Path(tempfile.mkdtemp(prefix="linli-bench-signup-"))
+    keep_logs = False  # the gunicorn logs are kept only when something went wrong
+    try:
+        passed = run(args, settings, workdir)
+        keep_logs = not passed
+    except Exception:
+        keep_logs = True
+        traceback.print_exc()
+        print(f"benchmark aborted; server logs kept in {workdir}", file=sys.stderr)
+        return 2
+    finally:
+        if not keep_logs:  # also on Ctrl-C/SIGTERM: the servers are stopped, leave no litter
+            shutil.rmtree(workdir, ignore_errors=True)
+    if not passed:
+        print(f"server logs kept in {workdir}")
+    return 0 if passed else 1
 
 
-def seed(url: str, count: int, seats: int) -> tuple[int, list[str]]:
-    """Migrate, then one community, one team, ``count`` residents, one published activity."""
-    from flask_migrate import upgrade
+def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> bool:
+    with PostgresServer() as postgres, RedisServer() as redis:
+        url = postgres.create_database(DATABASE)
+        with postgres.connect(DATABASE) as conn:
+            version = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
+        app_env = clean_env({
+            "LINLI_ENV": "production",
+            "LINLI_DATABASE_URL": url,
+            "LINLI_REDIS_URL": redis.url(),
+            "LINLI_SECRET_KEY": secrets.token_urlsafe(32),
+            "LINLI_WECHAT_APPID": "wx_bench",
+            "LINLI_WECHAT_SECRET": secrets.token_urlsafe(16),
+            # Nothing listens there and no RQ worker runs: confirmations stay queued.
+            "LINLI_WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}",
+        })
+        migrate(app_env)
+        print(f"seeding {args.signups} residents and a {args.seats}-seat activity ...",
+              flush=True)
+        app = seeding_app(app_env)
+        try:
+            seeded = seed(app, args.signups, args.seats)
+            baseline, baseline_rows = run_baseline(url, settings, args, workdir)
+            burst = run_signups(app_env, seeded, settings, args, workdir)
+            checks = verify(app, seeded, burst.result, args)
+        finally:
+            with app.app_context():
+                from backend.extensions import db
 
+                db.session.remove()
+                db.engine.dispose()
+    checks.append((f"baseline rows={baseline_rows}",
+                   baseline_rows == args.signups == baseline.result.statuses[201]))
+    print_report(args, settings, version, baseline, burst, checks)
+    return all(ok for _, ok in checks)
+
+
+def migrate(app_env: dict[str, str]) -> None:
+    """``flask --app backend db upgrade`` (SPEC §12), its chatter shown only on failure."""
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "backend", "db", "upgrade"],
+                          cwd=ROOT, env=app_env, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"db upgrade failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+
+
+def seeding_app(app_env: dict[str, str]) -> Flask:
+    """An in-process app with the served app's database and token key."""
     from backend import create_app
+
+    return create_app({
+        "LINLI_ENV": "test",  # not served; the production secret checks are gunicorn's job
+        "SQLALCHEMY_DATABASE_URI": app_env["LINLI_DATABASE_URL"],
+        "REDIS_URL": app_env["LINLI_REDIS_URL"],
+        "SECRET_KEY": app_env["LINLI_SECRET_KEY"],
+    })
+
+
+def seed(app: Flask, count: int, seats: int) -> Seeded:
+    """One community and team, ``count`` residents (bulk inserts, one transaction), one
+    published activity three days ahead with ``seats`` seats; a bearer token per resident."""
     from backend.activities.models import Activity, ActivityStatus
     from backend.auth.models import User
     from backend.auth.services import issue_token
@@ -59,81 +161,117 @@ def seed(url: str, count: int, seats: int) -> tuple[int, list[str]]:
     from backend.communities.models import Community, Resident, Team, TeamCategory
     from backend.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
-        upgrade()
         community = Community(name="压测社区", street="压测街道")
         db.session.add(community)
         db.session.flush()
         team = Team(community_id=community.id, name="志愿服务队", category=TeamCategory.SERVICE)
         db.session.add(team)
-        user_ids = list(db.session.scalars(insert(User).returning(User.id), [
-            {"openid": f"bench-{i}", "nickname": "邻居"} for i in range(count)]))
+        users = list(db.session.scalars(insert(User).returning(User), [
+            {"openid": f"bench-{i:05d}", "nickname": f"邻居{i}"} for i in range(count)]))
         db.session.execute(insert(Resident), [
-            {"user_id": uid, "community_id": community.id, "real_name": "压测居民",
-             "building": "1", "unit": "1", "room": str(i)} for i, uid in enumerate(user_ids)])
-        db.session.flush()
+            {"user_id": user.id, "community_id": community.id, "real_name": f"居民{i}",
+             "building": str(i // 100 + 1), "unit": "1", "room": str(i % 100 + 101)}
+            for i, user in enumerate(users)])
         starts = now() + timedelta(days=3)
         activity = Activity(team_id=team.id, community_id=community.id, title="热门活动",
                             starts_at=starts, ends_at=starts + timedelta(hours=2),
                             capacity=seats, status=ActivityStatus.PUBLISHED,
-                            created_by=user_ids[0])
+                            created_by=users[0].id)
         db.session.add(activity)
         db.session.commit()
-        tokens = [issue_token(SimpleNamespace(id=uid)) for uid in user_ids]
-        return activity.id, tokens
+        return Seeded(activity.id, [issue_token(user) for user in users])
 
 
-def run_baseline(url: str, args: argparse.Namespace):
-    def call(session):
-        return session.post(f"{server.url}/insert", timeout=60)
-
-    with Gunicorn("scripts.bench.baseline_app:create_app()",
-                  {"BENCH_DATABASE_URL": url}) as server:
-        run_load("warm-up", [call] * 100, args.concurrency)
-        return run_load("baseline insert", [call] * args.signups, args.concurrency)
-
-
-def run_signups(url: str, activity_id: int, tokens: list[str], args: argparse.Namespace):
-    def sign_up(token):
-        def call(session):
-            return session.post(f"{server.url}/api/v1/activities/{activity_id}/signups",
-                                headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        return call
-
-    def warm(session):
-        return session.get(f"{server.url}/healthz", timeout=60)
-
-    with Gunicorn("backend:create_app()", {"LINLI_DATABASE_URL": url}) as server:
-        run_load("warm-up", [warm] * 100, args.concurrency)
-        return run_load("sign-up", [sign_up(t) for t in tokens], args.concurrency,
-                        keep_bodies=True)
+def run_baseline(url: str, settings: GunicornSettings, args: argparse.Namespace,
+                 workdir: Path) -> tuple[Phase, int]:
+    engine = create_engine(url)
+    try:
+        baseline_app.create_table(engine)
+        env = clean_env({"BENCH_DATABASE_URL": url})
+        with Gunicorn("scripts.bench.baseline_app:create_app()", env, settings,
+                      workdir / "gunicorn-baseline.log") as server:
+            call = HttpRequest("POST", "/insert")
+            # Warm-up opens the pools' connections, as it does for the app below.
+            run_load("warm-up", server.url, [call] * WARMUP_REQUESTS, args.concurrency)
+            baseline_app.create_table(engine)  # count only the measured inserts
+            result = run_load("baseline insert", server.url, [call] * args.signups,
+                              args.concurrency)
+            problems = format_problems(result, server)
+        return Phase(result, problems), baseline_app.count_rows(engine)
+    finally:
+        engine.dispose()
 
 
-def verify(url: str, activity_id: int, burst, args) -> list[tuple[str, bool]]:
-    from backend import create_app
-    from backend.activities.models import Signup, SignupStatus
+def run_signups(app_env: dict[str, str], seeded: Seeded, settings: GunicornSettings,
+                args: argparse.Namespace, workdir: Path) -> Phase:
+    path = f"/api/v1/activities/{seeded.activity_id}"
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    with Gunicorn("backend:create_app()", app_env, settings,
+                  workdir / "gunicorn-signup.log") as server:
+        # Warm-up reads the activity (authenticated, from the database) without signing up.
+        warmup = [HttpRequest("GET", path, bearer(seeded.tokens[i % len(seeded.tokens)]))
+                  for i in range(WARMUP_REQUESTS)]
+        warm = run_load("warm-up", server.url, warmup, args.concurrency)
+        if warm.statuses[200] != WARMUP_REQUESTS:
+            raise RuntimeError("warm-up failed: " + "; ".join(format_problems(warm, server)))
+        calls = [HttpRequest("POST", f"{path}/signups", bearer(token)) for token in seeded.tokens]
+        result = run_load("sign-up", server.url, calls, args.concurrency, keep_bodies=True)
+        return Phase(result, format_problems(result, server))
+
+
+def verify(app: Flask, seeded: Seeded, burst: LoadResult,
+           args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """The SPEC §4/§10 promises, from the database and from the answers."""
+    from backend.activities.models import Activity, Signup, SignupStatus
     from backend.extensions import db
 
-    with create_app({"SQLALCHEMY_DATABASE_URI": url}).app_context():
-        by_status = dict(db.session.execute(
-            select(Signup.status, func.count()).where(Signup.activity_id == activity_id)
-            .group_by(Signup.status)).all())
-        seqs = db.session.scalars(select(Signup.waitlist_seq).where(
-            Signup.activity_id == activity_id, Signup.waitlist_seq.is_not(None))).all()
-    positions = [b.get("waitlist_position") for b in burst.bodies
-                 if b.get("status") == "waitlisted"]
-    waitlisted = args.signups - args.seats
-    answered = Counter(b.get("status") for b in burst.bodies)
+    seats = min(args.seats, args.signups)
+    waitlisted = args.signups - seats
+    with app.app_context():
+        db.session.expire_all()
+        by_status = Counter({status: n for status, n in db.session.execute(
+            select(Signup.status, func.count()).where(Signup.activity_id == seeded.activity_id)
+            .group_by(Signup.status))})
+        seqs = list(db.session.scalars(select(Signup.waitlist_seq).where(
+            Signup.activity_id == seeded.activity_id,
+            Signup.status == SignupStatus.WAITLISTED)))
+        activity = db.session.get(Activity, seeded.activity_id)
+        assert activity is not None
+        counters = (activity.confirmed_count, activity.waitlist_count)
+    bodies = [b for b in burst.bodies if isinstance(b, dict)]
+    answered = Counter(b.get("status") for b in bodies)
+    positions = sorted(b.get("waitlist_position") or 0 for b in bodies
+                       if b.get("status") == "waitlisted")
+    db_confirmed = by_status[SignupStatus.CONFIRMED]
+    db_waitlisted = by_status[SignupStatus.WAITLISTED]
     return [
-        (f"confirmed={by_status.get(SignupStatus.CONFIRMED, 0)}",
-         by_status.get(SignupStatus.CONFIRMED, 0) == args.seats == answered["confirmed"]),
-        (f"waitlisted={by_status.get(SignupStatus.WAITLISTED, 0)}",
-         by_status.get(SignupStatus.WAITLISTED, 0) == waitlisted == answered["waitlisted"]),
-        ("unique positions", sorted(positions) == list(range(1, waitlisted + 1))
-         and len(set(seqs)) == len(seqs) == waitlisted),
-        ("zero 5xx", burst.server_errors == 0 and not burst.errors),
+        (f"confirmed={db_confirmed}",
+         db_confirmed == seats == answered["confirmed"] == counters[0]),
+        (f"waitlisted={db_waitlisted}",
+         db_waitlisted == waitlisted == answered["waitlisted"] == counters[1]),
+        ("unique positions",
+         len(set(seqs)) == len(seqs) == waitlisted and None not in seqs
+         and positions == list(range(1, waitlisted + 1))),
+        ("zero 5xx", burst.server_errors == 0),
+        (f"client errors={burst.error_count}", burst.error_count == 0),
+        (f"201 x{burst.statuses[201]}", burst.statuses[201] == args.signups),
     ]
+
+
+def print_report(args: argparse.Namespace, settings: GunicornSettings, version: str,
+                 baseline: Phase, burst: Phase, checks: list[tuple[str, bool]]) -> None:
+    print(f"\nsign-up burst: {args.signups} sign-ups, {args.seats} seats, client concurrency "
+          f"{args.concurrency}, {settings.describe()}, PostgreSQL {version}")
+    print(f"({host_description()})")
+    print(format_table([baseline.result, burst.result]))
+    print(f"ratio (sign-up / baseline throughput): {ratio(burst.result, baseline.result)}")
+    print(format_checks(checks))
+    for line in baseline.problems + burst.problems:
+        print(line)
 
 
 if __name__ == "__main__":
