@@ -1,4 +1,4 @@
-"""Run the product locally: mock WeChat platform, Redis, API with demo data (SPEC §12).
+"""Run the product locally: mock WeChat platform, Redis, RQ worker, API with demo data.
 
 ``scripts/dev`` installs what is missing and runs this. ``--check`` starts everything,
 logs in as the demo resident through the mock platform, lists activities, and stops:
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "--host", "127.0.0.1", "--port", str(args.mock_port)], env))
         _flask(env, "db", "upgrade")
         demo = _flask(env, "seed-demo")
+        processes.append(_spawn([sys.executable, "-m", "flask", "--app", "backend", "worker"],
+                                env))
         processes.append(_spawn([sys.executable, "-m", "gunicorn", "-w", "2", "-b",
                                  f"127.0.0.1:{args.api_port}", "backend:create_app()"], env))
         api = f"http://127.0.0.1:{args.api_port}"
@@ -133,22 +135,46 @@ Linli is running
   API            {api}/api/v1      (docs: {api}/api/v1/docs, spec: {api}/api/v1/openapi.json)
   mock WeChat    {env['LINLI_WECHAT_API_BASE']}
   database       {env['LINLI_DATABASE_URL']}
-  Redis          {env['LINLI_REDIS_URL']}
+  Redis          {env['LINLI_REDIS_URL']}   (RQ worker with scheduler: running)
 {demo}
 Press Ctrl-C to stop.
 """, flush=True)
 
 
 def _smoke_test(api: str, mock: str) -> int:
+    """Log in, list activities, and sign up with a subscription: the worker must deliver."""
     code = requests.post(f"{mock}/_mock/login-code", json={"openid": "demo-resident"},
                          timeout=5).json()["code"]
     login = requests.post(f"{api}/api/v1/auth/wechat-login", json={"code": code}, timeout=5)
-    token = login.json()["token"]
-    activities = requests.get(f"{api}/api/v1/activities",
-                              headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    activities = requests.get(f"{api}/api/v1/activities", headers=headers, timeout=5).json()
     titles = [a["title"] for a in activities["items"]]
     print(f"check: logged in as demo-resident, {activities['total']} activities: {titles}")
+    template = next(t["template_id"] for t in requests.get(
+        f"{api}/api/v1/notifications/templates", headers=headers, timeout=5).json()["items"]
+        if t["key"] == "signup_confirmed")
+    requests.post(f"{mock}/_mock/subscribe", timeout=5,
+                  json={"openid": "demo-resident", "template_id": template})
+    requests.post(f"{api}/api/v1/me/subscriptions", json={"template_ids": [template]},
+                  headers=headers, timeout=5)
+    target = activities["items"][-1]["id"]
+    signup = requests.post(f"{api}/api/v1/activities/{target}/signups", headers=headers,
+                           timeout=5)
+    if signup.status_code == 201 and not _delivered(mock, "demo-resident"):
+        print("check: the sign-up notice did not reach the mock WeChat platform")
+        return 1
+    print(f"check: signed up ({signup.json()['status']}), notice delivered through the worker")
     return 0 if activities["total"] >= 3 else 1
+
+
+def _delivered(mock: str, openid: str, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if requests.get(f"{mock}/_mock/messages", params={"openid": openid},
+                        timeout=5).json()["items"]:
+            return True
+        time.sleep(0.3)
+    return False
 
 
 if __name__ == "__main__":
