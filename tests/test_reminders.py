@@ -11,13 +11,14 @@ from rq import Queue
 from backend.common.clock import now
 from backend.extensions import db
 from backend.notify.models import Notification
-from backend.notify.queue import QUEUE_NAME
+from backend.notify.queue import PRIORITY_QUEUE_NAME
 from backend.notify.reminders import reminder_job_id
 from backend.notify.tasks import maintenance_tick
 
 
 def scheduled(redis_url: str) -> dict[str, float]:
-    registry = Queue(QUEUE_NAME, connection=Redis.from_url(redis_url)).scheduled_job_registry
+    connection = Redis.from_url(redis_url)
+    registry = Queue(PRIORITY_QUEUE_NAME, connection=connection).scheduled_job_registry
     return {job_id: registry.get_scheduled_time(job_id).timestamp()
             for job_id in registry.get_job_ids()}
 

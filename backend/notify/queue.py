@@ -21,11 +21,17 @@ from backend.common.connections import redis_connection
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "linli"
+# Ticks and reminders must not wait behind a fan-out of thousands of sends.
+PRIORITY_QUEUE_NAME = "linli-high"
 _NEW_NOTICES = "linli_new_notifications"
 
 
 def queue() -> Queue:
     return Queue(QUEUE_NAME, connection=redis_connection())
+
+
+def priority_queue() -> Queue:
+    return Queue(PRIORITY_QUEUE_NAME, connection=redis_connection())
 
 
 def send_retry() -> Retry:

@@ -62,14 +62,14 @@ def remind_due_activities() -> int:
 
 def schedule_reminders(activity: Activity) -> None:
     """Book the reminder jobs at their moments (after the publishing commit)."""
-    from backend.notify.queue import queue
+    from backend.notify.queue import priority_queue
     from backend.notify.tasks import send_activity_reminders
 
     try:
         for lead, before in LEADS.items():
             at = activity.starts_at - before
             if at > now():
-                queue().enqueue_at(at, send_activity_reminders, activity.id, lead,
+                priority_queue().enqueue_at(at, send_activity_reminders, activity.id, lead,
                                    job_id=reminder_job_id(activity.id, lead), result_ttl=0)
     except RedisError as error:
         log.warning("reminders of activity %s left to the periodic tick: %s",
@@ -77,10 +77,10 @@ def schedule_reminders(activity: Activity) -> None:
 
 
 def unschedule_reminders(activity_id: int) -> None:
-    from backend.notify.queue import queue
+    from backend.notify.queue import priority_queue
 
     try:
-        registry = queue().scheduled_job_registry
+        registry = priority_queue().scheduled_job_registry
         for lead in LEADS:
             job_id = reminder_job_id(activity_id, lead)
             with contextlib.suppress(NoSuchJobError):  # never scheduled, or already ran

@@ -88,13 +88,13 @@ def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
 
 def schedule_next_tick() -> None:
     """One chain of ticks however many workers run: the next slot is taken with SET NX."""
-    from backend.notify.queue import queue
+    from backend.notify.queue import priority_queue
 
     interval = current_app.config["OUTBOX_DRAIN_INTERVAL_S"]
-    connection = queue().connection
+    connection = priority_queue().connection
     slot = int((now() + timedelta(seconds=interval)).timestamp()) // interval
     if connection.set(f"linli:tick:{slot}", 1, nx=True, ex=interval * 4):
-        queue().enqueue_in(timedelta(seconds=interval), maintenance_tick,
+        priority_queue().enqueue_in(timedelta(seconds=interval), maintenance_tick,
                            job_id=f"tick-{slot}", result_ttl=0)
 
 
