@@ -15,14 +15,17 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import traceback
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -433,3 +436,26 @@ def format_problems(result: LoadResult, server: Gunicorn | None = None) -> list[
 
 def host_description() -> str:
     return f"{os.cpu_count()} CPUs shared by client, gunicorn and PostgreSQL"
+
+
+def run_keeping_logs_on_failure(prefix: str, run: Callable[[Path], bool]) -> int:
+    """Run a benchmark in a fresh log folder: exit 0 passed, 1 a check failed, 2 aborted.
+
+    The servers' logs are removed after a clean pass and kept (and named) otherwise.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    keep_logs = False
+    try:
+        passed = run(workdir)
+        keep_logs = not passed
+    except Exception:
+        keep_logs = True
+        traceback.print_exc()
+        print(f"benchmark aborted; logs kept in {workdir}", file=sys.stderr)
+        return 2
+    finally:
+        if not keep_logs:  # also on Ctrl-C/SIGTERM: the servers are stopped, leave no litter
+            shutil.rmtree(workdir, ignore_errors=True)
+    if not passed:
+        print(f"logs kept in {workdir}")
+    return 0 if passed else 1

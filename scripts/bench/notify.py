@@ -23,14 +23,11 @@ import argparse
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +48,7 @@ from scripts.bench.common import (
     clean_env,
     format_checks,
     format_problems,
+    run_keeping_logs_on_failure,
     run_load,
     wait_for_http,
 )
@@ -94,22 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_mock is not None:
         return serve_mock(args.serve_mock, args.mock_appid, args.mock_secret)
     install_signal_handlers()
-    workdir = Path(tempfile.mkdtemp(prefix="linli-bench-notify-"))
-    keep_logs = False  # the worker and mock logs are kept only when something went wrong
-    try:
-        passed = run(args, workdir)
-        keep_logs = not passed
-    except Exception:
-        keep_logs = True
-        traceback.print_exc()
-        print(f"benchmark aborted; logs kept in {workdir}", file=sys.stderr)
-        return 2
-    finally:
-        if not keep_logs:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if not passed:
-        print(f"logs kept in {workdir}")
-    return 0 if passed else 1
+    return run_keeping_logs_on_failure("linli-bench-notify-", lambda workdir: run(args, workdir))
 
 
 # --- child processes ---------------------------------------------------------------------------

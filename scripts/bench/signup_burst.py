@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
-import traceback
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +36,7 @@ from scripts.bench.common import (
     format_table,
     host_description,
     ratio,
+    run_keeping_logs_on_failure,
     run_load,
     settings_from_args,
 )
@@ -77,22 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     install_signal_handlers()
     settings = settings_from_args(args)
-    workdir = Path(tempfile.mkdtemp(prefix="linli-bench-signup-"))
-    keep_logs = False  # the gunicorn logs are kept only when something went wrong
-    try:
-        passed = run(args, settings, workdir)
-        keep_logs = not passed
-    except Exception:
-        keep_logs = True
-        traceback.print_exc()
-        print(f"benchmark aborted; server logs kept in {workdir}", file=sys.stderr)
-        return 2
-    finally:
-        if not keep_logs:  # also on Ctrl-C/SIGTERM: the servers are stopped, leave no litter
-            shutil.rmtree(workdir, ignore_errors=True)
-    if not passed:
-        print(f"server logs kept in {workdir}")
-    return 0 if passed else 1
+    return run_keeping_logs_on_failure("linli-bench-signup-",
+                                       lambda workdir: run(args, settings, workdir))
 
 
 def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> bool:
