@@ -225,7 +225,10 @@ def test_worker_killed_mid_send_never_sends_twice(app, make, world, mock_wx, wor
     first = workers()
     sign_up(make, world, world.resident_a)
     wait_until(lambda: status_of(app, world.resident_a.id)() == NotificationStatus.SENDING,
-               what="the send to start")
+               what="the claim")
+    # Kill only once WeChat has the request in hand (the mock answers it 3 s later).
+    wait_until(lambda: requests.get(f"{mock_wx}/_mock/stats", timeout=5).json()["calls"].get(
+        "/cgi-bin/message/subscribe/send"), what="the send to reach WeChat")
     first.kill(signal.SIGKILL)
     wait_until(lambda: messages(mock_wx, world.resident_a.openid), what="the slow send")
     workers()  # a new worker finds the interrupted send and does not repeat it

@@ -1,0 +1,1 @@
+"""Points: a double-entry, append-only ledger per community (SPEC §6)."""

@@ -1,0 +1,114 @@
+"""Moving points. Helpers here only flush: the calling use case commits once.
+
+Both accounts are row-locked in id order (``FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers), so concurrent transfers neither
+deadlock nor overdraw; the CHECK on resident balances is the database's last word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from backend.errors import ApiError
+from backend.extensions import db
+from backend.points.models import Account, AccountKind, Transfer, TransferReason
+
+
+class TransferKeyReused(ApiError):
+    def __init__(self) -> None:
+        super().__init__("idempotency_key_reused", "该流水标识已用于不同的积分变动")
+
+
+def account_for(community_id: int, kind: AccountKind, user_id: int | None = None) -> Account:
+    """The community's system account of ``kind``, or the resident's own account."""
+    query = select(Account).where(Account.community_id == community_id, Account.kind == kind)
+    query = query.where(Account.user_id == user_id if user_id is not None
+                        else Account.user_id.is_(None))
+    account = db.session.scalar(query)
+    if account is None:
+        account = Account(community_id=community_id, kind=kind, user_id=user_id, balance=0)
+        db.session.add(account)
+        db.session.flush()
+    return account
+
+
+def transfer(source: Account, target: Account, amount: int, reason: TransferReason, ref: str,
+             idempotency_key: str, author_id: int | None = None,
+             reverses_id: int | None = None) -> Transfer:
+    """Move ``amount`` points; the same key again returns the first transfer unchanged."""
+    existing = db.session.scalar(select(Transfer).where(
+        Transfer.idempotency_key == idempotency_key))
+    if existing is not None:
+        if (existing.from_account_id, existing.to_account_id, existing.amount) != \
+                (source.id, target.id, amount):
+            raise TransferKeyReused()
+        return existing
+    if amount <= 0:
+        raise ValueError("a transfer moves a positive amount")
+    source, target = _lock_pair(source.id, target.id)
+    if source.kind == AccountKind.RESIDENT and source.balance < amount:
+        raise ApiError("insufficient_points", "积分不足",
+                       details={"balance": source.balance, "needed": amount})
+    source.balance -= amount
+    target.balance += amount
+    row = Transfer(community_id=source.community_id, from_account_id=source.id,
+                   to_account_id=target.id, amount=amount, reason=reason, ref=ref,
+                   idempotency_key=idempotency_key, author_id=author_id,
+                   reverses_id=reverses_id, from_balance_after=source.balance,
+                   to_balance_after=target.balance)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def reverse(original: Transfer, idempotency_key: str, author_id: int | None) -> Transfer:
+    """Undo a transfer with the opposite one (never by editing it)."""
+    source = db.session.get(Account, original.to_account_id)
+    target = db.session.get(Account, original.from_account_id)
+    return transfer(source, target, original.amount, original.reason, f"reversal:{original.id}",
+                    idempotency_key, author_id, reverses_id=original.id)
+
+
+def _lock_pair(first_id: int, second_id: int) -> tuple[Account, Account]:
+    rows = db.session.scalars(
+        select(Account).where(Account.id.in_((first_id, second_id)))
+        .order_by(Account.id).with_for_update()
+        .execution_options(populate_existing=True)).all()
+    by_id = {row.id: row for row in rows}
+    return by_id[first_id], by_id[second_id]
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def invariant_checks(community_id: int) -> list[Check]:
+    """SPEC §6 invariants, computed from the entries (never from the stored balances)."""
+    accounts = db.session.execute(
+        select(Account.id, Account.kind, Account.balance)
+        .where(Account.community_id == community_id)).all()
+    outgoing = dict(db.session.execute(
+        select(Transfer.from_account_id, func.sum(Transfer.amount))
+        .where(Transfer.community_id == community_id)
+        .group_by(Transfer.from_account_id)).all())
+    incoming = dict(db.session.execute(
+        select(Transfer.to_account_id, func.sum(Transfer.amount))
+        .where(Transfer.community_id == community_id)
+        .group_by(Transfer.to_account_id)).all())
+    computed = {a.id: (incoming.get(a.id) or 0) - (outgoing.get(a.id) or 0) for a in accounts}
+    mismatched = [a.id for a in accounts if computed[a.id] != a.balance]
+    negative = [a.id for a in accounts
+                if a.kind == AccountKind.RESIDENT and computed[a.id] < 0]
+    total = sum(computed.values())
+    return [
+        Check("sum_of_accounts_is_zero", total == 0, f"sum={total}"),
+        Check("stored_balances_match_entries", not mismatched,
+              f"mismatched accounts: {mismatched}" if mismatched else "all match"),
+        Check("no_negative_resident_balance", not negative,
+              f"negative accounts: {negative}" if negative else "none negative"),
+    ]

@@ -1,0 +1,81 @@
+"""Accounts and transfers. A transfer moves ``amount`` from one account to another; rows
+are never updated or deleted (a mistake is fixed by a reversing transfer), and each
+account's stored balance changes in the same transaction as the transfer that moves it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.common.clock import UTCDateTime, now
+from backend.communities.models import _enum
+from backend.extensions import db
+
+
+class AccountKind(enum.StrEnum):
+    RESIDENT = "resident"
+    ISSUED = "issued"  # minting for service and duty: goes negative by what was issued
+    REDEEMED = "redeemed"  # points spent on gifts
+    EXPIRED = "expired"
+    ADJUSTMENTS = "adjustments"
+
+
+class TransferReason(enum.StrEnum):
+    SERVICE = "service"
+    DUTY = "duty"
+    REDEEM = "redeem"
+    REFUND = "refund"
+    EXPIRE = "expire"
+    ADJUST = "adjust"
+
+
+class Account(db.Model):
+    __tablename__ = "point_accounts"
+    __table_args__ = (
+        # A resident can never owe points, whatever the concurrency.
+        CheckConstraint("kind <> 'resident' OR balance >= 0", name="resident_not_negative"),
+        CheckConstraint("(kind = 'resident') = (user_id IS NOT NULL)", name="owner_matches_kind"),
+        Index("uq_point_accounts_resident", "community_id", "user_id", unique=True,
+              postgresql_where=text("user_id IS NOT NULL"),
+              sqlite_where=text("user_id IS NOT NULL")),
+        Index("uq_point_accounts_system", "community_id", "kind", unique=True,
+              postgresql_where=text("user_id IS NULL"), sqlite_where=text("user_id IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    kind: Mapped[AccountKind] = mapped_column(_enum(AccountKind, "point_account_kind"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    balance: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class Transfer(db.Model):
+    __tablename__ = "point_transfers"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("from_account_id <> to_account_id", name="distinct_accounts"),
+        Index("ix_point_transfers_from", "from_account_id", "id"),
+        Index("ix_point_transfers_to", "to_account_id", "id"),
+        Index("ix_point_transfers_community_created", "community_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    from_account_id: Mapped[int] = mapped_column(ForeignKey("point_accounts.id"))
+    to_account_id: Mapped[int] = mapped_column(ForeignKey("point_accounts.id"))
+    amount: Mapped[int]
+    reason: Mapped[TransferReason] = mapped_column(_enum(TransferReason, "transfer_reason"))
+    # What caused it, e.g. "attendance:42", "redemption:7".
+    ref: Mapped[str] = mapped_column(String(80))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("point_transfers.id"),
+                                                    unique=True)
+    # Both accounts' balances right after this transfer: statements without a running sum.
+    from_balance_after: Mapped[int]
+    to_balance_after: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
