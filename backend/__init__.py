@@ -57,9 +57,9 @@ def _register_blueprints(api) -> None:
     from backend.auth.routes import blp as auth
     from backend.communities.routes import blp as communities
     from backend.notify.routes import blp as notify
-    from backend.points import models as _points_models  # noqa: F401  (tables for migrations)
+    from backend.points.routes import blp as points
 
-    for blueprint in (auth, communities, activities, notify):
+    for blueprint in (auth, communities, activities, notify, points):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
 
 

@@ -69,6 +69,8 @@ MATRIX = {
                             resident_a=200),
     "my signups": row("GET", "/me/signups", default=200),
     "me": row("GET", "/me", default=200),
+    "my points": row("GET", "/me/points", default=200),
+    "my statement": row("GET", "/me/points/entries", default=200),
     "templates": row("GET", "/notifications/templates", default=200),
     "my notifications": row("GET", "/me/notifications", default=200),
     "read someone else's notification": row("POST", "/me/notifications/{notice}/read",

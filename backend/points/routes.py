@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from backend.auth.services import current_user
+from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.points import services
+from backend.points.schemas import PointsSummarySchema, StatementEntrySchema
+
+blp = Blueprint("points", __name__, description="Points: balances and statements")
+
+
+@blp.route("/me/points", methods=["GET"])
+@blp.response(200, PointsSummarySchema)
+def my_points():
+    """My balance, totals and points about to expire."""
+    return services.summary(current_user())
+
+
+@blp.route("/me/points/entries", methods=["GET"])
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_of(StatementEntrySchema))
+def my_statement(args):
+    """My statement, newest first, with my balance after each line."""
+    query, account_id = services.statement(current_user())
+    page = paginate(query, **args)
+    page["items"] = [services.statement_entry(t, account_id) for t in page["items"]]
+    return page
