@@ -69,6 +69,8 @@ MATRIX = {
                             resident_a=200),
     "my signups": row("GET", "/me/signups", default=200),
     "me": row("GET", "/me", default=200),
+    "reconciliation of A": row("GET", "/communities/{a}/points/reconciliation?from=2026-11-01"
+                               "&to=2026-11-30", staff_a=200),
     "my points": row("GET", "/me/points", default=200),
     "my statement": row("GET", "/me/points/entries", default=200),
     "templates": row("GET", "/notifications/templates", default=200),

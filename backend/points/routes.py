@@ -5,7 +5,13 @@ from flask_smorest import Blueprint
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
 from backend.points import services
-from backend.points.schemas import PointsSummarySchema, StatementEntrySchema
+from backend.points.reconciliation import reconcile
+from backend.points.schemas import (
+    PeriodArgsSchema,
+    PointsSummarySchema,
+    ReconciliationSchema,
+    StatementEntrySchema,
+)
 
 blp = Blueprint("points", __name__, description="Points: balances and statements")
 
@@ -26,3 +32,12 @@ def my_statement(args):
     page = paginate(query, **args)
     page["items"] = [services.statement_entry(t, account_id) for t in page["items"]]
     return page
+
+
+@blp.route("/communities/<id:cid>/points/reconciliation", methods=["GET"])
+@blp.arguments(PeriodArgsSchema, location="query")
+@blp.response(200, ReconciliationSchema)
+def reconciliation(args, cid):
+    """The period report: opening + issued − redeemed + refunded − expired + adjusted =
+    closing, and every ledger invariant with its result (staff)."""
+    return reconcile(current_user(), cid, args["first_day"], args["last_day"])

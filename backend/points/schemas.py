@@ -25,3 +25,30 @@ class StatementEntrySchema(ma.Schema):
     ref = ma.fields.String(required=True)
     created_at = LocalDateTime(required=True)
     balance_after = ma.fields.Integer(required=True)
+
+
+class PeriodArgsSchema(ma.Schema):
+    first_day = ma.fields.Date(required=True, data_key="from")
+    last_day = ma.fields.Date(required=True, data_key="to")
+
+    @ma.validates_schema
+    def check_order(self, data, **kwargs):
+        if data["last_day"] < data["first_day"]:
+            raise ma.ValidationError({"to": ["结束日期不能早于开始日期"]})
+
+
+class CheckSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    ok = ma.fields.Boolean(required=True)
+    detail = ma.fields.String(required=True)
+
+
+class ReconciliationSchema(ma.Schema):
+    opening_total = ma.fields.Integer(required=True)
+    issued = ma.fields.Integer(required=True)
+    redeemed = ma.fields.Integer(required=True)
+    refunded = ma.fields.Integer(required=True)
+    expired = ma.fields.Integer(required=True)
+    adjusted = ma.fields.Integer(required=True)
+    closing_total = ma.fields.Integer(required=True)
+    checks = ma.fields.List(ma.fields.Nested(CheckSchema), required=True)
