@@ -71,6 +71,9 @@ MATRIX = {
     "me": row("GET", "/me", default=200),
     "reconciliation of A": row("GET", "/communities/{a}/points/reconciliation?from=2026-11-01"
                                "&to=2026-11-30", staff_a=200),
+    "request adjustment": row("POST", "/communities/{a}/points/adjustments",
+                              {"user_id": "{resident_a_id}", "amount": 5, "reason": "补录"},
+                              staff_a=201),
     "my points": row("GET", "/me/points", default=200),
     "my statement": row("GET", "/me/points/entries", default=200),
     "templates": row("GET", "/notifications/templates", default=200),

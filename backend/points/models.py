@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.clock import UTCDateTime, now
@@ -78,4 +78,44 @@ class Transfer(db.Model):
     # Both accounts' balances right after this transfer: statements without a running sum.
     from_balance_after: Mapped[int]
     to_balance_after: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class AdjustmentStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+
+
+class Adjustment(db.Model):
+    """A manual correction: requested by one staff member, applied by another."""
+
+    __tablename__ = "point_adjustments"
+    __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[int]  # signed, from the resident's view
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[AdjustmentStatus] = mapped_column(
+        _enum(AdjustmentStatus, "adjustment_status"), default=AdjustmentStatus.PENDING)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("point_transfers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(db.Model):
+    """Who changed points or stock, when, what and why (SPEC §3)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

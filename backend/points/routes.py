@@ -4,9 +4,11 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
-from backend.points import services
+from backend.points import adjustments, services
 from backend.points.reconciliation import reconcile
 from backend.points.schemas import (
+    AdjustmentInSchema,
+    AdjustmentSchema,
     PeriodArgsSchema,
     PointsSummarySchema,
     ReconciliationSchema,
@@ -41,3 +43,18 @@ def reconciliation(args, cid):
     """The period report: opening + issued − redeemed + refunded − expired + adjusted =
     closing, and every ledger invariant with its result (staff)."""
     return reconcile(current_user(), cid, args["first_day"], args["last_day"])
+
+
+@blp.route("/communities/<id:cid>/points/adjustments", methods=["POST"])
+@blp.arguments(AdjustmentInSchema)
+@blp.response(201, AdjustmentSchema)
+def request_adjustment(data, cid):
+    """Ask for a manual adjustment (staff); another staff member must approve it."""
+    return adjustments.request_adjustment(current_user(), cid, **data)
+
+
+@blp.route("/points/adjustments/<id:adj_id>/approve", methods=["POST"])
+@blp.response(200, AdjustmentSchema)
+def approve_adjustment(adj_id):
+    """Apply an adjustment (a different staff member of the community)."""
+    return adjustments.approve_adjustment(current_user(), adj_id)

@@ -52,3 +52,28 @@ class ReconciliationSchema(ma.Schema):
     adjusted = ma.fields.Integer(required=True)
     closing_total = ma.fields.Integer(required=True)
     checks = ma.fields.List(ma.fields.Nested(CheckSchema), required=True)
+
+
+class AdjustmentInSchema(ma.Schema):
+    user_id = ma.fields.Integer(strict=True, required=True,
+                                validate=ma.validate.Range(min=1, max=2**31 - 1))
+    amount = ma.fields.Integer(strict=True, required=True, metadata={"not": {"enum": [0]}},
+                               validate=[
+        ma.validate.Range(min=-1_000_000, max=1_000_000),
+        ma.validate.NoneOf([0], error="调整数量不能为 0")])
+    reason = ma.fields.String(required=True, validate=[
+        ma.validate.Length(min=1, max=200), ma.validate.Regexp(r"^\s*\S", error="请填写原因")])
+
+
+class AdjustmentSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    community_id = ma.fields.Integer(required=True)
+    user_id = ma.fields.Integer(required=True)
+    amount = ma.fields.Integer(required=True)
+    reason = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    requested_by = ma.fields.Integer(required=True)
+    approved_by = ma.fields.Integer(required=True, allow_none=True)
+    transfer_id = ma.fields.Integer(required=True, allow_none=True)
+    created_at = LocalDateTime(required=True)
+    approved_at = LocalDateTime(required=True, allow_none=True)
