@@ -4,13 +4,16 @@ the mock WeChat platform over real HTTP, and small factories for people and plac
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import redis as redis_lib
 import requests
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.common.clock import now
@@ -139,3 +142,25 @@ def soon():
     def at(hours: float = 0, days: float = 0):
         return (now() + timedelta(hours=hours, days=days)).isoformat()
     return at
+
+
+@pytest.fixture
+def served(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/api/v1"
+    server.shutdown()
+    thread.join()
+
+
+def all_at_once(calls):
+    """Run every call in its own thread, released together by a barrier."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))

@@ -6,42 +6,17 @@ writer at a time) with a smaller crowd: the promise is the same on both.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from backend.activities.models import Activity, Signup, SignupStatus
 from backend.extensions import db
 from backend.notify.models import Notification
-from tests.conftest import ON_POSTGRES
+from tests.conftest import ON_POSTGRES, all_at_once
 
 CROWD, SEATS = (200, 30) if ON_POSTGRES else (60, 10)
-
-
-@pytest.fixture
-def served(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/api/v1"
-    server.shutdown()
-    thread.join()
-
-
-def all_at_once(calls):
-    """Run every call in its own thread, released together by a barrier."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call):
-        barrier.wait()
-        return call()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def post(url, person, method="POST"):

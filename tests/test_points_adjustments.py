@@ -74,3 +74,16 @@ def test_only_staff_of_the_community_adjust_its_residents(make, world):
                          world.staff_a, json={"user_id": world.resident_b.id, "amount": 5,
                                               "reason": "x"})
     assert outsider.status_code == 409 and outsider.json["error"]["code"] == "not_a_resident"
+
+
+def test_concurrent_approvals_credit_once(app, make, world, second_staff, served):
+    import requests
+
+    from tests.conftest import all_at_once
+
+    created = request(make, world, 20)
+    url = f"{served}/points/adjustments/{created.json['id']}/approve"
+    answers = all_at_once([
+        lambda: requests.post(url, headers=second_staff.headers, timeout=30)] * 12)
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 11
+    assert balance(make, world.resident_a) == 20
