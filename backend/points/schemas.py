@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
+from backend.common.schemas import ident, text
 from backend.points.models import TransferReason
 
 
@@ -55,14 +56,12 @@ class ReconciliationSchema(ma.Schema):
 
 
 class AdjustmentInSchema(ma.Schema):
-    user_id = ma.fields.Integer(strict=True, required=True,
-                                validate=ma.validate.Range(min=1, max=2**31 - 1))
+    user_id = ident(required=True)
     amount = ma.fields.Integer(strict=True, required=True, metadata={"not": {"enum": [0]}},
                                validate=[
         ma.validate.Range(min=-1_000_000, max=1_000_000),
         ma.validate.NoneOf([0], error="调整数量不能为 0")])
-    reason = ma.fields.String(required=True, validate=[
-        ma.validate.Length(min=1, max=200), ma.validate.Regexp(r"^\s*\S", error="请填写原因")])
+    reason = text(200)
 
 
 class AdjustmentSchema(ma.Schema):
