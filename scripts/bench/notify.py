@@ -52,7 +52,7 @@ from scripts.bench.common import (
     run_load,
     wait_for_http,
 )
-from scripts.bench.signup_burst import migrate
+from scripts.bench.signup_burst import migrate, seed_residents
 from scripts.services import PostgresServer, RedisServer, free_port, install_signal_handlers
 
 DATABASE = "linli_bench_notify"
@@ -266,24 +266,11 @@ def seed(app: Flask, count: int) -> Seeded:
     benchmark calls ``remind_activity`` for the "1h" lead when it chooses.
     """
     from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
-    from backend.auth.models import User
     from backend.common.clock import now
-    from backend.communities.models import Community, Resident, Team, TeamCategory
     from backend.extensions import db
 
     with app.app_context():
-        community = Community(name="压测社区", street="压测街道")
-        db.session.add(community)
-        db.session.flush()
-        team = Team(community_id=community.id, name="志愿服务队", category=TeamCategory.SERVICE)
-        db.session.add(team)
-        users = list(db.session.scalars(insert(User).returning(User), [
-            {"openid": f"{OPENID_PREFIX}{i:05d}", "nickname": f"邻居{i}"}
-            for i in range(count)]))
-        db.session.execute(insert(Resident), [
-            {"user_id": user.id, "community_id": community.id, "real_name": f"居民{i}",
-             "building": str(i // 100 + 1), "unit": "1", "room": str(i % 100 + 101)}
-            for i, user in enumerate(users)])
+        community, team, users = seed_residents(count, OPENID_PREFIX)
         starts = now() + timedelta(days=3)
         activity = Activity(team_id=team.id, community_id=community.id, title="社区义诊",
                             location="社区活动室", starts_at=starts,

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import create_engine, func, insert, select
@@ -135,28 +136,38 @@ def seeding_app(app_env: dict[str, str]) -> Flask:
     })
 
 
-def seed(app: Flask, count: int, seats: int) -> Seeded:
-    """One community and team, ``count`` residents (bulk inserts, one transaction), one
-    published activity three days ahead with ``seats`` seats; a bearer token per resident."""
-    from backend.activities.models import Activity, ActivityStatus
+def seed_residents(count: int, openid_prefix: str) -> tuple[Any, Any, list[Any]]:
+    """One community and team and ``count`` residents by bulk insert, in the caller's app
+    context and transaction (flush only): (community, team, users)."""
     from backend.auth.models import User
-    from backend.auth.services import issue_token
-    from backend.common.clock import now
     from backend.communities.models import Community, Resident, Team, TeamCategory
     from backend.extensions import db
 
+    community = Community(name="压测社区", street="压测街道")
+    db.session.add(community)
+    db.session.flush()
+    team = Team(community_id=community.id, name="志愿服务队", category=TeamCategory.SERVICE)
+    db.session.add(team)
+    users = list(db.session.scalars(insert(User).returning(User), [
+        {"openid": f"{openid_prefix}{i:05d}", "nickname": f"邻居{i}"} for i in range(count)]))
+    db.session.execute(insert(Resident), [
+        {"user_id": user.id, "community_id": community.id, "real_name": f"居民{i}",
+         "building": str(i // 100 + 1), "unit": "1", "room": str(i % 100 + 101)}
+        for i, user in enumerate(users)])
+    db.session.flush()
+    return community, team, users
+
+
+def seed(app: Flask, count: int, seats: int) -> Seeded:
+    """``count`` residents and one published activity three days ahead with ``seats``
+    seats; a bearer token per resident."""
+    from backend.activities.models import Activity, ActivityStatus
+    from backend.auth.services import issue_token
+    from backend.common.clock import now
+    from backend.extensions import db
+
     with app.app_context():
-        community = Community(name="压测社区", street="压测街道")
-        db.session.add(community)
-        db.session.flush()
-        team = Team(community_id=community.id, name="志愿服务队", category=TeamCategory.SERVICE)
-        db.session.add(team)
-        users = list(db.session.scalars(insert(User).returning(User), [
-            {"openid": f"bench-{i:05d}", "nickname": f"邻居{i}"} for i in range(count)]))
-        db.session.execute(insert(Resident), [
-            {"user_id": user.id, "community_id": community.id, "real_name": f"居民{i}",
-             "building": str(i // 100 + 1), "unit": "1", "room": str(i % 100 + 101)}
-            for i, user in enumerate(users)])
+        community, team, users = seed_residents(count, "bench-")
         starts = now() + timedelta(days=3)
         activity = Activity(team_id=team.id, community_id=community.id, title="热门活动",
                             starts_at=starts, ends_at=starts + timedelta(hours=2),
