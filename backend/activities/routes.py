@@ -116,9 +116,12 @@ def _signup(signup) -> dict:
             "waitlist_position": signups.waitlist_position(signup)}
 
 
+# The activity's own attributes in the response; ``my_signup`` depends on the caller.
+ACTIVITY_ATTRIBUTES = [name for name in ActivitySchema().fields if name != "my_signup"]
+
+
 def _dump(activity, my_signup) -> dict:
-    data = {field: getattr(activity, field) for field in ActivitySchema().fields
-            if field != "my_signup"}
+    data = {field: getattr(activity, field) for field in ACTIVITY_ATTRIBUTES}
     data["my_signup"] = _signup(my_signup) if my_signup is not None else None
     return data
 
