@@ -54,6 +54,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "OUTBOX_DRAIN_INTERVAL_S": int(_env("LINLI_OUTBOX_DRAIN_INTERVAL_S", "30")),
         # Rows younger than this are being enqueued by their own request; the drain waits.
         "OUTBOX_SETTLE_S": int(_env("LINLI_OUTBOX_SETTLE_S", "10")),
+        # Parking duty (SPEC §8): a member may check in this many minutes before the shift.
+        "DUTY_CHECKIN_EARLY_MIN": int(_env("LINLI_DUTY_CHECKIN_EARLY_MIN", "30")),
         "LOGIN_RATE_PER_MIN": int(_env("LINLI_LOGIN_RATE_PER_MIN", "30")),
         # How many proxies (nginx, a load balancer) sit in front of gunicorn.
         "PROXY_COUNT": int(_env("LINLI_PROXY_COUNT", "0")),

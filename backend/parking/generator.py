@@ -1,0 +1,337 @@
+"""Roster generation: a greedy fill plus local repair (see README, "Duty rosters").
+
+Hard rules (``rules.py``) are never broken: every placement goes through ``_fits``. Soft
+goals are pursued in the SPEC's order, each pass only making moves that leave the earlier
+goals no worse:
+
+1. fill: slots in time order, each to the eligible member with the fewest shifts (then
+   fewest nights, then no dislike); an empty slot is then repaired by freeing a member —
+   the shifts in their way are handed to others who can take them;
+2. shift counts: hand a shift along a chain of members (found breadth-first) from a member
+   at the maximum to one at least two below it, until max − min ≤ 1 or no chain exists;
+3. nights: members who asked for no nights hand theirs to others; then the night counts
+   of the others are levelled by moves and by swapping a night for a day shift;
+4. preferences: swap a disliked shift for one of the same kind with another member.
+
+Everything is deterministic (ties broken by member order), so the same input gives the
+same roster. Slots nobody can take are reported with the reasons, never forced.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from backend.parking.rules import (
+    MIN_REST,
+    OVERLAP_OR_REST,
+    UNAVAILABLE,
+    WEEKLY_MAX,
+    Availability,
+    Shift,
+)
+
+REST_S = MIN_REST.total_seconds()
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    availability: Availability = Availability()
+    # Shifts already held in other published rosters: they constrain, they never move.
+    fixed: tuple[Shift, ...] = ()
+
+
+@dataclass
+class Result:
+    assigned: dict[int, int]  # slot index → user_id
+    unfilled: dict[int, dict[str, int]]  # slot index → members excluded, per rule
+
+
+@dataclass
+class _Person:
+    member: Member
+    order: int
+    held: list[int] = field(default_factory=list)  # slot indexes, sorted by start
+    starts: list[float] = field(default_factory=list)  # fixed and held, sorted
+    ends: list[float] = field(default_factory=list)
+    weeks: Counter = field(default_factory=Counter)
+    nights: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.held)
+
+    @property
+    def night_willing(self) -> bool:
+        return not self.member.availability.no_night
+
+
+class _Roster:
+    def __init__(self, slots: Sequence[Shift], members: Sequence[Member]) -> None:
+        self.slots = list(slots)
+        self.start = [s.start.timestamp() for s in self.slots]
+        self.end = [s.end.timestamp() for s in self.slots]
+        self.night = [s.is_night for s in self.slots]
+        self.days = [s.local_days for s in self.slots]
+        self.people = [_Person(m, i) for i, m in enumerate(members)]
+        self.owner: dict[int, _Person] = {}
+        for person in self.people:
+            for shift in person.member.fixed:
+                self._insert_interval(person, shift.start.timestamp(), shift.end.timestamp())
+                person.weeks[shift.week] += 1
+
+    # --- the hard rules, incrementally ---------------------------------------------------
+
+    def blocked_by(self, person: _Person, i: int) -> str | None:
+        """The first hard rule that keeps ``person`` off slot ``i``, or None."""
+        availability = person.member.availability
+        if self.days[i] & availability.unavailable:
+            return UNAVAILABLE
+        limit = availability.max_per_week
+        if limit is not None and person.weeks[self.slots[i].week] >= limit:
+            return WEEKLY_MAX
+        # Held shifts keep the rest rule among themselves, so only the neighbours matter.
+        pos = bisect.bisect_left(person.starts, self.start[i])
+        for j in (pos - 1, pos):
+            if 0 <= j < len(person.starts) and self.start[i] < person.ends[j] + REST_S \
+                    and person.starts[j] < self.end[i] + REST_S:
+                return OVERLAP_OR_REST
+        return None
+
+    def fits(self, person: _Person, i: int) -> bool:
+        return self.blocked_by(person, i) is None
+
+    def give(self, person: _Person, i: int) -> None:
+        bisect.insort(person.held, i, key=lambda k: self.start[k])
+        self._insert_interval(person, self.start[i], self.end[i])
+        person.weeks[self.slots[i].week] += 1
+        person.nights += self.night[i]
+        self.owner[i] = person
+
+    def take(self, i: int) -> _Person:
+        person = self.owner.pop(i)
+        person.held.remove(i)
+        pos = bisect.bisect_left(person.starts, self.start[i])
+        while person.ends[pos] != self.end[i]:
+            pos += 1
+        del person.starts[pos], person.ends[pos]
+        person.weeks[self.slots[i].week] -= 1
+        person.nights -= self.night[i]
+        return person
+
+    def _insert_interval(self, person: _Person, start: float, end: float) -> None:
+        pos = bisect.bisect_right(person.starts, start)
+        person.starts.insert(pos, start)
+        person.ends.insert(pos, end)
+
+    def move(self, i: int, to: _Person) -> bool:
+        source = self.take(i)
+        if self.fits(to, i):
+            self.give(to, i)
+            return True
+        self.give(source, i)
+        return False
+
+    def swap(self, i: int, j: int) -> bool:
+        """Exchange slots ``i`` and ``j`` between their two holders if both still fit."""
+        a, b = self.take(i), self.take(j)
+        if a is not b and self.fits(a, j) and self.fits(b, i):
+            self.give(a, j)
+            self.give(b, i)
+            return True
+        self.give(a, i)
+        self.give(b, j)
+        return False
+
+
+def generate(slots: Sequence[Shift], members: Sequence[Member]) -> Result:
+    """Assign members to ``slots`` (one seat each) without breaking any hard rule."""
+    roster = _Roster(slots, members)
+    _fill(roster)
+    _repair_unfilled(roster)
+    _level_counts(roster)
+    _hand_over_unwanted_nights(roster)
+    _level_nights(roster)
+    _honour_dislikes(roster)
+    assigned = {i: p.member.user_id for i, p in roster.owner.items()}
+    unfilled = {i: _reasons(roster, i) for i in range(len(roster.slots)) if i not in roster.owner}
+    return Result(assigned, unfilled)
+
+
+def _fill(roster: _Roster) -> None:
+    order = sorted(range(len(roster.slots)), key=lambda i: (roster.start[i], i))
+    for i in order:
+        candidates = [p for p in roster.people if roster.fits(p, i)]
+        if candidates:
+            roster.give(min(candidates, key=lambda p: _preference(roster, p, i)), i)
+
+
+def _preference(roster: _Roster, person: _Person, i: int) -> tuple:
+    night = roster.night[i]
+    dislikes = person.member.availability.dislikes(roster.slots[i])
+    return (person.count, night and not person.night_willing, person.nights if night else 0,
+            dislikes, person.order)
+
+
+def _repair_unfilled(roster: _Roster) -> None:
+    """Fill an empty slot by freeing a member: hand the shifts in their way to others."""
+    progress = True
+    while progress:
+        progress = False
+        for i in range(len(roster.slots)):
+            if i not in roster.owner and _free_someone_for(roster, i):
+                progress = True
+
+
+def _free_someone_for(roster: _Roster, i: int) -> bool:
+    for person in sorted(roster.people, key=lambda p: (p.count, p.order)):
+        if roster.days[i] & person.member.availability.unavailable:
+            continue
+        in_the_way = [j for j in person.held if _clash(roster, i, j)]
+        same_week = [j for j in person.held if roster.slots[j].week == roster.slots[i].week
+                     and j not in in_the_way]
+        for extra in [[], *([j] for j in same_week)]:
+            if _try_handing_over(roster, person, i, in_the_way + extra):
+                return True
+    return False
+
+
+def _clash(roster: _Roster, i: int, j: int) -> bool:
+    return roster.start[i] < roster.end[j] + REST_S and roster.start[j] < roster.end[i] + REST_S
+
+
+def _try_handing_over(roster: _Roster, person: _Person, i: int, handed: list[int]) -> bool:
+    if len(handed) > 3:
+        return False
+    for j in handed:
+        roster.take(j)
+    if roster.fits(person, i):
+        roster.give(person, i)
+        placed = []
+        for j in handed:
+            taker = next((p for p in sorted(roster.people, key=lambda p: (p.count, p.order))
+                          if p is not person and roster.fits(p, j)), None)
+            if taker is None:
+                break
+            roster.give(taker, j)
+            placed.append(j)
+        if len(placed) == len(handed):
+            return True
+        for j in placed:
+            roster.take(j)
+        roster.take(i)
+    for j in handed:
+        roster.give(person, j)
+    return False
+
+
+def _level_counts(roster: _Roster) -> None:
+    """Move shifts along chains from the busiest to the least busy while that helps."""
+    while True:
+        top = max(p.count for p in roster.people) if roster.people else 0
+        path = _chain(roster, [p for p in roster.people if p.count == top],
+                      lambda p, top=top: p.count <= top - 2)
+        if path is None:
+            return
+        for slot, person in path:
+            roster.take(slot)
+            roster.give(person, slot)
+
+
+def _chain(roster: _Roster, sources: list[_Person], is_target) -> list | None:
+    """Breadth-first: a list of (slot, new holder) moves from a source to a target."""
+    came_from: dict[int, tuple[int, _Person] | None] = {p.order: None for p in sources}
+    queue = deque(sources)
+    while queue:
+        giver = queue.popleft()
+        for taker in sorted(roster.people, key=lambda p: (p.count, p.order)):
+            if taker.order in came_from:
+                continue
+            slot = next((j for j in giver.held if roster.fits(taker, j)), None)
+            if slot is None:
+                continue
+            came_from[taker.order] = (slot, giver)
+            if is_target(taker):
+                return _unwind(came_from, taker)
+            queue.append(taker)
+    return None
+
+
+def _unwind(came_from, last: _Person) -> list:
+    moves = []
+    person = last
+    while came_from[person.order] is not None:
+        slot, giver = came_from[person.order]
+        moves.append((slot, person))
+        person = giver
+    return list(reversed(moves))
+
+
+def _hand_over_unwanted_nights(roster: _Roster) -> None:
+    willing = sorted((p for p in roster.people if p.night_willing), key=lambda p: p.nights)
+    for person in roster.people:
+        if person.night_willing:
+            continue
+        for i in [j for j in person.held if roster.night[j]]:
+            _trade_away(roster, person, i, willing)
+
+
+def _trade_away(roster: _Roster, person: _Person, i: int, takers: list[_Person]) -> bool:
+    """Give night ``i`` to a willing member for one of their day shifts (or outright if
+    that keeps the counts within one)."""
+    for taker in sorted(takers, key=lambda p: (p.nights, p.order)):
+        if taker.count < person.count and roster.move(i, taker):
+            return True
+        for j in [j for j in taker.held if not roster.night[j]]:
+            if roster.swap(i, j):
+                return True
+    return False
+
+
+def _level_nights(roster: _Roster) -> None:
+    willing = [p for p in roster.people if p.night_willing]
+    improved = True
+    while improved:
+        improved = False
+        for a in sorted(willing, key=lambda p: (-p.nights, p.order)):
+            for b in sorted(willing, key=lambda p: (p.nights, p.order)):
+                if a.nights - b.nights < 2:
+                    break
+                if _shift_a_night(roster, a, b):
+                    improved = True
+                    break
+            if improved:
+                break
+
+
+def _shift_a_night(roster: _Roster, a: _Person, b: _Person) -> bool:
+    nights = [i for i in a.held if roster.night[i]]
+    if a.count > b.count and any(roster.move(i, b) for i in nights):
+        return True
+    days = [j for j in b.held if not roster.night[j]]
+    return any(roster.swap(i, j) for i in nights for j in days)
+
+
+def _honour_dislikes(roster: _Roster) -> None:
+    for person in roster.people:
+        wishes = person.member.availability
+        for i in [i for i in person.held if wishes.dislikes(roster.slots[i])]:
+            for other in roster.people:
+                if other is person or other.member.availability.dislikes(roster.slots[i]):
+                    continue
+                options = [j for j in other.held if roster.night[j] == roster.night[i]
+                           and not wishes.dislikes(roster.slots[j])]
+                if any(roster.swap(i, j) for j in options):
+                    break
+
+
+def _reasons(roster: _Roster, i: int) -> dict[str, int]:
+    reasons: Counter = Counter()
+    for person in roster.people:
+        rule = roster.blocked_by(person, i)
+        if rule is not None:
+            reasons[rule] += 1
+    return dict(reasons)
