@@ -78,6 +78,8 @@ class _Roster:
         self.days = [s.local_days for s in self.slots]
         self.people = [_Person(m, i) for i, m in enumerate(members)]
         self.owner: dict[int, _Person] = {}
+        # Every give/take, so that a failed repair attempt can be rolled back exactly.
+        self.journal: list[tuple[bool, int, _Person]] = []
         for person in self.people:
             for shift in person.member.fixed:
                 self._insert_interval(person, shift.start.timestamp(), shift.end.timestamp())
@@ -110,9 +112,11 @@ class _Roster:
         person.weeks[self.slots[i].week] += 1
         person.nights += self.night[i]
         self.owner[i] = person
+        self.journal.append((True, i, person))
 
     def take(self, i: int) -> _Person:
         person = self.owner.pop(i)
+        self.journal.append((False, i, person))
         person.held.remove(i)
         pos = bisect.bisect_left(person.starts, self.start[i])
         while person.ends[pos] != self.end[i]:
@@ -121,6 +125,15 @@ class _Roster:
         person.weeks[self.slots[i].week] -= 1
         person.nights -= self.night[i]
         return person
+
+    def undo_to(self, mark: int) -> None:
+        while len(self.journal) > mark:
+            gave, i, person = self.journal.pop()
+            if gave:
+                self.take(i)
+            else:
+                self.give(person, i)
+            self.journal.pop()
 
     def _insert_interval(self, person: _Person, start: float, end: float) -> None:
         pos = bisect.bisect_right(person.starts, start)
@@ -151,22 +164,35 @@ def generate(slots: Sequence[Shift], members: Sequence[Member]) -> Result:
     """Assign members to ``slots`` (one seat each) without breaking any hard rule."""
     roster = _Roster(slots, members)
     _fill(roster)
-    _repair_unfilled(roster)
-    _level_counts(roster)
-    _hand_over_unwanted_nights(roster)
-    _level_nights(roster)
-    _honour_dislikes(roster)
+    changed = True
+    # Later passes move shifts around, which may free someone for a gap or open a chain;
+    # stop when a round fills nothing and levels nothing (both only ever improve).
+    while changed:
+        _hand_over_unwanted_nights(roster)
+        _level_nights(roster)
+        _honour_dislikes(roster)
+        changed = _fill_gaps(roster) | _repair_unfilled(roster) | _level_counts(roster)
     assigned = {i: p.member.user_id for i, p in roster.owner.items()}
     unfilled = {i: _reasons(roster, i) for i in range(len(roster.slots)) if i not in roster.owner}
     return Result(assigned, unfilled)
 
 
 def _fill(roster: _Roster) -> None:
-    order = sorted(range(len(roster.slots)), key=lambda i: (roster.start[i], i))
+    order = sorted(range(len(roster.slots)), key=lambda i: (roster.end[i], roster.start[i], i))
     for i in order:
         candidates = [p for p in roster.people if roster.fits(p, i)]
         if candidates:
             roster.give(min(candidates, key=lambda p: _preference(roster, p, i)), i)
+
+
+def _fill_gaps(roster: _Roster) -> bool:
+    before = len(roster.owner)
+    for i in range(len(roster.slots)):
+        if i not in roster.owner:
+            candidates = [p for p in roster.people if roster.fits(p, i)]
+            if candidates:
+                roster.give(min(candidates, key=lambda p: _preference(roster, p, i)), i)
+    return len(roster.owner) > before
 
 
 def _preference(roster: _Roster, person: _Person, i: int) -> tuple:
@@ -176,69 +202,78 @@ def _preference(roster: _Roster, person: _Person, i: int) -> tuple:
             dislikes, person.order)
 
 
-def _repair_unfilled(roster: _Roster) -> None:
-    """Fill an empty slot by freeing a member: hand the shifts in their way to others."""
+def _repair_unfilled(roster: _Roster) -> bool:
+    """Fill empty slots by freeing members: the shifts in their way go to others, who may
+    in turn hand theirs on (a bounded depth-first search, rolled back when it fails)."""
+    before = len(roster.owner)
     progress = True
     while progress:
         progress = False
         for i in range(len(roster.slots)):
-            if i not in roster.owner and _free_someone_for(roster, i):
+            if i not in roster.owner and _place(roster, i, REPAIR_DEPTH, [REPAIR_BUDGET]):
                 progress = True
+    return len(roster.owner) > before
 
 
-def _free_someone_for(roster: _Roster, i: int) -> bool:
-    for person in sorted(roster.people, key=lambda p: (p.count, p.order)):
+REPAIR_DEPTH = 3  # how far a chain of hand-overs may reach
+REPAIR_BUDGET = 400  # attempts per empty slot: keeps infeasible inputs fast
+
+
+def _place(roster: _Roster, i: int, depth: int, budget: list[int]) -> bool:
+    by_load = sorted(roster.people, key=lambda p: (p.count, p.order))
+    fitting = next((p for p in by_load if roster.fits(p, i)), None)
+    if fitting is not None:
+        roster.give(fitting, i)
+        return True
+    if depth == 0:
+        return False
+    for person in by_load:
         if roster.days[i] & person.member.availability.unavailable:
             continue
-        in_the_way = [j for j in person.held if _clash(roster, i, j)]
-        same_week = [j for j in person.held if roster.slots[j].week == roster.slots[i].week
-                     and j not in in_the_way]
-        for extra in [[], *([j] for j in same_week)]:
-            if _try_handing_over(roster, person, i, in_the_way + extra):
-                return True
+        for handed in _in_the_way(roster, person, i):
+            if budget[0] <= 0:
+                return False
+            budget[0] -= 1
+            mark = len(roster.journal)
+            for j in handed:
+                roster.take(j)
+            if roster.fits(person, i):
+                roster.give(person, i)
+                if all(_place(roster, j, depth - 1, budget) for j in handed):
+                    return True
+            roster.undo_to(mark)
     return False
+
+
+def _in_the_way(roster: _Roster, person: _Person, i: int) -> list[list[int]]:
+    """Sets of ``person``'s shifts whose removal could let them take slot ``i``."""
+    clashing = [j for j in person.held if _clash(roster, i, j)]
+    if len(clashing) > 2:
+        return []
+    week = roster.slots[i].week
+    same_week = [j for j in person.held if roster.slots[j].week == week and j not in clashing]
+    return [clashing, *([*clashing, j] for j in same_week)] if clashing else \
+        [[j] for j in same_week]
 
 
 def _clash(roster: _Roster, i: int, j: int) -> bool:
     return roster.start[i] < roster.end[j] + REST_S and roster.start[j] < roster.end[i] + REST_S
 
 
-def _try_handing_over(roster: _Roster, person: _Person, i: int, handed: list[int]) -> bool:
-    if len(handed) > 3:
-        return False
-    for j in handed:
-        roster.take(j)
-    if roster.fits(person, i):
-        roster.give(person, i)
-        placed = []
-        for j in handed:
-            taker = next((p for p in sorted(roster.people, key=lambda p: (p.count, p.order))
-                          if p is not person and roster.fits(p, j)), None)
-            if taker is None:
-                break
-            roster.give(taker, j)
-            placed.append(j)
-        if len(placed) == len(handed):
-            return True
-        for j in placed:
-            roster.take(j)
-        roster.take(i)
-    for j in handed:
-        roster.give(person, j)
-    return False
-
-
-def _level_counts(roster: _Roster) -> None:
+def _level_counts(roster: _Roster) -> bool:
     """Move shifts along chains from the busiest to the least busy while that helps."""
-    while True:
-        top = max(p.count for p in roster.people) if roster.people else 0
+    moved = False
+    while roster.people:
+        top = max(p.count for p in roster.people)
         path = _chain(roster, [p for p in roster.people if p.count == top],
                       lambda p, top=top: p.count <= top - 2)
         if path is None:
-            return
+            return moved
         for slot, person in path:
             roster.take(slot)
             roster.give(person, slot)
+        moved = True
+    return moved
 
 
 def _chain(roster: _Roster, sources: list[_Person], is_target) -> list | None:
