@@ -69,7 +69,7 @@ def teams(draw):
     return make_slots(first, days, draw(templates)), members
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(teams())
 def test_generated_rosters_never_break_a_hard_rule(team):
     slots, members = team
@@ -79,7 +79,7 @@ def test_generated_rosters_never_break_a_hard_rule(team):
     assert not set(result.assigned) & set(result.unfilled)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(teams())
 def test_unfilled_slots_are_ones_nobody_could_take(team):
     slots, members = team
@@ -92,7 +92,7 @@ def test_unfilled_slots_are_ones_nobody_could_take(team):
         assert sum(result.unfilled[index].values()) == len(members)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(teams())
 def test_no_single_hand_over_could_narrow_the_spread(team):
     """Where max − min > 1, no shift of a busiest member can go to one two below."""
