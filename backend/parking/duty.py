@@ -78,7 +78,7 @@ def check_in(actor: User, code: str) -> dict[str, Any]:
         raise ApiError("invalid_code", "岗亭码无效")
     current = now()
     early = timedelta(minutes=current_app.config["DUTY_CHECKIN_EARLY_MIN"])
-    held = _held_shifts(actor, team.id).where(Assignment.starts_at - early <= current,
+    held = _held_shifts(actor, team.id).where(Assignment.starts_at <= current + early,
                                              Assignment.ends_at > current)
     found = db.session.scalar(held.order_by(Assignment.starts_at).limit(1))
     if found is None:
