@@ -131,7 +131,8 @@ def test_a_team_too_small_gets_an_honest_unfilled_list(make, world):
     assert violations(_as_checker_shifts(body), {}) == []
 
 
-@pytest.mark.parametrize("days, code", [((0, -1), 422), ((-2, 0), 422), ((0, 62), 422), ((0, 61), 201)])
+@pytest.mark.parametrize("days, code", [((0, -1), 422), ((-2, 0), 422), ((0, 62), 422),
+                                        ((0, 61), 201)])
 def test_bad_roster_ranges_are_refused(make, p, days, code):
     first = tomorrow()
     response = make.call("POST", f"/api/v1/teams/{p.team}/rosters", p.leader, json={
