@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from decimal import Decimal
 
 import marshmallow as ma
 
@@ -43,6 +44,17 @@ class Month(ma.fields.String):
         if not re.fullmatch(MONTH, text_value):
             raise ma.ValidationError("请使用 YYYY-MM 格式，如 2026-12")
         return text_value
+
+
+class Money(ma.fields.Decimal):
+    """Yuan with at most two decimals, read exactly (never through a float)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(places=2, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        # Only the OpenAPI description is dumped with it: bounds must be JSON numbers.
+        return None if value is None else float(value)
 
 
 class ShiftInSchema(ma.Schema):
@@ -213,8 +225,8 @@ class PostCodeSchema(ma.Schema):
 class FeeInSchema(ma.Schema):
     plate = text(12, metadata={"example": "京A12345"})
     period = Month(required=True)
-    amount = ma.fields.Decimal(required=True, places=2, as_string=False,
-                               validate=ma.validate.Range(min=0.01, max=100000))
+    amount = Money(required=True, validate=ma.validate.Range(min=Decimal("0.01"),
+                                                             max=Decimal(100000)))
     collected_by = ident(load_default=None, allow_none=True)
 
 
