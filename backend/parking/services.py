@@ -229,7 +229,9 @@ def fixed_shifts(user_id: int, first_day: date, last_day: date) -> tuple[Shift, 
 
 def publish_roster(actor: User, roster_id: int) -> Roster:
     roster = managed_roster(actor, roster_id)
-    roster = db.session.scalars(select(Roster).where(Roster.id == roster.id).with_for_update()
+    # The team's row serialises publishing, so two overlapping rosters cannot both go out.
+    db.session.execute(select(Team.id).where(Team.id == roster.team_id).with_for_update())
+    roster = db.session.scalars(select(Roster).where(Roster.id == roster.id)
                                 .execution_options(populate_existing=True)).one()
     if roster.is_published:
         raise ApiError("roster_published", "该排班表已发布")
