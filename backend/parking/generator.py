@@ -4,14 +4,18 @@ Hard rules (``rules.py``) are never broken: every placement goes through ``_fits
 goals are pursued in the SPEC's order, each pass only making moves that leave the earlier
 goals no worse:
 
-1. fill: slots in time order, each to the eligible member with the fewest shifts (then
-   fewest nights, then no dislike); an empty slot is then repaired by freeing a member —
-   the shifts in their way are handed to others who can take them;
+1. fill: slots in order of their end (earliest-end-first fits the most intervals), each to
+   the eligible member with the fewest shifts (then fewest nights, then no dislike); an
+   empty slot is then repaired by freeing a member — the shifts in their way are handed to
+   others, who may hand theirs on (a bounded depth-first search, rolled back on failure);
 2. shift counts: hand a shift along a chain of members (found breadth-first) from a member
    at the maximum to one at least two below it, until max − min ≤ 1 or no chain exists;
 3. nights: members who asked for no nights hand theirs to others; then the night counts
    of the others are levelled by moves and by swapping a night for a day shift;
 4. preferences: swap a disliked shift for one of the same kind with another member.
+
+The passes repeat until a round fills nothing and levels nothing, so the final roster has
+no fillable gap and no chain that would narrow the spread.
 
 Everything is deterministic (ties broken by member order), so the same input gives the
 same roster. Slots nobody can take are reported with the reasons, never forced.
@@ -178,21 +182,20 @@ def generate(slots: Sequence[Shift], members: Sequence[Member]) -> Result:
 
 
 def _fill(roster: _Roster) -> None:
-    order = sorted(range(len(roster.slots)), key=lambda i: (roster.end[i], roster.start[i], i))
-    for i in order:
-        candidates = [p for p in roster.people if roster.fits(p, i)]
-        if candidates:
-            roster.give(min(candidates, key=lambda p: _preference(roster, p, i)), i)
+    for i in sorted(range(len(roster.slots)), key=lambda i: (roster.end[i], roster.start[i], i)):
+        _give_to_best(roster, i)
 
 
 def _fill_gaps(roster: _Roster) -> bool:
-    before = len(roster.owner)
-    for i in range(len(roster.slots)):
-        if i not in roster.owner:
-            candidates = [p for p in roster.people if roster.fits(p, i)]
-            if candidates:
-                roster.give(min(candidates, key=lambda p: _preference(roster, p, i)), i)
-    return len(roster.owner) > before
+    gaps = [i for i in range(len(roster.slots)) if i not in roster.owner]
+    return any([_give_to_best(roster, i) for i in gaps])  # a list: try every gap
+
+
+def _give_to_best(roster: _Roster, i: int) -> bool:
+    candidates = [p for p in roster.people if roster.fits(p, i)]
+    if candidates:
+        roster.give(min(candidates, key=lambda p: _preference(roster, p, i)), i)
+    return bool(candidates)
 
 
 def _preference(roster: _Roster, person: _Person, i: int) -> tuple:
