@@ -61,12 +61,12 @@ def record(scanner_id: int, activity: Activity, item: dict[str, Any], received_a
         self_service=kind == codes.CodeKind.POSTER))
     if scan.response is not None:
         return scan.response
-    result, user_id = _read_code(activity, item["code"], kind, scanner_id, scanned_at)
+    result, scan.user_id = _read_code(activity, item["code"], kind, scanner_id, scanned_at)
     attendance = None
     if result is None:
-        result, attendance = _pass_door(activity, user_id, scan)
-    scan.result, scan.user_id = result, user_id
-    scan.response = _answer(result, attendance, user_id)
+        result, attendance = _pass_door(activity, scan)
+    scan.result = result
+    scan.response = _answer(result, attendance, scan.user_id)
     db.session.flush()
     return scan.response
 
@@ -118,9 +118,8 @@ def _may_attend(activity: Activity, user_id: int) -> bool:
         Resident.user_id == user_id, Resident.community_id == activity.community_id)) is not None
 
 
-def _pass_door(activity: Activity, user_id: int, scan: Scan
-               ) -> tuple[ScanResult, Attendance]:
-    attendance = _locked_attendance(activity, user_id)
+def _pass_door(activity: Activity, scan: Scan) -> tuple[ScanResult, Attendance]:
+    attendance = _locked_attendance(activity, scan.user_id)
     result = door_result(scan.direction, scan.scanned_at, attendance)
     scan.result = result
     db.session.flush()  # the derivation below reads this scan back
