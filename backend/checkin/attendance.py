@@ -3,8 +3,6 @@ credits points, SPEC §6) and rejection, and no-shows as attendance rows."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Select, and_, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -183,15 +181,16 @@ def _decidable(actor: User, ids: list[int]) -> list[Attendance]:
     return rows
 
 
-def dump_entries(actor: User, rows: list[Attendance]) -> list[dict[str, Any]]:
-    from backend.checkin.schemas import AttendanceSchema
+def with_display_names(actor: User, rows: list[Attendance]) -> list[Attendance]:
+    """Attach each resident's name as ``actor`` may see it (masked for leaders)."""
     from backend.communities.services import display_names
 
     by_community: dict[int, list[int]] = {}
     for attendance in rows:
         by_community.setdefault(attendance.community_id, []).append(attendance.user_id)
-    names = {}
+    names: dict[int, str] = {}
     for community_id, user_ids in by_community.items():
         names.update(display_names(actor, community_id, user_ids))
-    schema = AttendanceSchema()
-    return [{**schema.dump(a), "display_name": names[a.user_id]} for a in rows]
+    for attendance in rows:
+        attendance.display_name = names[attendance.user_id]
+    return rows

@@ -106,7 +106,7 @@ def scanner_kit(aid):
 def activity_attendances(args, aid):
     viewer = current_user()
     page = paginate(attendance.activity_attendances(viewer, aid), **args)
-    page["items"] = attendance.dump_entries(viewer, page["items"])
+    page["items"] = attendance.with_display_names(viewer, page["items"])
     return page
 
 
@@ -118,7 +118,7 @@ def community_attendances(args, cid):
     viewer = current_user()
     status = args.pop("status", None)
     page = paginate(attendance.community_attendances(viewer, cid, status), **args)
-    page["items"] = attendance.dump_entries(viewer, page["items"])
+    page["items"] = attendance.with_display_names(viewer, page["items"])
     return page
 
 
@@ -129,7 +129,7 @@ def correct_attendance(data, att_id):
     """Correct the minutes (leader/staff), with a reason; kept with who and when."""
     viewer = current_user()
     row = attendance.correct(viewer, att_id, data["minutes"], data["reason"])
-    return attendance.dump_entries(viewer, [row])[0]
+    return attendance.with_display_names(viewer, [row])[0]
 
 
 @blp.route("/activities/<id:aid>/attendances/confirm", methods=["POST"])
@@ -158,7 +158,7 @@ def reject_attendances(data):
 
 
 def _listed(viewer, rows) -> dict:
-    items = attendance.dump_entries(viewer, rows)
+    items = attendance.with_display_names(viewer, rows)
     return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
 
 
