@@ -192,3 +192,13 @@ def test_members_see_their_published_shifts_only(make, p):
     assert make.call("GET", f"/api/v1/rosters/{body['id']}", me).status_code == 200
     listed = make.call("GET", f"/api/v1/teams/{p.team}/rosters", me).json
     assert [r["id"] for r in listed["items"]] == [body["id"]]
+
+
+def test_a_roster_too_large_to_generate_quickly_is_refused(make, p):
+    many = [{"name": f"班{h}", "start": f"{h:02d}:00", "end": f"{(h + 2) % 24:02d}:00",
+             "needed": 20} for h in range(0, 24, 2)]
+    make.call("PUT", f"/api/v1/teams/{p.team}/shift-templates", p.leader, json={"shifts": many})
+    first = tomorrow()
+    response = make.call("POST", f"/api/v1/teams/{p.team}/rosters", p.leader, json={
+        "from": first.isoformat(), "to": (first + timedelta(days=6)).isoformat()})
+    assert response.status_code == 422  # 7 days × 12 shifts × 20 seats = 1,680 slots

@@ -80,10 +80,12 @@ class _Roster:
         self.end = [s.end.timestamp() for s in self.slots]
         self.night = [s.is_night for s in self.slots]
         self.days = [s.local_days for s in self.slots]
+        self.week = [s.week for s in self.slots]
         self.people = [_Person(m, i) for i, m in enumerate(members)]
         self.owner: dict[int, _Person] = {}
         # Every give/take, so that a failed repair attempt can be rolled back exactly.
         self.journal: list[tuple[bool, int, _Person]] = []
+        self.repairs_left = REPAIR_TOTAL
         for person in self.people:
             for shift in person.member.fixed:
                 self._insert_interval(person, shift.start.timestamp(), shift.end.timestamp())
@@ -94,10 +96,10 @@ class _Roster:
     def blocked_by(self, person: _Person, i: int) -> str | None:
         """The first hard rule that keeps ``person`` off slot ``i``, or None."""
         availability = person.member.availability
-        if self.days[i] & availability.unavailable:
+        if availability.unavailable and not availability.unavailable.isdisjoint(self.days[i]):
             return UNAVAILABLE
         limit = availability.max_per_week
-        if limit is not None and person.weeks[self.slots[i].week] >= limit:
+        if limit is not None and person.weeks[self.week[i]] >= limit:
             return WEEKLY_MAX
         # Held shifts keep the rest rule among themselves, so only the neighbours matter.
         pos = bisect.bisect_left(person.starts, self.start[i])
@@ -113,7 +115,7 @@ class _Roster:
     def give(self, person: _Person, i: int) -> None:
         bisect.insort(person.held, i, key=lambda k: self.start[k])
         self._insert_interval(person, self.start[i], self.end[i])
-        person.weeks[self.slots[i].week] += 1
+        person.weeks[self.week[i]] += 1
         person.nights += self.night[i]
         self.owner[i] = person
         self.journal.append((True, i, person))
@@ -126,7 +128,7 @@ class _Roster:
         while person.ends[pos] != self.end[i]:
             pos += 1
         del person.starts[pos], person.ends[pos]
-        person.weeks[self.slots[i].week] -= 1
+        person.weeks[self.week[i]] -= 1
         person.nights -= self.night[i]
         return person
 
@@ -154,14 +156,36 @@ class _Roster:
 
     def swap(self, i: int, j: int) -> bool:
         """Exchange slots ``i`` and ``j`` between their two holders if both still fit."""
-        a, b = self.take(i), self.take(j)
-        if a is not b and self.fits(a, j) and self.fits(b, i):
-            self.give(a, j)
-            self.give(b, i)
-            return True
-        self.give(a, i)
-        self.give(b, j)
-        return False
+        a, b = self.owner[i], self.owner[j]
+        if a is b or not (self.fits_instead(a, j, i) and self.fits_instead(b, i, j)):
+            return False
+        self.take(i)
+        self.take(j)
+        self.give(a, j)
+        self.give(b, i)
+        return True
+
+    def fits_instead(self, person: _Person, i: int, gone: int) -> bool:
+        """Would ``person`` fit slot ``i`` once their slot ``gone`` is taken away?"""
+        availability = person.member.availability
+        if availability.unavailable and not availability.unavailable.isdisjoint(self.days[i]):
+            return False
+        week = self.week[i]
+        limit = availability.max_per_week
+        if limit is not None and \
+                person.weeks[week] - (self.week[gone] == week) >= limit:
+            return False
+        pos = bisect.bisect_left(person.starts, self.start[i])
+        skipped = False
+        # Without one interval, the nearest others are at most two places away.
+        for j in range(max(0, pos - 2), min(len(person.starts), pos + 2)):
+            if not skipped and person.starts[j] == self.start[gone] \
+                    and person.ends[j] == self.end[gone]:
+                skipped = True
+                continue
+            if self.start[i] < person.ends[j] + REST_S and person.starts[j] < self.end[i] + REST_S:
+                return False
+        return True
 
 
 def generate(slots: Sequence[Shift], members: Sequence[Member]) -> Result:
@@ -212,14 +236,20 @@ def _repair_unfilled(roster: _Roster) -> bool:
     progress = True
     while progress:
         progress = False
-        for i in range(len(roster.slots)):
-            if i not in roster.owner and _place(roster, i, REPAIR_DEPTH, [REPAIR_BUDGET]):
+        for i in [i for i in range(len(roster.slots)) if i not in roster.owner]:
+            if i in roster.owner:  # filled meanwhile by a chain for another slot
+                continue
+            allowed = min(REPAIR_BUDGET, roster.repairs_left)
+            budget = [allowed]
+            if allowed > 0 and _place(roster, i, REPAIR_DEPTH, budget):
                 progress = True
+            roster.repairs_left -= allowed - budget[0]
     return len(roster.owner) > before
 
 
 REPAIR_DEPTH = 3  # how far a chain of hand-overs may reach
-REPAIR_BUDGET = 400  # attempts per empty slot: keeps infeasible inputs fast
+REPAIR_BUDGET = 200  # attempts per empty slot: keeps infeasible inputs fast
+REPAIR_TOTAL = 3_000  # attempts per roster, however many slots stay empty
 
 
 def _place(roster: _Roster, i: int, depth: int, budget: list[int]) -> bool:
@@ -253,8 +283,8 @@ def _in_the_way(roster: _Roster, person: _Person, i: int) -> list[list[int]]:
     clashing = [j for j in person.held if _clash(roster, i, j)]
     if len(clashing) > 2:
         return []
-    week = roster.slots[i].week
-    same_week = [j for j in person.held if roster.slots[j].week == week and j not in clashing]
+    week = roster.week[i]
+    same_week = [j for j in person.held if roster.week[j] == week and j not in clashing]
     return [clashing, *([*clashing, j] for j in same_week)] if clashing else \
         [[j] for j in same_week]
 

@@ -30,6 +30,7 @@ from backend.parking.models import (
 from backend.parking.rules import RULE_MESSAGES, Availability, Shift, shift_times
 
 MAX_ROSTER_DAYS = 62
+MAX_ROSTER_SLOTS = 1500  # e.g. 62 days × 3 shifts × 8 seats: generation stays around 1 s at worst
 SHIFTS_PAGE = "pages/duty/shifts"
 
 
@@ -183,6 +184,8 @@ def create_roster(actor: User, team_id: int, first_day: date, last_day: date) ->
     if not templates:
         raise ApiError("no_shift_templates", "请先设置本队的班次")
     slots = _slots(templates, first_day, last_day)
+    if len(slots) > MAX_ROSTER_SLOTS:
+        raise ValidationFailed({"to": [f"一次最多排 {MAX_ROSTER_SLOTS} 个班次，请缩短日期范围"]})
     members = [Member(uid, availability_of(team_id, uid),
                       fixed_shifts(uid, first_day, last_day)) for uid in member_ids(team_id)]
     result = generate([shift for shift, _ in slots], members)
