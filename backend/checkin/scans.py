@@ -30,11 +30,15 @@ from backend.checkin.models import (
     Scan,
     ScanResult,
 )
+from backend.checkin.schemas import AttendanceSchema
 from backend.common.clock import now
 from backend.communities import access
 from backend.communities.models import Resident
 from backend.errors import ApiError
 from backend.extensions import db
+
+# Built once: a schema instance only reads its fields when dumping.
+_ATTENDANCE = AttendanceSchema()
 
 
 def early_allowance() -> timedelta:
@@ -219,8 +223,6 @@ def _mark_present(activity: Activity, attendance: Attendance) -> None:
 
 def _answer(result: ScanResult, attendance: Attendance | None, user_id: int | None,
             name: str | None) -> dict[str, Any]:
-    from backend.checkin.schemas import AttendanceSchema
-
     resident = None
     if user_id is not None:
         resident = {"id": user_id,
@@ -229,6 +231,6 @@ def _answer(result: ScanResult, attendance: Attendance | None, user_id: int | No
         db.session.flush()  # ids and defaults of a new row, before it is dumped
     return {
         "result": result.value,
-        "attendance": AttendanceSchema().dump(attendance) if attendance is not None else None,
+        "attendance": _ATTENDANCE.dump(attendance) if attendance is not None else None,
         "resident": resident,
     }
