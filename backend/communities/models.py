@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.auth.models import User
@@ -45,6 +45,8 @@ class Community(db.Model):
     noshow_limit: Mapped[int] = mapped_column(default=3)
     noshow_window_days: Mapped[int] = mapped_column(default=90)
     suspension_days: Mapped[int] = mapped_column(default=30)
+    # SPEC §6: points earned in year Y expire at the end of Y+1 (off unless staff turn it on).
+    points_expire: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 

@@ -19,6 +19,8 @@ from backend.communities.models import (
 )
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
+from backend.points.ledger import account_for
+from backend.points.models import AccountKind
 
 
 def get_community(community_id: int) -> Community:
@@ -90,6 +92,8 @@ def join_community(user: User, community_id: int, details: dict[str, str]) -> tu
     if created:
         resident = Resident(user_id=user.id, community_id=community_id)
         db.session.add(resident)
+        # Opened now, so that two first transfers at the same instant find it (SPEC §6).
+        account_for(community_id, AccountKind.RESIDENT, user.id)
     for field, value in details.items():
         setattr(resident, field, value)
     db.session.commit()
