@@ -92,10 +92,11 @@ def join_community(user: User, community_id: int, details: dict[str, str]) -> tu
     if created:
         resident = Resident(user_id=user.id, community_id=community_id)
         db.session.add(resident)
-        # Opened now, so that two first transfers at the same instant find it (SPEC §6).
-        account_for(community_id, AccountKind.RESIDENT, user.id)
     for field, value in details.items():
         setattr(resident, field, value)
+    if created:
+        # Opened now, so that two first transfers at the same instant find it (SPEC §6).
+        account_for(community_id, AccountKind.RESIDENT, user.id)
     db.session.commit()
     access.forget(user)
     return resident, created
