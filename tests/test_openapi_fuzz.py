@@ -16,7 +16,9 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 # Rules between fields and against the clock ("ends after it starts", "starts in the
 # future") cannot be written in OpenAPI 3.0, so schema-valid bodies may rightly get 422 here.
 CROSS_FIELD_RULES = {"POST /api/v1/teams/{tid}/activities", "PATCH /api/v1/activities/{aid}",
-                     "GET /api/v1/communities/{cid}/points/reconciliation"}
+                     "GET /api/v1/communities/{cid}/points/reconciliation",
+                     "GET /api/v1/communities/{cid}/points/ledger.csv",
+                     "GET /api/v1/communities/{cid}/points/ledger.xlsx"}
 
 
 @pytest.fixture

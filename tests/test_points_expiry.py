@@ -33,8 +33,8 @@ def move(app, world, when, amount, reason, key):
 
 
 def history(app, world):
-    """Earn 100 in 2025, spend 30; earn 50 in 2026, spend 40 and get 10 back:
-    FIFO leaves 40 of 2025's points and all 50 of 2026's."""
+    """Earn 100 in 2025, spend 30; earn 50 in 2026, spend 40 and get 10 back: FIFO leaves
+    30 of 2025's points; 2026 holds its 50 and the 10 that came back."""
     move(app, world, at(2025, 3), 100, R.SERVICE, "e1")
     move(app, world, at(2025, 6), 30, R.REDEEM, "s1")
     move(app, world, at(2026, 2), 50, R.SERVICE, "e2")
@@ -59,8 +59,8 @@ def test_residents_see_what_expires_and_when(app, make, world):
         turn_expiry_on(make, world)
         points = my_points(make, world)
     assert points["balance"] == 90
-    assert points["expiring"] == [{"amount": 40, "on": "2026-12-31"},
-                                  {"amount": 50, "on": "2027-12-31"}]
+    assert points["expiring"] == [{"amount": 30, "on": "2026-12-31"},
+                                  {"amount": 60, "on": "2027-12-31"}]
 
 
 def test_the_job_expires_last_years_leftovers_once(app, make, world):
@@ -69,16 +69,16 @@ def test_the_job_expires_last_years_leftovers_once(app, make, world):
     with at(2026, 12, 31, 23), app.app_context():
         assert expire_due_points() == {"accounts": 0, "points": 0}  # 2025's still good
     with at(2027, 1, 1, 0), app.app_context():
-        assert expire_due_points() == {"accounts": 1, "points": 40}
+        assert expire_due_points() == {"accounts": 1, "points": 30}
         assert expire_due_points() == {"accounts": 0, "points": 0}
         expired = db.session.query(Transfer).filter_by(reason=R.EXPIRE).one()
-        assert (expired.amount, expired.ref) == (40, "expiry:2025")
+        assert (expired.amount, expired.ref) == (30, "expiry:2025")
         assert db.session.query(ExpiryRun).filter_by(community_id=world.a, year=2025).one()
         assert all(check.ok for check in invariant_checks(world.a))
     with at(2027, 3):
         assert my_points(make, world) == {
-            "balance": 50, "earned_total": 150, "spent_total": 60,
-            "expiring": [{"amount": 50, "on": "2027-12-31"}]}
+            "balance": 60, "earned_total": 150, "spent_total": 60,
+            "expiring": [{"amount": 60, "on": "2027-12-31"}]}
 
 
 def test_expiry_runs_from_the_maintenance_tick(app, make, world, redis_url):
@@ -86,8 +86,8 @@ def test_expiry_runs_from_the_maintenance_tick(app, make, world, redis_url):
     turn_expiry_on(make, world)
     with at(2027, 1, 2), app.app_context():
         report = maintenance_tick(reschedule=False)
-        assert report["points_expired"] == 40
-        assert account_for(world.a, AccountKind.RESIDENT, world.resident_a.id).balance == 50
+        assert report["points_expired"] == 30
+        assert account_for(world.a, AccountKind.RESIDENT, world.resident_a.id).balance == 60
 
 
 def test_nothing_expires_where_the_community_keeps_points(app, make, world):

@@ -1,10 +1,11 @@
 """Yearly expiry (SPEC §6): points earned in year Y expire at the end of year Y+1.
 
 Spending consumes the oldest points first (FIFO), so what is left of year Y's points is
-what Y and earlier earned minus everything consumed so far (spending, earlier expiries,
-negative adjustments; refunds and reversed spending give back), never more than the
-balance. Earning means a credit (service, duty, positive adjustment) dated in year Y of
-community time. A community opts in with ``points_expire``.
+everything that came in up to the end of Y minus everything that went out so far
+(spending, earlier expiries, negative adjustments), never more than the balance. Points
+that come back (a refund, a reversal) start a new lot in the year they come back: once
+a year has expired, nothing can revive it, so the job never has to look at it again.
+A community opts in with ``points_expire``.
 
 The job writes one ``expire`` transfer per resident per year (idempotency key
 ``expire-<account>-<year>``) and then bookmarks the community's year as done.
@@ -23,34 +24,25 @@ from backend.extensions import db
 from backend.points.ledger import account_for, lock_accounts, transfer
 from backend.points.models import Account, AccountKind, ExpiryRun, Transfer, TransferReason
 
-# Credits that start a new lot of points; anything else flowing in gives back consumption.
-LOTS = (TransferReason.SERVICE, TransferReason.DUTY, TransferReason.ADJUST)
-
 
 def start_of_year(year: int) -> datetime:
     return to_utc(datetime.combine(date(year, 1, 1), time.min).replace(tzinfo=LOCAL_TZ))
 
 
 def _earned_before(cutoff: datetime):
-    return func.coalesce(func.sum(case(
-        (Transfer.reason.in_(LOTS) & (Transfer.created_at < cutoff), Transfer.amount))), 0)
-
-
-def _given_back():
-    return func.coalesce(func.sum(case((~Transfer.reason.in_(LOTS), Transfer.amount))), 0)
+    return func.coalesce(func.sum(case((Transfer.created_at < cutoff, Transfer.amount))), 0)
 
 
 def unspent_lots(account: Account, years: list[int]) -> dict[int, int]:
     """Per year in ``years`` (ascending): points earned in that year or before still unspent,
     cumulative, capped by the balance."""
     cutoffs = [_earned_before(start_of_year(year + 1)) for year in years]
-    incoming = db.session.execute(select(*cutoffs, _given_back()).where(
+    incoming = db.session.execute(select(*cutoffs).where(
         Transfer.to_account_id == account.id)).one()
     spent = db.session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0)).where(
         Transfer.from_account_id == account.id)) or 0
-    consumed = spent - incoming[-1]
-    return {year: max(0, min(account.balance, earned - consumed))
-            for year, earned in zip(years, incoming[:-1], strict=True)}
+    return {year: max(0, min(account.balance, earned - spent))
+            for year, earned in zip(years, incoming, strict=True)}
 
 
 def expiring(account: Account, community: Community) -> list[dict[str, Any]]:
@@ -94,12 +86,12 @@ def expire_year(community_id: int, year: int) -> tuple[int, int]:
 
 
 def _candidates(community_id: int, year: int) -> list[int]:
-    """Resident accounts that earned anything up to ``year`` and still hold points."""
+    """Resident accounts that received anything up to ``year`` and still hold points."""
     ids = list(db.session.scalars(
         select(Account.id).join(Transfer, Transfer.to_account_id == Account.id).where(
             Account.community_id == community_id, Account.kind == AccountKind.RESIDENT,
-            Account.balance > 0, Transfer.reason.in_(LOTS),
-            Transfer.created_at < start_of_year(year + 1)).distinct().order_by(Account.id)))
+            Account.balance > 0, Transfer.created_at < start_of_year(year + 1))
+        .distinct().order_by(Account.id)))
     db.session.rollback()
     return ids
 
