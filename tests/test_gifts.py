@@ -212,3 +212,17 @@ def test_staff_list_the_community_redemptions_with_names(app, make, world):
     assert make.call("GET", url, world.staff_a,
                      query_string={"status": "fulfilled"}).json["total"] == 0
     assert make.call("GET", url, world.leader_a).status_code == 403
+
+
+def test_a_repeated_redemption_with_the_same_key_happens_once(app, make, world):
+    credit(app, world.a, world.resident_a, 50)
+    gift = shelve(make, world)
+    url = f"{API}/gifts/{gift['id']}/redemptions"
+    first, again = (make.call("POST", url, world.resident_a, json={"quantity": 1},
+                              headers={"Idempotency-Key": "tap-1"}) for _ in range(2))
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json
+    assert balance(app, world.a, world.resident_a) == 40
+    other = make.call("POST", url, world.resident_a, json={"quantity": 2},
+                      headers={"Idempotency-Key": "tap-1"})
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_key_reused"

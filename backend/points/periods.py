@@ -21,12 +21,17 @@ from backend.points.adjustments import audit
 from backend.points.ledger import Check
 from backend.points.models import ClosedPeriod, Transfer
 
+# A transfer is dated when it takes its locks and committed a moment later: waiting a
+# little after midnight lets any transaction begun inside the month finish first (if one
+# ever did not, reconciliation's closed_periods_unchanged check would show it).
+IN_FLIGHT_GRACE = timedelta(minutes=10)
+
 
 def close_period(actor: User, community_id: int, month: date) -> ClosedPeriod:
     get_community(community_id)
     require_staff(actor, community_id)
     start, end = month_bounds(month)
-    if now() < end:
+    if now() < end + IN_FLIGHT_GRACE:
         raise ApiError("period_not_ended", f"{month:%Y年%m月}尚未结束，不能结账",
                        details={"period": f"{month:%Y-%m}"})
     if _closed(community_id, month) is not None:
