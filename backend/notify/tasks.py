@@ -73,7 +73,7 @@ def send_notification(notification_id: int) -> str:
 def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
     """The periodic work: drain the outbox, remind, mark no-shows, lapse unclaimed gift
     reservations, expire old points; then book the next tick."""
-    from backend.activities.noshows import sweep_no_shows
+    from backend.checkin.attendance import record_no_shows
     from backend.extensions import db
     from backend.gifts import tasks as gift_tasks
     from backend.notify import reminders
@@ -81,7 +81,7 @@ def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
 
     report = outbox.drain()
     report["reminded"] = reminders.remind_due_activities()
-    report["no_shows"] = sweep_no_shows()
+    report["no_shows"] = record_no_shows()
     db.session.commit()
     report["gift_reminders"] = gift_tasks.remind_expiring_reservations()
     report["reservations_expired"] = gift_tasks.expire_reservations()
