@@ -17,6 +17,7 @@ from backend.auth.models import User
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
 from backend.extensions import db
+from backend.gifts.checks import redeem_transfers_check
 from backend.points.ledger import invariant_checks
 from backend.points.models import Account, AccountKind, Transfer, TransferReason
 from backend.points.periods import closed_period_check, closed_periods, local_midnight
@@ -45,6 +46,7 @@ def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -
                "detail": f"opening + movements = {expected}, closing = "
                          f"{report['closing_total']}"}]
     checks += [vars(check) for check in invariant_checks(community_id)]
+    checks.append(vars(redeem_transfers_check(community_id)))
     closed = closed_periods(community_id, first_day, last_day)
     checks.append(vars(closed_period_check(closed)))
     return {**report, "checks": checks,

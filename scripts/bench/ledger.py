@@ -50,6 +50,20 @@ FROM generate_series(:lo, :hi - 1) AS i
 JOIN bench_residents b ON b.r = i % :r
 """
 
+# Each redemption transfer gets the redemption behind it (SPEC §6: every redeem points at
+# a redemption), all of one bench gift, handed out.
+REDEMPTIONS = """
+INSERT INTO redemptions (community_id, gift_id, user_id, quantity, points, status,
+    pickup_code, expires_at, transfer_id, created_at, fulfilled_at)
+SELECT t.community_id, :gift, a.user_id, 1, t.amount, 'fulfilled', 'B' || t.id,
+       t.created_at + interval '7 days', t.id, t.created_at, t.created_at
+FROM point_transfers t JOIN point_accounts a ON a.id = t.from_account_id
+WHERE t.community_id = :cid AND t.reason = 'redeem'
+  AND NOT EXISTS (SELECT 1 FROM redemptions r WHERE r.transfer_id = t.id);
+UPDATE gifts SET stock = n, fulfilled = n
+FROM (SELECT count(*) AS n FROM redemptions WHERE gift_id = :gift) c WHERE id = :gift
+"""
+
 SET_BALANCES = """
 UPDATE point_accounts a SET balance = COALESCE(t.net, 0)
 FROM point_accounts a2 LEFT JOIN (
@@ -133,6 +147,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
     from backend.auth.models import User
     from backend.communities.models import Community, StaffMember
     from backend.extensions import db
+    from backend.gifts.models import Gift
     from backend.points.ledger import account_for, transfer
     from backend.points.models import AccountKind, TransferReason
 
@@ -160,8 +175,11 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
         SELECT (row_number() OVER (ORDER BY id) - 1)::int AS r, id AS account_id
         FROM point_accounts WHERE community_id = :cid AND kind = 'resident' AND user_id <> :p"""),
         {"cid": community.id, "p": probe.id})
+    gift = Gift(community_id=community.id, name="压测礼品", points_cost=1, stock=0,
+                reserved=0, fulfilled=0)
+    db.session.add(gift)
     db.session.commit()
-    return {"cid": community.id, "issued": kinds[AccountKind.ISSUED],
+    return {"cid": community.id, "gift": gift.id, "issued": kinds[AccountKind.ISSUED],
             "redeemed": kinds[AccountKind.REDEEMED], "probe": db.session.get(User, probe.id),
             "staff": db.session.get(User, staff.id)}
 
@@ -172,6 +190,8 @@ def load(world: dict[str, Any], start: int, count: int, residents: int) -> None:
     db.session.execute(text(LOAD), {"cid": world["cid"], "r": residents, "lo": start,
                                     "hi": start + count, "issued": world["issued"],
                                     "redeemed": world["redeemed"]})
+    for statement in REDEMPTIONS.split(";"):
+        db.session.execute(text(statement), {"cid": world["cid"], "gift": world["gift"]})
     db.session.execute(text(SET_BALANCES), {"cid": world["cid"]})
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
