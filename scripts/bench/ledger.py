@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from scripts.bench.common import run_keeping_logs_on_failure
+from scripts.bench.common import clean_env, run_keeping_logs_on_failure
 from scripts.bench.signup_burst import migrate, seed_residents, seeding_app
 from scripts.services import PostgresServer, install_signal_handlers
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
         url = postgres.create_database(DATABASE)
         env = {"LINLI_DATABASE_URL": url, "LINLI_REDIS_URL": "redis://127.0.0.1:1/0",
                "LINLI_ENV": "test"}
-        migrate({**_plain_env(), **env})
+        migrate(clean_env(env))
         app = seeding_app({**env, "LINLI_SECRET_KEY": "bench"})
         with app.app_context():
             from backend.extensions import db
@@ -113,12 +113,6 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
             finally:
                 db.session.remove()
                 db.engine.dispose()
-
-
-def _plain_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith(("LINLI_", "PG"))}
 
 
 def measure(args: argparse.Namespace) -> bool:
