@@ -33,7 +33,7 @@ class TransferKeyReused(ApiError):
 def account_for(community_id: int, kind: AccountKind, user_id: int | None = None) -> Account:
     """The community's system account of ``kind``, or the resident's own account.
 
-    Resident accounts are opened when the resident joins (``open_resident_account``);
+    Resident accounts are opened when the resident joins (``join_community``);
     creating one here is the fallback, safe against a concurrent creator: the insert runs
     in a savepoint and losing the race to the unique index means reading the winner's row.
     """
