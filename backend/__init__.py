@@ -66,9 +66,11 @@ def _register_blueprints(api) -> None:
     from backend.communities.routes import blp as communities
     from backend.gifts.routes import blp as gifts
     from backend.notify.routes import blp as notify
+    from backend.parking.routes import blp as parking
     from backend.points.routes import blp as points
 
-    for blueprint in (auth, communities, activities, checkin, notify, points, gifts):
+    for blueprint in (auth, communities, activities, checkin, notify, points, gifts,
+                      parking):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
 
 

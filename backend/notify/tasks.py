@@ -86,6 +86,9 @@ def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
     report["gift_reminders"] = gift_tasks.remind_expiring_reservations()
     report["reservations_expired"] = gift_tasks.expire_reservations()
     report["points_expired"] = expire_due_points()["points"]
+    from backend.parking.tasks import duty_tick
+
+    report.update(duty_tick())
     if reschedule:
         schedule_next_tick()
     log.info("job %s maintenance tick: %s", _job_id(), report)
