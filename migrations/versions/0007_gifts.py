@@ -1,7 +1,7 @@
 """gifts and redemptions, closed periods, yearly point expiry
 
-Revision ID: 0006_gifts
-Revises: 0007_parking
+Revision ID: 0007_gifts
+Revises: 0006_parking
 Create Date: 2026-11-23 12:19:37.933692
 
 """
@@ -12,8 +12,8 @@ import backend.common.clock  # noqa: F401  (custom column types)
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_gifts'
-down_revision = '0007_parking'
+revision = '0007_gifts'
+down_revision = '0006_parking'
 branch_labels = None
 depends_on = None
 
