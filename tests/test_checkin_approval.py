@@ -138,6 +138,20 @@ def test_staff_approval_credits_points_once_with_a_notice(app, make, world, conf
             user_id=world.resident_a.id, template_key="points_credited").count() == 1
 
 
+def test_reconciliation_finds_every_service_credit_backed_by_its_attendance(
+        app, make, world, confirmed):
+    _, attendance_id = confirmed
+    approve(make, world.staff_a, [attendance_id])
+    today = datetime.now(LOCAL_TZ).date()
+    query = {"from": (today - timedelta(days=30)).isoformat(),
+             "to": (today + timedelta(days=30)).isoformat()}
+    url = f"/api/v1/communities/{world.a}/points/reconciliation"
+    checks = {c["name"]: c["ok"] for c in make.call(
+        "GET", url, world.staff_a, query_string=query).get_json()["checks"]}
+    assert checks["service_transfers_have_approved_attendances"] is True
+    assert checks["period_identity"] is True
+
+
 def test_leaders_cannot_approve_and_other_communities_see_nothing(app, make, world, confirmed):
     _, attendance_id = confirmed
     assert approve(make, world.leader_a, [attendance_id]).status_code == 403

@@ -71,7 +71,9 @@ def _apply(step, community, user, staff_user, gifts, amount, number):
                                else AccountKind.ADJUSTMENTS)
             mine = account_for(community, AccountKind.RESIDENT, user.id)
             source, target = (pool, mine) if step == "credit" else (mine, pool)
-            transfer(source, target, amount, R.SERVICE if step == "credit" else R.ADJUST,
+            # Credits are minted as duty: a service credit must point at an approved
+            # attendance, which the reconciliation checks (tests/test_checkin_approval.py).
+            transfer(source, target, amount, R.DUTY if step == "credit" else R.ADJUST,
                      f"test:{number}", f"{community}-{number}")
             db.session.commit()
         elif step == "redeem":

@@ -42,8 +42,10 @@ def test_period_report_balances_and_lists_every_check(app, make, world):
         "period_identity": True, "sum_of_accounts_is_zero": True,
         "stored_balances_match_entries": True, "no_negative_resident_balance": True,
         "closed_periods_unchanged": True,
-        # "r:1" was written straight into the ledger, with no redemption behind it.
-        "redeem_transfers_have_redemptions": False}
+        # "r:1", "a:0" and "a:1" were written straight into the ledger, with no redemption
+        # or approved attendance behind them.
+        "redeem_transfers_have_redemptions": False,
+        "service_transfers_have_approved_attendances": False}
 
 
 def test_a_tampered_balance_fails_its_check(app, make, world):

@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
+from backend.checkin.checks import service_transfers_check
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
 from backend.extensions import db
@@ -47,6 +48,7 @@ def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -
                          f"{report['closing_total']}"}]
     checks += [vars(check) for check in invariant_checks(community_id)]
     checks.append(vars(redeem_transfers_check(community_id)))
+    checks.append(vars(service_transfers_check(community_id)))
     closed = closed_periods(community_id, first_day, last_day)
     checks.append(vars(closed_period_check(closed)))
     return {**report, "checks": checks,
