@@ -3,7 +3,7 @@
 table; and a resident's balance read (the ``GET /me/points`` service path) at a small and
 at the full ledger size, for a resident whose own history is the same at both sizes.
 
-Transfers are bulk-loaded with one ``INSERT … SELECT generate_series`` per phase (service
+Transfers are bulk-loaded with one ``INSERT … SELECT generate_series`` per phase (duty
 credits and redemptions for ``--residents`` residents, never overdrawing anyone), then the
 stored balances are set from the entries, so every invariant holds and is really checked.
 Exits 1 if a check fails (an invariant, the period identity, or a balance that differs).
@@ -33,7 +33,8 @@ PROBE_HISTORY = 50  # the measured resident's own transfers, the same at every s
 FIRST_DAY, LAST_DAY = date(2024, 12, 1), date(2026, 12, 31)
 
 # Transfer i goes to resident i % R; every fourth transfer of a resident is a small
-# redemption, the others service credits, so nobody is ever overdrawn. One a minute
+# redemption, the others credits, so nobody is ever overdrawn. Credits are loaded as duty:
+# a service credit must have an approved attendance behind it, which is not seeded here. One a minute
 # from 2025-01-01 (community time), in id order.
 LOAD = """
 INSERT INTO point_transfers (community_id, from_account_id, to_account_id, amount, reason,
@@ -42,8 +43,8 @@ SELECT :cid,
        CASE WHEN (i / :r) % 4 = 3 THEN b.account_id ELSE :issued END,
        CASE WHEN (i / :r) % 4 = 3 THEN :redeemed ELSE b.account_id END,
        CASE WHEN (i / :r) % 4 = 3 THEN 1 + i % 5 ELSE 5 + i % 10 END,
-       CASE WHEN (i / :r) % 4 = 3 THEN 'redeem' ELSE 'service' END,
-       CASE WHEN (i / :r) % 4 = 3 THEN 'redemption:b' ELSE 'attendance:b' END || i,
+       CASE WHEN (i / :r) % 4 = 3 THEN 'redeem' ELSE 'duty' END,
+       CASE WHEN (i / :r) % 4 = 3 THEN 'redemption:b' ELSE 'assignment:b' END || i,
        NULL, 'bench-' || i, 0, 0,
        timestamp '2024-12-31 16:00' + i * interval '1 minute'
 FROM generate_series(:lo, :hi - 1) AS i
@@ -158,7 +159,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
         pair = (probe_account, account_for(community.id, AccountKind.REDEEMED)) if spend \
             else (account_for(community.id, AccountKind.ISSUED), probe_account)
         transfer(*pair, 3 if spend else 10, TransferReason.REDEEM if spend
-                 else TransferReason.SERVICE, f"probe:{n}", f"probe-{n}")
+                 else TransferReason.DUTY, f"probe:{n}", f"probe-{n}")
     db.session.execute(text("""
         INSERT INTO point_accounts (community_id, kind, user_id, balance, created_at)
         SELECT :cid, 'resident', u.id, 0, now() FROM users u
