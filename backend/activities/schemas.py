@@ -8,7 +8,7 @@ import marshmallow as ma
 from backend.activities.models import ActivityStatus, SignupStatus
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import TrimmedString, ident, text
+from backend.common.schemas import StrictBoolean, TrimmedString, ident, text
 
 
 class ActivityInSchema(ma.Schema):
@@ -24,8 +24,8 @@ class ActivityInSchema(ma.Schema):
     cancel_deadline = LocalDateTime(load_default=None, allow_none=True)
     points_per_hour = ma.fields.Integer(strict=True, load_default=None, allow_none=True,
                                         validate=ma.validate.Range(min=0, max=1000))
-    walk_ins_allowed = ma.fields.Boolean(load_default=False)
-    self_checkin_allowed = ma.fields.Boolean(load_default=False)
+    walk_ins_allowed = StrictBoolean(load_default=False)
+    self_checkin_allowed = StrictBoolean(load_default=False)
 
     @ma.validates_schema
     def check_times(self, data, **kwargs):
@@ -48,8 +48,8 @@ class ActivityPatchSchema(ma.Schema):
     cancel_deadline = LocalDateTime(allow_none=True)
     points_per_hour = ma.fields.Integer(strict=True, allow_none=True,
                                         validate=ma.validate.Range(min=0, max=1000))
-    walk_ins_allowed = ma.fields.Boolean()
-    self_checkin_allowed = ma.fields.Boolean()
+    walk_ins_allowed = StrictBoolean()
+    self_checkin_allowed = StrictBoolean()
 
 
 def time_rule_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -96,8 +96,8 @@ class ActivitySchema(ma.Schema):
     signup_closes_at = LocalDateTime(required=True, allow_none=True)
     cancel_deadline = LocalDateTime(required=True, allow_none=True)
     points_per_hour = ma.fields.Integer(required=True, allow_none=True)
-    walk_ins_allowed = ma.fields.Boolean(required=True)
-    self_checkin_allowed = ma.fields.Boolean(required=True)
+    walk_ins_allowed = StrictBoolean(required=True)
+    self_checkin_allowed = StrictBoolean(required=True)
     status = ma.fields.Enum(ActivityStatus, by_value=True, required=True)
     confirmed_count = ma.fields.Integer(required=True)
     waitlist_count = ma.fields.Integer(required=True)

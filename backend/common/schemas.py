@@ -19,6 +19,13 @@ def ident(strict: bool = True, **kwargs) -> ma.fields.Integer:
                              **kwargs)
 
 
+class StrictBoolean(ma.fields.Boolean):
+    """true or false only: 0, 1, "yes" are not booleans in the OpenAPI description either."""
+
+    truthy = frozenset({True})
+    falsy = frozenset({False})
+
+
 class TrimmedString(ma.fields.String):
     """Validated as sent (so the OpenAPI limits mean what they say), stored trimmed."""
 

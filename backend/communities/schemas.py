@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
-from backend.common.schemas import ident, text
+from backend.common.schemas import StrictBoolean, ident, text
 from backend.communities.models import TeamCategory, TeamRole
 
 
@@ -20,7 +20,7 @@ class CommunitySettingsSchema(ma.Schema):
     points_per_hour = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=1000))
     daily_points_cap = ma.fields.Integer(strict=True, allow_none=True,
                                          validate=ma.validate.Range(min=0, max=100_000))
-    points_expire = ma.fields.Boolean(
+    points_expire = StrictBoolean(
         metadata={"description": "points earned in year Y expire at the end of Y+1"})
 
 

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import ident, text
+from backend.common.schemas import StrictBoolean, ident, text
 from backend.parking.models import AssignmentStatus, RosterStatus, SwapStatus
 
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -91,7 +91,7 @@ class TemplatesSchema(ma.Schema):
 
 
 class PreferencesSchema(ma.Schema):
-    no_night = ma.fields.Boolean(load_default=False,
+    no_night = StrictBoolean(load_default=False,
                                  metadata={"description": "soft wish: no night shifts"})
     avoid_shifts = ma.fields.List(text(20), load_default=list,
                                   validate=ma.validate.Length(max=12),
