@@ -32,3 +32,15 @@ class TrimmedString(ma.fields.String):
     def deserialize(self, value, attr=None, data=None, **kwargs):
         output = super().deserialize(value, attr, data, **kwargs)
         return output.strip() if isinstance(output, str) else output
+
+
+class DateRangeSchema(ma.Schema):
+    """``from`` and ``to`` as local dates, ``to`` not before ``from``."""
+
+    first_day = ma.fields.Date(required=True, data_key="from")
+    last_day = ma.fields.Date(required=True, data_key="to")
+
+    @ma.validates_schema
+    def check_order(self, data, **kwargs):
+        if data["last_day"] < data["first_day"]:
+            raise ma.ValidationError({"to": ["结束日期不能早于开始日期"]})

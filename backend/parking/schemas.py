@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import StrictBoolean, ident, text
+from backend.common.schemas import DateRangeSchema, StrictBoolean, ident, text
 from backend.parking.models import AssignmentStatus, RosterStatus, SwapStatus
 
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -118,14 +118,8 @@ class AvailabilitySchema(ma.Schema):
         return {"no_night": bool(row.no_night), "avoid_shifts": list(row.avoid_shifts or [])}
 
 
-class RosterInSchema(ma.Schema):
-    first_day = ma.fields.Date(required=True, data_key="from")
-    last_day = ma.fields.Date(required=True, data_key="to")
-
-    @ma.validates_schema
-    def check_order(self, data, **kwargs):
-        if data["last_day"] < data["first_day"]:
-            raise ma.ValidationError({"to": ["结束日期不能早于开始日期"]})
+class RosterInSchema(DateRangeSchema):
+    """From and to, local dates."""
 
 
 class AssignmentSchema(ma.Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
-from backend.common.schemas import ident, text
+from backend.common.schemas import DateRangeSchema, ident, text
 from backend.points.models import TransferReason
 
 
@@ -28,14 +28,8 @@ class StatementEntrySchema(ma.Schema):
     balance_after = ma.fields.Integer(required=True)
 
 
-class PeriodArgsSchema(ma.Schema):
-    first_day = ma.fields.Date(required=True, data_key="from")
-    last_day = ma.fields.Date(required=True, data_key="to")
-
-    @ma.validates_schema
-    def check_order(self, data, **kwargs):
-        if data["last_day"] < data["first_day"]:
-            raise ma.ValidationError({"to": ["结束日期不能早于开始日期"]})
+class PeriodArgsSchema(DateRangeSchema):
+    """From and to, local dates."""
 
 
 class CheckSchema(ma.Schema):
