@@ -34,8 +34,8 @@ FIRST_DAY, LAST_DAY = date(2024, 12, 1), date(2026, 12, 31)
 
 # Transfer i goes to resident i % R; every fourth transfer of a resident is a small
 # redemption, the others credits, so nobody is ever overdrawn. Credits are loaded as duty:
-# a service credit must have an approved attendance behind it, which is not seeded here. One a minute
-# from 2025-01-01 (community time), in id order.
+# a service credit must have an approved attendance behind it, which is not seeded here.
+# One a minute from 2025-01-01 (community time), in id order.
 LOAD = """
 INSERT INTO point_transfers (community_id, from_account_id, to_account_id, amount, reason,
     ref, author_id, idempotency_key, from_balance_after, to_balance_after, created_at)
