@@ -1,0 +1,71 @@
+// 我的值班: my shifts, swap requests to and from me, and the duty check-in at the post.
+import { api } from "../api.js";
+import { actionButton, empty, fmtDate, h, load, toast } from "../ui.js";
+import { wx } from "../wx.js";
+
+const SWAP_ZH = { pending: "待对方同意", accepted: "待队长批准", approved: "已调换", rejected: "已拒绝", cancelled: "已撤回" };
+
+function shiftLabel(s) {
+  const shift = s.shift && typeof s.shift === "object" ? s.shift : { name: s.shift, start: s.start, end: s.end };
+  return `${shift.name || "班次"}${shift.start ? ` ${shift.start}–${shift.end}` : ""}`;
+}
+
+function shiftCard(s) {
+  const slot = h("div");
+  const toUser = h("input", { type: "number", placeholder: "对方的用户编号", style: "width:150px" });
+  return h("div", { class: "card", testid: `shift-${s.id}` },
+    h("div", { class: "row" }, h("h3", {}, fmtDate(s.date)), h("span", { class: "tag" }, shiftLabel(s))),
+    s.team_name ? h("div", { class: "muted" }, s.team_name) : null,
+    s.status ? h("div", { class: "muted" }, `状态：${s.status}`) : null,
+    h("div", { class: "row" }, toUser,
+      actionButton("申请换班", async () => {
+        await api.post(`/assignments/${s.id}/swap-requests`, { to_user_id: Number(toUser.value) });
+        toast("换班申请已发出");
+      }, { slot, className: "secondary" })),
+    slot);
+}
+
+function swapCard(r, me, reload) {
+  const slot = h("div");
+  const incoming = r.to_user_id === me.id && r.status === "pending";
+  return h("div", { class: "card" },
+    h("div", { class: "row" }, h("span", {}, incoming ? "有人想和你换班" : "我的换班申请"),
+      h("span", { class: "tag orange" }, SWAP_ZH[r.status] || r.status)),
+    r.assignment ? h("div", { class: "muted" }, `${fmtDate(r.assignment.date)} ${shiftLabel(r.assignment)}`) : null,
+    incoming ? actionButton("同意换班", async () => {
+      await api.post(`/swap-requests/${r.id}/accept`);
+      toast("已同意，等待队长批准");
+      await reload();
+    }, { slot }) : null,
+    slot);
+}
+
+export default {
+  title: "我的值班",
+  async render(el, { user }) {
+    const shifts = h("div");
+    const swaps = h("div");
+    const slot = h("div");
+    const reload = () => Promise.all([
+      load(shifts, async () => {
+        const page = await api.get("/me/shifts", { per_page: 100 });
+        return page.items.length ? page.items.map(shiftCard) : empty("近期没有值班安排");
+      }),
+      load(swaps, async () => {
+        const page = await api.get("/me/swap-requests", { per_page: 50 });
+        return page.items.length ? page.items.map((r) => swapCard(r, user, reload)) : empty("没有换班申请");
+      }),
+    ]);
+    el.replaceChildren(
+      actionButton("扫岗位码签到", async () => {
+        const { result } = await wx.scanCode({ onlyFromCamera: false });
+        await api.post("/duty/checkins", { code: result });
+        toast("值班签到成功");
+        await reload();
+      }, { slot, testid: "duty-checkin" }),
+      slot,
+      h("div", { class: "section-title" }, "我的班次"), shifts,
+      h("div", { class: "section-title" }, "换班申请"), swaps);
+    await reload();
+  },
+};

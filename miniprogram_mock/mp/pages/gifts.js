@@ -1,0 +1,55 @@
+// 积分超市: the gift shelf of my community; redeeming reserves the gift and takes the points.
+import { api } from "../api.js";
+import { roleInfo } from "../app.js";
+import { actionButton, empty, fmtTime, h, load, toast } from "../ui.js";
+
+export function stockLeft(gift) {
+  return gift.stock_left ?? gift.available ?? gift.remaining ?? gift.stock;
+}
+
+export function pickupCard(redemption, giftName) {
+  return h("div", { class: "card", style: "text-align:center", testid: "pickup-card" },
+    h("div", { class: "muted" }, `${giftName || "礼品"} × ${redemption.quantity ?? 1}，已扣 ${redemption.points} 积分`),
+    h("div", { class: "muted" }, "凭取货码到社区服务站领取"),
+    h("div", { class: "big-number", testid: "pickup-code", style: "letter-spacing:4px" }, redemption.pickup_code),
+    redemption.expires_at ? h("div", { class: "muted" }, `请于 ${fmtTime(redemption.expires_at)} 前领取`) : null);
+}
+
+function giftCard(gift, result) {
+  const slot = h("div");
+  const quantity = h("input", { type: "number", min: "1", value: "1", style: "width:80px", testid: `quantity-${gift.id}` });
+  const left = stockLeft(gift);
+  return h("div", { class: "card", testid: `gift-${gift.id}` },
+    h("div", { class: "row" }, h("h3", {}, gift.name), h("span", { class: "amount-minus" }, `${gift.points_cost} 积分`)),
+    gift.description ? h("p", { class: "muted", style: "margin:2px 0" }, gift.description) : null,
+    h("div", { class: "muted" }, `剩余 ${left}`, gift.per_user_limit ? ` · 每人限兑 ${gift.per_user_limit}` : ""),
+    h("div", { class: "row" }, quantity,
+      actionButton("兑换", async () => {
+        const redemption = await api.post(`/gifts/${gift.id}/redemptions`, { quantity: Number(quantity.value) || 1 });
+        toast("兑换成功");
+        result.replaceChildren(pickupCard({ quantity: Number(quantity.value) || 1, ...redemption }, gift.name));
+        result.scrollIntoView?.();
+      }, { slot, className: "", testid: `redeem-${gift.id}` })),
+    slot);
+}
+
+export default {
+  title: "积分超市",
+  async render(el) {
+    const community = roleInfo().residentCommunity;
+    if (!community) {
+      el.replaceChildren(empty("请先在“我的”页面加入社区"));
+      return;
+    }
+    const result = h("div", { testid: "redeem-result" });
+    const shelf = h("div");
+    el.replaceChildren(result,
+      h("div", { class: "row" }, h("span", { class: "muted", testid: "shelf-balance" }), h("a", { href: "#/redemptions" }, "我的兑换 ›")),
+      shelf);
+    api.get("/me/points").then((p) => { el.querySelector('[data-testid="shelf-balance"]').textContent = `我的积分：${p.balance}`; }, () => {});
+    await load(shelf, async () => {
+      const page = await api.get(`/communities/${community}/gifts`, { per_page: 100 });
+      return page.items.length ? page.items.map((g) => giftCard(g, result)) : empty("货架上暂时没有礼品");
+    });
+  },
+};

@@ -1,0 +1,64 @@
+"""A phone in headless Chromium (Debian's, never a downloaded browser) for the mini-program
+pages: log in through the mock WeChat platform, open pages, keep screenshots as artefacts."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Playwright, expect
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "miniprogram"
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True, "locale": "zh-CN",
+         "timezone_id": "Asia/Shanghai"}
+
+
+def launch(playwright: Playwright, *extra_args: str) -> Browser:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed: scripts/test installs it"
+    # Root in a container: Chromium's sandbox needs user namespaces it does not get.
+    return playwright.chromium.launch(executable_path=executable, headless=True,
+                                      args=["--no-sandbox", *extra_args])
+
+
+class Phone:
+    """One person's phone: a browser context with its own storage (token, WeChat account)."""
+
+    def __init__(self, page: Page, site: str) -> None:
+        self.page = page
+        self.site = site
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def open(self, route: str) -> Page:
+        self.page.goto(f"{self.site}/mp/#{route}")
+        return self.page
+
+    def login(self, openid: str) -> Phone:
+        page = self.open("/login")
+        page.get_by_test_id("login-openid").fill(openid)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("tab-activities")).to_be_visible()
+        return self
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+    def by(self, testid: str):
+        return self.page.get_by_test_id(testid)
+
+
+@contextmanager
+def phone(browser: Browser, site: str, **context_options) -> Iterator[Phone]:
+    context = browser.new_context(**PHONE, **context_options)
+    try:
+        device = Phone(context.new_page(), site)
+        yield device
+        # No uncaught script error on any page the test walked through.
+        assert device.errors == []
+    finally:
+        context.close()
