@@ -62,3 +62,39 @@ def phone(browser: Browser, site: str, **context_options) -> Iterator[Phone]:
         assert device.errors == []
     finally:
         context.close()
+
+
+def qr_png(text: str) -> bytes:
+    import io
+
+    import qrcode
+
+    buffer = io.BytesIO()
+    qrcode.make(text).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def camera_file(png: bytes, path: Path, size: tuple[int, int] = (640, 480)) -> Path:
+    """A Y4M video (what Chromium's fake camera plays) showing ``png`` on a white wall."""
+    import io
+
+    from PIL import Image
+
+    width, height = size
+    frame = Image.new("RGB", size, "white")
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    side = min(width, height) - 60
+    frame.paste(picture.resize((side, side), Image.NEAREST),
+                ((width - side) // 2, (height - side) // 2))
+    y, cb, cr = frame.convert("YCbCr").split()
+    half = (width // 2, height // 2)
+    planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + (b"FRAME\n" + planes) * 2)
+    return path
+
+
+def camera_args(video: Path) -> list[str]:
+    """Chromium flags: a fake camera playing ``video``, permission granted without a prompt."""
+    return ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"]

@@ -9,7 +9,7 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from backend.common.clock import now
-from tests.browser import launch, phone
+from tests.browser import camera_args, camera_file, launch, phone, qr_png
 
 
 @pytest.fixture(scope="session")
@@ -133,3 +133,33 @@ def test_inbox_lists_the_sign_up_notice_and_subscribing_records_grants(
         expect(resident.page.locator("#toast")).to_contain_text("已订阅 9 条通知")
     grants = make.call("GET", "/api/v1/me/subscriptions", world.resident_a).json["items"]
     assert {g["key"] for g in grants if g["available"] >= 1} >= {"signup_confirmed", "gift_ready"}
+
+
+def test_wx_scan_code_decodes_a_qr_from_the_camera_with_jsqr(
+        playwright_driver, site, make, world, tmp_path):
+    text = "LINLI-TEST-扫码-0001"
+    video = camera_file(qr_png(text), tmp_path / "camera.y4m")
+    camera_browser = launch(playwright_driver, *camera_args(video))
+    try:
+        with phone(camera_browser, site) as leader:
+            leader.login(world.leader_a.openid)
+            result = leader.page.evaluate("wx.scanCode({}).then((r) => r.result)")
+            assert result == text
+            expect(leader.by("scanner")).to_have_count(0)  # the scanner closed itself
+    finally:
+        camera_browser.close()
+
+
+def test_wx_scan_code_decodes_a_photo_with_jsqr_or_takes_typed_text(
+        browser, site, make, world, tmp_path):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(qr_png("LINLI-PHOTO-0002"))
+    with phone(browser, site) as leader:
+        leader.login(world.leader_a.openid)
+        leader.page.evaluate("() => { window.scanned = wx.scanCode({}).then((r) => r.result); }")
+        leader.by("scanner").locator("[data-role=photo]").set_input_files(photo)
+        assert leader.page.evaluate("window.scanned") == "LINLI-PHOTO-0002"
+        leader.page.evaluate("() => { window.scanned = wx.scanCode({}).then((r) => r.result); }")
+        leader.by("scanner").locator("[data-role=manual]").fill("LINLI-TYPED-0003")
+        leader.by("scanner").get_by_text("确定").click()
+        assert leader.page.evaluate("window.scanned") == "LINLI-TYPED-0003"
