@@ -60,11 +60,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(api) -> None:
     from backend.activities.routes import blp as activities
     from backend.auth.routes import blp as auth
+    from backend.checkin.routes import blp as checkin
     from backend.communities.routes import blp as communities
     from backend.notify.routes import blp as notify
     from backend.points.routes import blp as points
 
-    for blueprint in (auth, communities, activities, notify, points):
+    for blueprint in (auth, communities, activities, checkin, notify, points):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
 
 

@@ -8,6 +8,8 @@ from typing import Any
 DEV_SECRET_KEY = "dev-only-linli-secret-key"
 DEV_WECHAT_APPID = "wx_dev_linli"
 DEV_WECHAT_SECRET = "dev-wechat-secret"
+# Ed25519 seed (base64url, 32 bytes) that signs check-in codes; dev/test only.
+DEV_CHECKIN_SIGNING_KEY = "bGlubGktZGV2LWNoZWNraW4tc2lnbmluZy1rZXkhISE"
 
 # Template ids are assigned per mini-program by WeChat; these dev values match the mock.
 DEFAULT_TEMPLATE_IDS = {
@@ -55,6 +57,12 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Rows younger than this are being enqueued by their own request; the drain waits.
         "OUTBOX_SETTLE_S": int(_env("LINLI_OUTBOX_SETTLE_S", "10")),
         "LOGIN_RATE_PER_MIN": int(_env("LINLI_LOGIN_RATE_PER_MIN", "30")),
+        # Check-in (SPEC §5): code signing key, scan window around the activity, limits.
+        "CHECKIN_SIGNING_KEY": _env("LINLI_CHECKIN_SIGNING_KEY", DEV_CHECKIN_SIGNING_KEY),
+        "CHECKIN_EARLY_MIN": int(_env("LINLI_CHECKIN_EARLY_MIN", "30")),
+        "CHECKIN_LATE_MIN": int(_env("LINLI_CHECKIN_LATE_MIN", "120")),
+        "OFFLINE_UPLOAD_MAX_H": int(_env("LINLI_OFFLINE_UPLOAD_MAX_H", "48")),
+        "SCAN_RATE_PER_MIN": int(_env("LINLI_SCAN_RATE_PER_MIN", "600")),
         # How many proxies (nginx, a load balancer) sit in front of gunicorn.
         "PROXY_COUNT": int(_env("LINLI_PROXY_COUNT", "0")),
         "TEMPLATE_IDS": {
@@ -88,5 +96,7 @@ def _refuse_dev_secrets_in_production(settings: dict[str, Any]) -> None:
         raise ConfigError("LINLI_SECRET_KEY must be set in production")
     if settings["WECHAT_SECRET"] == DEV_WECHAT_SECRET:
         raise ConfigError("LINLI_WECHAT_SECRET must be set in production")
+    if settings["CHECKIN_SIGNING_KEY"] == DEV_CHECKIN_SIGNING_KEY:
+        raise ConfigError("LINLI_CHECKIN_SIGNING_KEY must be set in production")
     if settings["WECHAT_APPID"] == DEV_WECHAT_APPID:
         raise ConfigError("LINLI_WECHAT_APPID must be set in production")

@@ -80,6 +80,40 @@ MATRIX = {
     "my notifications": row("GET", "/me/notifications", default=200),
     "read someone else's notification": row("POST", "/me/notifications/{notice}/read",
                                             default=404, resident_a=200),
+    "my check-in code": row("GET", "/me/checkin-code", default=200),
+    "my check-in code image": row("GET", "/me/checkin-code.png", default=200),
+    "scan": row("POST", "/activities/{published}/scans",
+                {"code": "x", "direction": "in", "scan_id": "m-1"}, staff_a=200, leader_a=200,
+                **OTHER_COMMUNITY),
+    "scan batch": row("POST", "/activities/{published}/scans/batch",
+                      {"scans": [{"code": "x", "direction": "in", "scan_id": "m-2"}]},
+                      staff_a=200, leader_a=200, **OTHER_COMMUNITY),
+    "scanner kit": row("GET", "/activities/{published}/scanner-kit", staff_a=200,
+                       leader_a=200, **OTHER_COMMUNITY),
+    "poster code": row("GET", "/activities/{selfserve}/poster-code", staff_a=200,
+                       leader_a=200, **OTHER_COMMUNITY),
+    "self check-in": row("POST", "/me/checkins",
+                         {"code": "x", "direction": "in", "scan_id": "m-3"}, default=200),
+    "attendances of an activity": row("GET", "/activities/{published}/attendances",
+                                      staff_a=200, leader_a=200, **OTHER_COMMUNITY),
+    "attendances of a community": row("GET", "/communities/{a}/attendances", staff_a=200),
+    "correct attendance": row("PATCH", "/attendances/{attendance}",
+                              {"minutes": 10, "reason": "补签退"}, staff_a=200, leader_a=200,
+                              **OTHER_COMMUNITY),
+    "confirm hours": row("POST", "/activities/{ended}/attendances/confirm", leader_a=200,
+                         **OTHER_COMMUNITY),
+    "approve hours": row("POST", "/attendances/approve", {"ids": ["{confirmed}"]},
+                         staff_a=200, staff_b=404),
+    "reject hours": row("POST", "/attendances/reject", {"ids": ["{confirmed}"],
+                                                        "reason": "未参加"},
+                        staff_a=200, staff_b=404),
+    "my volunteer record": row("GET", "/me/volunteer-record", default=200),
+    "issue certificate": row("POST", "/communities/{a}/certificates",
+                             {"user_id": "{resident_a_id}"}, staff_a=201),
+    "certificate pdf": row("GET", "/certificates/{certificate}.pdf", default=404,
+                           staff_a=200, resident_a=200),
+    "verify certificate": row("GET", "/certificates/verify/ABCD-EFGH-JKMN-PQRS", default=200,
+                              anonymous=200),
 }
 
 
@@ -98,6 +132,20 @@ def scene(make, world, soon, app):
         db.session.commit()
         from backend.notify.models import Notification
         world.notice = db.session.query(Notification.id).filter_by(dedupe_key="matrix").scalar()
+    world.selfserve = make.activity(world.team_a, self_checkin_allowed=True)
+    world.ended = make.activity(world.team_a, starts_at=now() - timedelta(hours=3))
+    with app.app_context():
+        from backend.checkin.models import Attendance, AttendanceStatus
+        rows = [Attendance(activity_id=activity, community_id=world.a,
+                           user_id=world.resident_a.id, status=status)
+                for activity, status in ((world.published, AttendanceStatus.OPEN),
+                                         (world.ended, AttendanceStatus.CONFIRMED))]
+        db.session.add_all(rows)
+        db.session.commit()
+        world.attendance, world.confirmed = rows[0].id, rows[1].id
+    world.certificate = make.call("POST", f"/api/v1/communities/{world.a}/certificates",
+                                  world.staff_a, json={"user_id": world.resident_a.id}
+                                  ).get_json()["id"]
     world.activity_body = {"title": "义诊", "starts_at": soon(days=3),
                            "ends_at": soon(days=3, hours=2), "capacity": 10}
     return world
@@ -108,6 +156,10 @@ def _fill(value, scene):
         return scene.activity_body
     if isinstance(value, dict):
         return {k: _fill(v, scene) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, scene) for v in value]
+    if isinstance(value, str) and value.startswith("{") and hasattr(scene, value[1:-1]):
+        return getattr(scene, value[1:-1])
     if isinstance(value, str) and value.startswith("{") and value.endswith("_id}"):
         return getattr(scene, value[1:-4]).id
     return value

@@ -54,6 +54,8 @@ class Activity(db.Model):
     cancel_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     points_per_hour: Mapped[int | None]
     walk_ins_allowed: Mapped[bool] = mapped_column(default=False)
+    # Residents may check themselves in by scanning the team's rotating poster code.
+    self_checkin_allowed: Mapped[bool] = mapped_column(default=False)
     status: Mapped[ActivityStatus] = mapped_column(
         _enum(ActivityStatus, "activity_status"), default=ActivityStatus.DRAFT)
     # Counters kept under the activity's row lock; they make listing cheap.

@@ -25,6 +25,7 @@ class ActivityInSchema(ma.Schema):
     points_per_hour = ma.fields.Integer(strict=True, load_default=None, allow_none=True,
                                         validate=ma.validate.Range(min=0, max=1000))
     walk_ins_allowed = ma.fields.Boolean(load_default=False)
+    self_checkin_allowed = ma.fields.Boolean(load_default=False)
 
     @ma.validates_schema
     def check_times(self, data, **kwargs):
@@ -48,6 +49,7 @@ class ActivityPatchSchema(ma.Schema):
     points_per_hour = ma.fields.Integer(strict=True, allow_none=True,
                                         validate=ma.validate.Range(min=0, max=1000))
     walk_ins_allowed = ma.fields.Boolean()
+    self_checkin_allowed = ma.fields.Boolean()
 
 
 def time_rule_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -95,6 +97,7 @@ class ActivitySchema(ma.Schema):
     cancel_deadline = LocalDateTime(required=True, allow_none=True)
     points_per_hour = ma.fields.Integer(required=True, allow_none=True)
     walk_ins_allowed = ma.fields.Boolean(required=True)
+    self_checkin_allowed = ma.fields.Boolean(required=True)
     status = ma.fields.Enum(ActivityStatus, by_value=True, required=True)
     confirmed_count = ma.fields.Integer(required=True)
     waitlist_count = ma.fields.Integer(required=True)

@@ -36,6 +36,9 @@ class Community(db.Model):
         CheckConstraint("noshow_limit > 0", name="noshow_limit_positive"),
         CheckConstraint("noshow_window_days > 0", name="noshow_window_positive"),
         CheckConstraint("suspension_days >= 0", name="suspension_days_not_negative"),
+        CheckConstraint("points_per_hour >= 0", name="points_per_hour_not_negative"),
+        CheckConstraint("daily_points_cap IS NULL OR daily_points_cap >= 0",
+                        name="daily_points_cap_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +48,10 @@ class Community(db.Model):
     noshow_limit: Mapped[int] = mapped_column(default=3)
     noshow_window_days: Mapped[int] = mapped_column(default=90)
     suspension_days: Mapped[int] = mapped_column(default=30)
+    # Points rules (SPEC §6): an activity may override the rate; the cap is per resident
+    # per day of service (null: no cap); fractions of a point are rounded down.
+    points_per_hour: Mapped[int] = mapped_column(default=10)
+    daily_points_cap: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 

@@ -17,6 +17,9 @@ class CommunitySettingsSchema(ma.Schema):
     noshow_window_days = ma.fields.Integer(strict=True,
                                            validate=ma.validate.Range(min=1, max=3650))
     suspension_days = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=3650))
+    points_per_hour = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=1000))
+    daily_points_cap = ma.fields.Integer(strict=True, allow_none=True,
+                                         validate=ma.validate.Range(min=0, max=100_000))
 
 
 class CommunitySchema(CommunitySettingsSchema):

@@ -72,13 +72,13 @@ def send_notification(notification_id: int) -> str:
 @in_app_context
 def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
     """The periodic work: drain the outbox, remind, mark no-shows; then book the next tick."""
-    from backend.activities.noshows import sweep_no_shows
+    from backend.checkin.attendance import record_no_shows
     from backend.extensions import db
     from backend.notify import reminders
 
     report = outbox.drain()
     report["reminded"] = reminders.remind_due_activities()
-    report["no_shows"] = sweep_no_shows()
+    report["no_shows"] = record_no_shows()
     db.session.commit()
     if reschedule:
         schedule_next_tick()

@@ -71,6 +71,13 @@ def reverse(original: Transfer, idempotency_key: str, author_id: int | None) -> 
                     idempotency_key, author_id, reverses_id=original.id)
 
 
+def lock(account_id: int) -> Account:
+    """Row-lock one account, e.g. before a rule reads what it already received."""
+    return db.session.execute(
+        select(Account).where(Account.id == account_id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one()
+
+
 def _lock_pair(first_id: int, second_id: int) -> tuple[Account, Account]:
     rows = db.session.scalars(
         select(Account).where(Account.id.in_((first_id, second_id)))

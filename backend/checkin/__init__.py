@@ -1,0 +1,1 @@
+"""Check-in codes, scans, attendance and volunteer hours (SPEC §5)."""

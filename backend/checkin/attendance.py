@@ -1,0 +1,196 @@
+"""Attendance after the door: lists, leader corrections and sign-off, staff approval (which
+credits points, SPEC §6) and rejection, and no-shows as attendance rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, and_, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backend.activities.models import Activity, Signup, SignupStatus
+from backend.activities.noshows import sweep_no_shows
+from backend.activities.services import get_managed_activity, get_visible_activity
+from backend.auth.models import User
+from backend.checkin.models import Attendance, AttendanceCorrection, AttendanceStatus
+from backend.common.clock import now
+from backend.communities import access
+from backend.errors import ApiError, Forbidden, NotFound
+from backend.extensions import db
+from backend.points.rules import credit_service
+
+
+def activity_attendances(actor: User, activity_id: int) -> Select:
+    activity = get_managed_activity(actor, activity_id)
+    if activity.ends_at <= now():
+        record_no_shows(activity.id)
+        db.session.commit()
+    return (select(Attendance).where(Attendance.activity_id == activity.id)
+            .order_by(Attendance.id))
+
+
+def community_attendances(actor: User, community_id: int,
+                          status: AttendanceStatus | None) -> Select:
+    """Staff's work list, e.g. every confirmed attendance waiting for approval."""
+    access.require_staff(actor, community_id)
+    query = select(Attendance).where(Attendance.community_id == community_id)
+    if status is not None:
+        query = query.where(Attendance.status == status)
+    return query.order_by(Attendance.id)
+
+
+def correct(actor: User, attendance_id: int, minutes: int, reason: str) -> Attendance:
+    attendance = _locked(attendance_id)
+    activity = _managed(actor, attendance)
+    if attendance.is_locked:
+        raise ApiError("attendance_locked", "该记录已审核，不能再修改；如有错误请走积分调整")
+    db.session.add(AttendanceCorrection(
+        attendance_id=attendance.id, minutes_before=attendance.minutes, minutes_after=minutes,
+        reason=reason, author_id=actor.id))
+    was_no_show = attendance.status == AttendanceStatus.NO_SHOW
+    attendance.correct(minutes)
+    if was_no_show:
+        _undo_no_show(activity, attendance.user_id)
+    db.session.commit()
+    return attendance
+
+
+def confirm(actor: User, activity_id: int) -> list[Attendance]:
+    """The leader signs off the activity's hours; open rows missing an exit must be fixed."""
+    activity = get_visible_activity(actor, activity_id)
+    if not access.is_leader_of(actor, activity.team_id):
+        raise Forbidden("仅本队队长可以确认服务时长")
+    if activity.ends_at > now():
+        raise ApiError("activity_not_ended", "活动结束后才能确认服务时长")
+    record_no_shows(activity.id)
+    rows = list(db.session.scalars(
+        select(Attendance).where(Attendance.activity_id == activity.id)
+        .order_by(Attendance.id).with_for_update()))
+    missing = [a.id for a in rows if a.status == AttendanceStatus.OPEN
+               and a.corrected_minutes is None and a.checked_out_at is None]
+    if missing:
+        raise ApiError("checkout_missing", "有人签到后未签退，请先修正其服务时长",
+                       details={"attendance_ids": missing})
+    for attendance in rows:
+        if attendance.status == AttendanceStatus.OPEN:
+            attendance.confirm(actor.id)
+    db.session.commit()
+    return rows
+
+
+def approve(actor: User, ids: list[int]) -> list[Attendance]:
+    """Staff approve confirmed hours; each approval credits service points exactly once."""
+    rows = _decidable(actor, ids)
+    pending = [a.id for a in rows if a.status not in (AttendanceStatus.CONFIRMED,
+                                                      AttendanceStatus.APPROVED)]
+    if pending:
+        raise ApiError("attendance_not_confirmed", "只能审核队长已确认的服务时长",
+                       details={"attendance_ids": pending})
+    for attendance in rows:
+        if attendance.status == AttendanceStatus.CONFIRMED:
+            activity = db.session.get(Activity, attendance.activity_id)
+            attendance.approve(actor.id, credit_service(attendance, activity, actor.id))
+    db.session.commit()
+    return rows
+
+
+def reject(actor: User, ids: list[int], reason: str) -> list[Attendance]:
+    rows = _decidable(actor, ids)
+    approved = [a.id for a in rows if a.status == AttendanceStatus.APPROVED]
+    if approved:
+        raise ApiError("attendance_locked", "已审核通过的记录不能驳回",
+                       details={"attendance_ids": approved})
+    for attendance in rows:
+        if attendance.status != AttendanceStatus.REJECTED:
+            attendance.reject(actor.id, reason)
+    db.session.commit()
+    return rows
+
+
+def record_no_shows(activity_id: int | None = None) -> int:
+    """Confirmed residents who never came become ``no_show`` attendances (flush only).
+
+    Returns how many sign-ups were newly marked."""
+    swept = sweep_no_shows(activity_id=activity_id)
+    no_shows = (select(Signup.activity_id, Activity.community_id, Signup.user_id)
+                .join(Activity, Activity.id == Signup.activity_id)
+                .where(Signup.status == SignupStatus.NO_SHOW,
+                       ~exists().where(and_(Attendance.activity_id == Signup.activity_id,
+                                            Attendance.user_id == Signup.user_id))))
+    if activity_id is not None:
+        no_shows = no_shows.where(Signup.activity_id == activity_id)
+    rows = [dict(activity_id=a, community_id=c, user_id=u, status=AttendanceStatus.NO_SHOW,
+                 walk_in=False, served_minutes=0, minutes=0, created_at=now())
+            for a, c, u in db.session.execute(no_shows)]
+    if rows:
+        db.session.execute(_insert().values(rows).on_conflict_do_nothing(
+            index_elements=["activity_id", "user_id"]))
+    # An exit scanned with no entry leaves an open row behind: it is a no-show too.
+    db.session.execute(
+        update(Attendance).where(
+            Attendance.status == AttendanceStatus.OPEN, Attendance.checked_in_at.is_(None),
+            Attendance.corrected_minutes.is_(None),
+            exists().where(and_(Signup.activity_id == Attendance.activity_id,
+                                Signup.user_id == Attendance.user_id,
+                                Signup.status == SignupStatus.NO_SHOW)))
+        .values(status=AttendanceStatus.NO_SHOW)
+        .execution_options(synchronize_session=False))
+    return swept
+
+
+def _insert():
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Attendance)
+
+
+def _undo_no_show(activity: Activity, user_id: int) -> None:
+    # The leader vouches that the resident came: it must not count towards a suspension.
+    db.session.execute(
+        update(Signup).where(Signup.activity_id == activity.id, Signup.user_id == user_id,
+                             Signup.status == SignupStatus.NO_SHOW)
+        .values(status=SignupStatus.CONFIRMED, checked_in_at=activity.starts_at)
+        .execution_options(synchronize_session=False))
+
+
+def _locked(attendance_id: int) -> Attendance:
+    attendance = db.session.execute(
+        select(Attendance).where(Attendance.id == attendance_id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if attendance is None:
+        raise NotFound("找不到该签到记录")
+    return attendance
+
+
+def _managed(actor: User, attendance: Attendance) -> Activity:
+    try:
+        return get_managed_activity(actor, attendance.activity_id)
+    except NotFound:
+        raise NotFound("找不到该签到记录") from None
+
+
+def _decidable(actor: User, ids: list[int]) -> list[Attendance]:
+    """The rows, locked in id order; another community's (or a missing) id is a 404."""
+    if not access.staff_community_ids(actor):
+        raise Forbidden("只有社区工作人员可以审核服务时长")
+    unique_ids = sorted(set(ids))
+    rows = list(db.session.scalars(
+        select(Attendance).where(Attendance.id.in_(unique_ids)).order_by(Attendance.id)
+        .with_for_update().execution_options(populate_existing=True)))
+    visible = {a.id for a in rows if access.is_staff_of(actor, a.community_id)}
+    if len(visible) != len(unique_ids):
+        raise ApiError("not_found", "找不到该签到记录", 404,
+                       {"attendance_ids": sorted(set(unique_ids) - visible)})
+    return rows
+
+
+def with_display_names(actor: User, rows: list[Attendance]) -> list[Attendance]:
+    """Attach each resident's name as ``actor`` may see it (masked for leaders)."""
+    from backend.communities.services import display_names
+
+    by_community: dict[int, list[int]] = {}
+    for attendance in rows:
+        by_community.setdefault(attendance.community_id, []).append(attendance.user_id)
+    names: dict[int, str] = {}
+    for community_id, user_ids in by_community.items():
+        names.update(display_names(actor, community_id, user_ids))
+    for attendance in rows:
+        attendance.display_name = names[attendance.user_id]
+    return rows

@@ -1,0 +1,143 @@
+"""Check-in use cases: codes, scans (live, offline batches, self-service), the scanner kit.
+
+Each function here is one request's transaction and commits once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from backend.activities.models import Activity, Signup, SignupStatus
+from backend.activities.services import get_managed_activity, get_visible_activity
+from backend.auth.models import User
+from backend.checkin import codes, scans
+from backend.checkin.codes import CodeKind
+from backend.checkin.models import Direction
+from backend.common import ratelimit
+from backend.common.clock import now
+from backend.communities.services import display_names
+from backend.errors import ApiError, NotFound, ValidationFailed
+from backend.extensions import db
+
+
+def my_code(user: User) -> codes.CheckinCode:
+    return codes.issue(CodeKind.PERSONAL, user.id, now())
+
+
+def poster_code(actor: User, activity_id: int) -> codes.CheckinCode:
+    """The rotating code a team shows at the venue for residents to scan themselves."""
+    activity = get_managed_activity(actor, activity_id)
+    if not activity.self_checkin_allowed:
+        raise ApiError("self_checkin_not_allowed", "该活动未开放自助签到")
+    return codes.issue(CodeKind.POSTER, activity.id, now())
+
+
+def scan(actor: User, activity_id: int, item: dict[str, Any]) -> dict[str, Any]:
+    activity = _scannable(actor, activity_id)
+    received_at = now()
+    _refuse_late_uploads([item], received_at)
+    answer = scans.record(actor.id, activity, item, received_at)
+    db.session.commit()
+    return answer
+
+
+def scan_batch(actor: User, activity_id: int, items: list[dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    """Offline uploads: judged in ``scanned_at`` order, answered in the order sent."""
+    activity = _scannable(actor, activity_id)
+    received_at = now()
+    _refuse_late_uploads(items, received_at)
+    answers: list[dict[str, Any] | None] = [None] * len(items)
+    for index in sorted(range(len(items)), key=lambda i: _merge_order(items[i], received_at)):
+        answers[index] = scans.record(actor.id, activity, items[index], received_at)
+    db.session.commit()
+    return answers  # type: ignore[return-value]
+
+
+def self_checkin(actor: User, item: dict[str, Any]) -> dict[str, Any]:
+    """A resident scans the activity's poster code with their own phone."""
+    activity_id = codes.poster_activity_id(item["code"])
+    activity = db.session.get(Activity, activity_id) if activity_id is not None else None
+    if activity is None or not _visible(actor, activity.id):
+        return {"result": "invalid_code", "attendance": None, "resident": None}
+    if not activity.self_checkin_allowed:
+        raise ApiError("self_checkin_not_allowed", "该活动未开放自助签到")
+    scans.require_open_for_scans(activity)
+    _limit(actor)
+    received_at = now()
+    answer = scans.record(actor.id, activity, {**item, "scanned_at": received_at},
+                          received_at, kind=CodeKind.POSTER)
+    db.session.commit()
+    return answer
+
+
+def scanner_kit(actor: User, activity_id: int) -> dict[str, Any]:
+    """What a leader's phone needs to keep scanning with no network."""
+    activity = get_managed_activity(actor, activity_id)
+    user_ids = list(db.session.scalars(
+        select(Signup.user_id).where(
+            Signup.activity_id == activity.id,
+            Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))
+        .order_by(Signup.user_id)))
+    names = display_names(actor, activity.community_id, user_ids)
+    late = timedelta(minutes=current_app.config["CHECKIN_LATE_MIN"])
+    return {
+        "activity_id": activity.id,
+        "algorithm": "Ed25519",
+        "public_key": codes.public_key_b64(),
+        "code_format": codes.FORMAT_DESCRIPTION,
+        "code_step_s": codes.STEP_S,
+        "window_opens_at": activity.starts_at - scans.early_allowance(),
+        "window_closes_at": activity.ends_at + late,
+        "walk_ins_allowed": activity.walk_ins_allowed,
+        "residents": [{"id": uid, "display_name": names[uid]} for uid in user_ids],
+        "generated_at": now(),
+    }
+
+
+def _scannable(actor: User, activity_id: int) -> Activity:
+    activity = get_managed_activity(actor, activity_id)
+    scans.require_open_for_scans(activity)
+    _limit(actor)
+    return activity
+
+
+def _visible(actor: User, activity_id: int) -> bool:
+    try:
+        get_visible_activity(actor, activity_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _limit(actor: User) -> None:
+    per_minute = current_app.config["SCAN_RATE_PER_MIN"]
+    ratelimit.enforce("scan", f"user:{actor.id}", per_minute)
+    ratelimit.enforce("scan", f"ip:{ratelimit.client_ip()}", per_minute * 4)
+
+
+def _refuse_late_uploads(items: list[dict[str, Any]], received_at: datetime) -> None:
+    """Offline scans older than the limit are refused; none may claim to be from the future."""
+    max_hours = current_app.config["OFFLINE_UPLOAD_MAX_H"]
+    oldest = received_at - timedelta(hours=max_hours)
+    latest = received_at + timedelta(seconds=codes.STEP_S)
+    stamped = [(i, item["scanned_at"]) for i, item in enumerate(items)
+               if item.get("scanned_at") is not None]
+    future = {str(i): ["扫码时间不能晚于现在"] for i, at in stamped if at > latest}
+    if future:
+        raise ValidationFailed({"scanned_at": [future]} if len(items) > 1 else
+                               {"scanned_at": future["0"]})
+    late = [i for i, at in stamped if at < oldest]
+    if late:
+        raise ApiError("upload_too_late", f"离线扫码记录超过{max_hours}小时，不能再上传",
+                       details={"indexes": late})
+
+
+def _merge_order(item: dict[str, Any], received_at: datetime) -> tuple:
+    # Entries before exits at the same instant, then the device's id: a fixed total order.
+    return (item.get("scanned_at") or received_at, item["direction"] != Direction.IN,
+            item["scan_id"])
