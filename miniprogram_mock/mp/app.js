@@ -20,6 +20,7 @@ const ROUTES = [
   ["/leader/activities", "leader_activities"],
   ["/leader/scan/:id", "leader_scan"],
   ["/leader/attendance/:id", "leader_attendance"],
+  ["/leader/poster/:id", "leader_poster"],
   ["/staff/approvals", "staff_approvals"],
   ["/staff/approvals/:id", "staff_approvals"],
   ["/staff/pickup", "staff_pickup"],

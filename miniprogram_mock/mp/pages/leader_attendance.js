@@ -4,13 +4,9 @@ import { actionButton, empty, fmtTime, h, load, toast } from "../ui.js";
 
 export const ATTENDANCE_ZH = { open: "进行中", confirmed: "队长已确认", approved: "已审核", rejected: "已驳回", no_show: "缺席" };
 
-export function attendanceName(a) {
-  return a.display_name || a.resident?.display_name || `居民 #${a.user_id}`;
-}
-
 function correction(a, reload) {
   const slot = h("div");
-  const minutes = h("input", { type: "number", min: "0", value: a.minutes ?? 0, style: "width:90px" });
+  const minutes = h("input", { type: "number", min: "0", value: a.minutes, style: "width:90px" });
   const reason = h("input", { placeholder: "修改原因（必填）" });
   return h("details", {}, h("summary", { class: "muted" }, "修改时长"),
     h("div", { class: "row" }, minutes, reason),
@@ -27,13 +23,13 @@ export default {
     const list = h("div");
     const slot = h("div");
     const reload = () => load(list, async () => {
-      const page = await api.get(`/activities/${params.id}/attendances`, { per_page: 200 });
+      const page = await api.get(`/activities/${params.id}/attendances`, { per_page: 100 });
       if (!page.items.length) return empty("还没有签到记录");
       return page.items.map((a) => h("div", { class: "card", testid: `attendance-row-${a.user_id}` },
-        h("div", { class: "row" }, h("h3", {}, attendanceName(a)),
+        h("div", { class: "row" }, h("h3", {}, a.display_name),
           h("span", { class: "tag" }, ATTENDANCE_ZH[a.status] || a.status)),
         h("div", { class: "muted" }, `签到 ${fmtTime(a.checked_in_at) || "—"} · 签退 ${fmtTime(a.checked_out_at) || "—"}`),
-        h("div", {}, `服务时长 ${a.minutes ?? 0} 分钟`),
+        h("div", {}, `服务时长 ${a.minutes} 分钟`, a.corrected_minutes != null ? `（已修改，实际签到 ${a.served_minutes} 分钟）` : ""),
         ["open", "confirmed"].includes(a.status) ? correction(a, reload) : null));
     });
     el.replaceChildren(list,

@@ -89,6 +89,7 @@ export default {
           h("input", { type: "checkbox", style: "width:auto", onchange: (e) => { continuous = e.target.checked; } }), " 连续扫码")),
       answer, scanButton, slot,
       h("a", { class: "btn secondary block", href: `#/leader/attendance/${params.id}` }, "查看考勤"),
+      h("a", { class: "btn secondary block", href: `#/leader/poster/${params.id}` }, "显示自助签到海报码"),
       h("div", { class: "section-title" }, "本次扫码记录"), history);
   },
 };

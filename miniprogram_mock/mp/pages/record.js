@@ -6,19 +6,18 @@ import { SIGNUP_ZH } from "./activities.js";
 function hours(minutes) { return (Math.round((minutes / 60) * 10) / 10).toString(); }
 
 function recordList(record) {
-  const items = record.items || [];
-  const total = record.total_minutes ?? items.reduce((sum, r) => sum + (r.minutes || 0), 0);
   return [
     h("div", { class: "card", style: "text-align:center" },
       h("div", { class: "muted" }, "累计志愿服务时长（小时）"),
-      h("div", { class: "big-number", testid: "record-hours" }, hours(total))),
-    h("div", { class: "section-title" }, "志愿服务记录"),
-    items.length
-      ? h("div", { class: "cells", testid: "volunteer-record" }, items.map((r) => h("div", { class: "cell" },
-        h("div", {}, h("div", {}, r.activity_title || r.activity?.title || "志愿服务"),
-          h("div", { class: "muted" }, [r.team_name || r.team?.name, fmtDate(r.date || r.served_on)].filter(Boolean).join(" · ")),
-          r.approver_name || r.approved_by_name ? h("div", { class: "muted" }, `审核：${r.approver_name || r.approved_by_name}`) : null),
-        h("div", {}, `${hours(r.minutes || 0)} 小时`))))
+      h("div", { class: "big-number", testid: "record-hours" }, hours(record.total_minutes))),
+    h("div", { class: "section-title" }, "志愿服务记录（已审核）"),
+    record.items.length
+      ? h("div", { class: "cells", testid: "volunteer-record" }, record.items.map((r) => h("div", { class: "cell" },
+        h("div", {}, h("div", {}, r.activity),
+          h("div", { class: "muted" }, `${r.team} · ${fmtDate(r.date)}`),
+          h("div", { class: "muted" }, `审核人：${r.approver}`)),
+        h("div", { style: "text-align:right" }, h("div", {}, `${hours(r.minutes)} 小时`),
+          r.points != null ? h("div", { class: "amount-plus" }, `+${r.points} 积分`) : null))))
       : empty("还没有审核通过的志愿服务"),
   ];
 }

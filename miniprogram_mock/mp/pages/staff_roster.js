@@ -22,7 +22,7 @@ function rosterTable(roster, names) {
 
 async function teamView(team, info) {
   const names = {};
-  const members = await api.get(`/teams/${team.id}/members`, { per_page: 200 }).catch(() => ({ items: [] }));
+  const members = await api.get(`/teams/${team.id}/members`, { per_page: 100 }).catch(() => ({ items: [] }));
   for (const m of members.items) names[m.user_id] = m.display_name;
   const out = h("div");
   const slot = h("div");
