@@ -3,11 +3,15 @@ import { api } from "../api.js";
 import { actionButton, empty, fmtDate, h, load, toast } from "../ui.js";
 import { wx } from "../wx.js";
 
-const SWAP_ZH = { pending: "待对方同意", accepted: "待队长批准", approved: "已调换", rejected: "已拒绝", cancelled: "已撤回" };
+const SWAP_ZH = { pending: "待对方同意", accepted: "待队长批准", approved: "已调换", declined: "已拒绝", cancelled: "已撤回" };
+const SHIFT_ZH = { scheduled: "待值班", completed: "已签到", missed: "缺勤" };
+
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false });
+}
 
 function shiftLabel(s) {
-  const shift = s.shift && typeof s.shift === "object" ? s.shift : { name: s.shift, start: s.start, end: s.end };
-  return `${shift.name || "班次"}${shift.start ? ` ${shift.start}–${shift.end}` : ""}`;
+  return `${s.shift} ${clock(s.starts_at)}–${clock(s.ends_at)}`;
 }
 
 function shiftCard(s) {
@@ -15,9 +19,8 @@ function shiftCard(s) {
   const toUser = h("input", { type: "number", placeholder: "对方的用户编号", style: "width:150px" });
   return h("div", { class: "card", testid: `shift-${s.id}` },
     h("div", { class: "row" }, h("h3", {}, fmtDate(s.date)), h("span", { class: "tag" }, shiftLabel(s))),
-    s.team_name ? h("div", { class: "muted" }, s.team_name) : null,
-    s.status ? h("div", { class: "muted" }, `状态：${s.status}`) : null,
-    h("div", { class: "row" }, toUser,
+    h("div", { class: "muted" }, SHIFT_ZH[s.status] || s.status),
+    s.status !== "scheduled" ? null : h("div", { class: "row" }, toUser,
       actionButton("申请换班", async () => {
         await api.post(`/assignments/${s.id}/swap-requests`, { to_user_id: Number(toUser.value) });
         toast("换班申请已发出");
@@ -25,24 +28,30 @@ function shiftCard(s) {
     slot);
 }
 
-function swapCard(r, me, reload) {
+function swapCard(r, me, leaderTeams, reload) {
   const slot = h("div");
   const incoming = r.to_user_id === me.id && r.status === "pending";
-  return h("div", { class: "card" },
-    h("div", { class: "row" }, h("span", {}, incoming ? "有人想和你换班" : "我的换班申请"),
+  const mine = r.from_user_id === me.id;
+  const toApprove = r.status === "accepted" && leaderTeams.includes(r.team_id);
+  const act = (label, verb, done, className = "") => actionButton(label, async () => {
+    await api.post(`/swap-requests/${r.id}/${verb}`);
+    toast(done);
+    await reload();
+  }, { slot, className });
+  return h("div", { class: "card", testid: `swap-${r.id}` },
+    h("div", { class: "row" }, h("span", {}, incoming ? "有人想和你换班" : mine ? "我的换班申请" : "队员换班申请"),
       h("span", { class: "tag orange" }, SWAP_ZH[r.status] || r.status)),
-    r.assignment ? h("div", { class: "muted" }, `${fmtDate(r.assignment.date)} ${shiftLabel(r.assignment)}`) : null,
-    incoming ? actionButton("同意换班", async () => {
-      await api.post(`/swap-requests/${r.id}/accept`);
-      toast("已同意，等待队长批准");
-      await reload();
-    }, { slot }) : null,
+    h("div", { class: "muted" }, `${fmtDate(r.assignment.date)} ${shiftLabel(r.assignment)}`),
+    h("div", { class: "row" },
+      incoming ? act("同意换班", "accept", "已同意，等待队长批准") : null,
+      incoming ? act("拒绝", "decline", "已拒绝", "secondary") : null,
+      toApprove ? act("批准换班", "approve", "已批准，班次已调换") : null),
     slot);
 }
 
 export default {
   title: "我的值班",
-  async render(el, { user }) {
+  async render(el, { user, info }) {
     const shifts = h("div");
     const swaps = h("div");
     const slot = h("div");
@@ -53,7 +62,7 @@ export default {
       }),
       load(swaps, async () => {
         const page = await api.get("/me/swap-requests", { per_page: 50 });
-        return page.items.length ? page.items.map((r) => swapCard(r, user, reload)) : empty("没有换班申请");
+        return page.items.length ? page.items.map((r) => swapCard(r, user, info.leaderTeams, reload)) : empty("没有换班申请");
       }),
     ]);
     el.replaceChildren(

@@ -3,22 +3,24 @@ import { api } from "../api.js";
 import { roleInfo } from "../app.js";
 import { actionButton, empty, fmtTime, h, load, toast } from "../ui.js";
 
-export function stockLeft(gift) {
-  return gift.stock_left ?? gift.available ?? gift.remaining ?? gift.stock;
+// Gift names by id (a redemption carries only the gift's id).
+export async function giftNames(communityId) {
+  const page = await api.get(`/communities/${communityId}/gifts`, { per_page: 100 });
+  return Object.fromEntries(page.items.map((g) => [g.id, g.name]));
 }
 
 export function pickupCard(redemption, giftName) {
   return h("div", { class: "card", style: "text-align:center", testid: "pickup-card" },
-    h("div", { class: "muted" }, `${giftName || "礼品"} × ${redemption.quantity ?? 1}，已扣 ${redemption.points} 积分`),
+    h("div", { class: "muted" }, `${giftName} × ${redemption.quantity}，已扣 ${redemption.points} 积分`),
     h("div", { class: "muted" }, "凭取货码到社区服务站领取"),
     h("div", { class: "big-number", testid: "pickup-code", style: "letter-spacing:4px" }, redemption.pickup_code),
-    redemption.expires_at ? h("div", { class: "muted" }, `请于 ${fmtTime(redemption.expires_at)} 前领取`) : null);
+    h("div", { class: "muted" }, `请于 ${fmtTime(redemption.expires_at)} 前领取`));
 }
 
 function giftCard(gift, result) {
   const slot = h("div");
   const quantity = h("input", { type: "number", min: "1", value: "1", style: "width:80px", testid: `quantity-${gift.id}` });
-  const left = stockLeft(gift);
+  const left = gift.stock_left;
   return h("div", { class: "card", testid: `gift-${gift.id}` },
     h("div", { class: "row" }, h("h3", {}, gift.name), h("span", { class: "amount-minus" }, `${gift.points_cost} 积分`)),
     gift.description ? h("p", { class: "muted", style: "margin:2px 0" }, gift.description) : null,
@@ -27,7 +29,7 @@ function giftCard(gift, result) {
       actionButton("兑换", async () => {
         const redemption = await api.post(`/gifts/${gift.id}/redemptions`, { quantity: Number(quantity.value) || 1 });
         toast("兑换成功");
-        result.replaceChildren(pickupCard({ quantity: Number(quantity.value) || 1, ...redemption }, gift.name));
+        result.replaceChildren(pickupCard(redemption, gift.name));
         result.scrollIntoView?.();
       }, { slot, className: "", testid: `redeem-${gift.id}` })),
     slot);

@@ -4,14 +4,14 @@ import { api } from "../api.js";
 import { actionButton, empty, errorBox, fmtDate, h, load, todayLocal, toast } from "../ui.js";
 
 function rosterTable(roster, names) {
-  const shifts = [...new Set(roster.assignments.map((a) => a.shift?.name ?? a.shift))];
+  const shifts = [...new Set(roster.assignments.map((a) => a.shift))];
   const dates = [...new Set(roster.assignments.map((a) => a.date))].sort();
   const who = (date, shift) => roster.assignments
-    .filter((a) => a.date === date && (a.shift?.name ?? a.shift) === shift)
-    .map((a) => a.display_name || names[a.user_id] || `#${a.user_id}`).join("、");
+    .filter((a) => a.date === date && a.shift === shift)
+    .map((a) => (a.user_id == null ? "（空缺）" : names[a.user_id] || `#${a.user_id}`)).join("、");
   const f = roster.fairness;
   return h("div", { class: "card", testid: `roster-${roster.id}` },
-    h("div", { class: "row" }, h("h3", {}, `${fmtDate(roster.from || dates[0])} – ${fmtDate(roster.to || dates.at(-1))}`),
+    h("div", { class: "row" }, h("h3", {}, `${fmtDate(roster.from)} – ${fmtDate(roster.to)}`),
       h("span", { class: "tag" }, roster.status === "published" ? "已发布" : "草稿")),
     f ? h("div", { class: "muted" }, `每人班次 ${f.min_shifts}–${f.max_shifts}，夜班 ${f.night_min}–${f.night_max}`) : null,
     roster.unfilled?.length ? h("div", { class: "error" }, `${roster.unfilled.length} 个班次无人可排`) : null,
@@ -44,11 +44,13 @@ async function teamView(team, info) {
       actionButton("生成排班草稿", async () => show(await api.post(`/teams/${team.id}/rosters`,
         { from: from.value, to: to.value })), { slot })));
   }
-  await load(out, async () => {
-    const page = await api.get(`/teams/${team.id}/rosters`, { per_page: 5 });
-    if (!page.items.length) return empty("还没有排班");
-    return page.items.map((r) => rosterTable(r, names));
-  });
+  try {
+    const page = await api.get(`/teams/${team.id}/rosters`, { per_page: 1 });
+    if (page.items.length) show(await api.get(`/rosters/${page.items[0].id}`));  // the newest
+    else out.replaceChildren(empty("还没有排班"));
+  } catch (error) {
+    out.replaceChildren(errorBox(error));
+  }
   return parts;
 }
 
