@@ -138,6 +138,10 @@ def _split(text: str) -> tuple[bytes, bytes]:
         raise InvalidCode("not base32") from error
     if len(blob) != _PAYLOAD.size + _SIGNATURE_LEN:
         raise InvalidCode("wrong length")
+    # base32 ignores the last character's spare bit: accept only the one canonical spelling,
+    # so that any change to the text is a different (and invalid) code.
+    if base64.b32encode(blob).decode().rstrip("=") != body:
+        raise InvalidCode("not canonical")
     return blob[:_PAYLOAD.size], blob[_PAYLOAD.size:]
 
 

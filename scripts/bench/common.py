@@ -241,6 +241,17 @@ class LoadResult:
     # A few distinct non-2xx answers and exceptions, for the report.
     samples: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def merge(cls, name: str, results: Sequence[LoadResult]) -> LoadResult:
+        """Phases run one after another, reported as one (elapsed times add up)."""
+        merged = cls(name, requests=sum(r.requests for r in results),
+                     elapsed_s=sum(r.elapsed_s for r in results))
+        for result in results:
+            merged.latencies_ms += result.latencies_ms
+            merged.statuses.update(result.statuses)
+            merged.errors.update(result.errors)
+        return merged
+
     @property
     def answered(self) -> int:
         return len(self.latencies_ms)

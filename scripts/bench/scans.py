@@ -1,0 +1,225 @@
+"""Check-in scans (SPEC §10): several leaders scanning residents' codes at once against
+gunicorn + PostgreSQL, beside a bare Flask ``GET /hello`` under the same server settings.
+
+Every resident is scanned in, then out; each leader is one client connection. Checks from
+the database that every scan is one row, every resident has exactly one attendance, and
+that every answer was ``ok``; exits 1 if any check fails.
+
+    python -m scripts.bench.scans [--residents 2000] [--leaders 8] [--concurrency 8]
+        [--workers 2] [--worker-class gthread] [--threads 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import func, insert, select
+
+from scripts.bench.common import (
+    Gunicorn,
+    GunicornSettings,
+    HttpRequest,
+    LoadResult,
+    add_server_arguments,
+    clean_env,
+    format_checks,
+    format_problems,
+    format_table,
+    host_description,
+    ratio,
+    run_keeping_logs_on_failure,
+    run_load,
+    settings_from_args,
+)
+from scripts.bench.signup_burst import migrate, seed_residents, seeding_app
+from scripts.services import PostgresServer, RedisServer, free_port, install_signal_handlers
+
+DATABASE = "linli_bench_scans"
+WARMUP_REQUESTS = 200
+
+
+@dataclass
+class Seeded:
+    activity_id: int
+    resident_ids: list[int]
+    leader_tokens: list[str]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.bench.scans",
+        description="Check-in scans against gunicorn + PostgreSQL, beside a bare hello.")
+    parser.add_argument("--residents", type=int, default=2000, help="residents scanned in+out")
+    parser.add_argument("--leaders", type=int, default=8, help="leaders scanning at once")
+    add_server_arguments(parser, concurrency=8)
+    args = parser.parse_args(argv)
+    if min(args.residents, args.leaders, args.concurrency, args.workers, args.threads) < 1:
+        parser.error("every count must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    install_signal_handlers()
+    settings = settings_from_args(args)
+    return run_keeping_logs_on_failure("linli-bench-scans-",
+                                       lambda workdir: run(args, settings, workdir))
+
+
+def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> bool:
+    with PostgresServer() as postgres, RedisServer() as redis:
+        url = postgres.create_database(DATABASE)
+        with postgres.connect(DATABASE) as conn:
+            version = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
+        app_env = clean_env({
+            "LINLI_ENV": "production",
+            "LINLI_DATABASE_URL": url,
+            "LINLI_REDIS_URL": redis.url(),
+            "LINLI_SECRET_KEY": secrets.token_urlsafe(32),
+            "LINLI_CHECKIN_SIGNING_KEY": secrets.token_urlsafe(32)[:43],
+            "LINLI_WECHAT_APPID": "wx_bench",
+            "LINLI_WECHAT_SECRET": secrets.token_urlsafe(16),
+            "LINLI_WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}",
+            # Each simulated leader scans far faster than a person: lift the per-user limit.
+            "LINLI_SCAN_RATE_PER_MIN": "10000000",
+        })
+        migrate(app_env)
+        print(f"seeding {args.residents} signed-up residents and {args.leaders} leaders ...",
+              flush=True)
+        app = seeding_app(app_env)
+        app.config["CHECKIN_SIGNING_KEY"] = app_env["LINLI_CHECKIN_SIGNING_KEY"]
+        try:
+            seeded = seed(app, args.residents, args.leaders)
+            total = 2 * args.residents
+            baseline = run_baseline(settings, args, total, workdir)
+            results = run_scans(app, app_env, seeded, settings, args, workdir)
+            checks = verify(app, seeded, results)
+        finally:
+            with app.app_context():
+                from backend.extensions import db
+
+                db.session.remove()
+                db.engine.dispose()
+    print_report(args, settings, version, baseline, results, checks)
+    return all(ok for _, ok in checks)
+
+
+def seed(app: Flask, residents: int, leaders: int) -> Seeded:
+    """An activity under way with every resident confirmed, and ``leaders`` team leaders."""
+    from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
+    from backend.auth.services import issue_token
+    from backend.common.clock import now
+    from backend.communities.models import TeamMember, TeamRole
+    from backend.extensions import db
+
+    with app.app_context():
+        community, team, users = seed_residents(residents + leaders, "scan-bench-")
+        people, leader_users = users[:residents], users[residents:]
+        starts = now() - timedelta(minutes=5)
+        activity = Activity(team_id=team.id, community_id=community.id, title="社区义诊",
+                            starts_at=starts, ends_at=starts + timedelta(hours=3),
+                            capacity=residents, confirmed_count=residents,
+                            status=ActivityStatus.PUBLISHED, created_by=leader_users[0].id)
+        db.session.add(activity)
+        db.session.flush()
+        db.session.execute(insert(Signup), [
+            {"activity_id": activity.id, "user_id": user.id, "status": SignupStatus.CONFIRMED,
+             "confirmed_at": now()} for user in people])
+        db.session.execute(insert(TeamMember), [
+            {"team_id": team.id, "user_id": user.id, "role": TeamRole.LEADER}
+            for user in leader_users])
+        db.session.commit()
+        return Seeded(activity.id, [u.id for u in people],
+                      [issue_token(u) for u in leader_users])
+
+
+def run_baseline(settings: GunicornSettings, args: argparse.Namespace, total: int,
+                 workdir: Path) -> LoadResult:
+    # The hello endpoint touches no database; the URL is only read at start-up.
+    env = clean_env({"BENCH_DATABASE_URL": "sqlite://"})
+    with Gunicorn("scripts.bench.baseline_app:create_app()", env, settings,
+                  workdir / "gunicorn-baseline.log") as server:
+        hello = HttpRequest("GET", "/hello")
+        run_load("warm-up", server.url, [hello] * WARMUP_REQUESTS, args.concurrency)
+        return run_load("baseline hello", server.url, [hello] * total, args.concurrency)
+
+
+def scan_requests(app: Flask, seeded: Seeded, direction: str) -> list[HttpRequest]:
+    """One scan per resident, dealt round-robin to the leaders; codes issued just now."""
+    from backend.checkin import codes
+    from backend.common.clock import now
+
+    with app.app_context():
+        issued = now()
+        texts = [codes.issue(codes.CodeKind.PERSONAL, uid, issued).text
+                 for uid in seeded.resident_ids]
+    path = f"/api/v1/activities/{seeded.activity_id}/scans"
+    return [HttpRequest.json("POST", path, {
+        "code": text, "direction": direction, "scan_id": f"{direction}-{i}"},
+        {"Authorization": f"Bearer {seeded.leader_tokens[i % len(seeded.leader_tokens)]}"})
+        for i, text in enumerate(texts)]
+
+
+def run_scans(app: Flask, app_env: dict[str, str], seeded: Seeded, settings: GunicornSettings,
+              args: argparse.Namespace, workdir: Path) -> list[LoadResult]:
+    with Gunicorn("backend:create_app()", app_env, settings,
+                  workdir / "gunicorn-scans.log") as server:
+        kit = f"/api/v1/activities/{seeded.activity_id}/scanner-kit"
+        warmup = [HttpRequest("GET", kit, {"Authorization": f"Bearer {token}"})
+                  for token in seeded.leader_tokens] * (WARMUP_REQUESTS // args.leaders)
+        warm = run_load("warm-up", server.url, warmup, args.concurrency)
+        if warm.statuses[200] != len(warmup):
+            raise RuntimeError("warm-up failed: " + "; ".join(format_problems(warm, server)))
+        results = []
+        for direction in ("in", "out"):
+            calls = scan_requests(app, seeded, direction)
+            results.append(run_load(f"scan {direction}", server.url, calls, args.concurrency,
+                                    keep_bodies=True))
+        for result in results:
+            for line in format_problems(result, server):
+                print(line)
+        return results
+
+
+def verify(app: Flask, seeded: Seeded, results: list[LoadResult]) -> list[tuple[str, bool]]:
+    from backend.checkin.models import Attendance, Scan
+    from backend.extensions import db
+
+    residents = len(seeded.resident_ids)
+    with app.app_context():
+        scans = db.session.scalar(select(func.count()).select_from(Scan).where(
+            Scan.activity_id == seeded.activity_id))
+        attendances = db.session.scalar(select(func.count()).select_from(Attendance).where(
+            Attendance.activity_id == seeded.activity_id,
+            Attendance.checked_in_at.is_not(None), Attendance.checked_out_at.is_not(None)))
+    answers = Counter(b.get("result") for r in results for b in r.bodies if isinstance(b, dict))
+    return [
+        (f"scan rows={scans}", scans == 2 * residents),
+        (f"attendances in+out={attendances}", attendances == residents),
+        (f"ok answers={answers['ok']}", answers["ok"] == 2 * residents),
+        ("zero 5xx", all(r.server_errors == 0 for r in results)),
+        ("client errors=0", all(r.error_count == 0 for r in results)),
+    ]
+
+
+def print_report(args: argparse.Namespace, settings: GunicornSettings, version: str,
+                 baseline: LoadResult, results: list[LoadResult],
+                 checks: list[tuple[str, bool]]) -> None:
+    merged = LoadResult.merge("scan (in+out)", results)
+    print(f"\nscans: {args.residents} residents scanned in and out by {args.leaders} leaders, "
+          f"client concurrency {args.concurrency}, {settings.describe()}, PostgreSQL {version}")
+    print(f"({host_description()})")
+    print(format_table([baseline, *results, merged]))
+    print(f"ratio (scans / bare hello throughput): {ratio(merged, baseline)}")
+    print(format_checks(checks))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
