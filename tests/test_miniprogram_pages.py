@@ -60,6 +60,23 @@ def test_pages_are_served_beside_the_api(site):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
+def test_pages_stay_inside_their_folder(client):
+    for path in ("/mp/..%2Fbackend%2Fconfig.py", "/mp/%2e%2e/pyproject.toml"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+def test_production_does_not_serve_the_mock_pages(database_url, redis_server_url, monkeypatch):
+    from backend import config, create_app
+
+    # The secrets production demands are test_config's business; here only the pages.
+    monkeypatch.setattr(config, "_refuse_dev_secrets_in_production", lambda settings: None)
+    app = create_app({"LINLI_ENV": "production", "SQLALCHEMY_DATABASE_URI": database_url,
+                      "REDIS_URL": redis_server_url})
+    response = app.test_client().get("/mp/")
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
 def test_resident_signs_up_for_a_full_activity_and_sees_the_waitlist_position(
         browser, site, make, world):
     activity = make.activity(world.team_a, title="老年人智能手机课堂", capacity=1)
