@@ -286,6 +286,8 @@ def test_staff_approve_hours_and_the_residents_points_go_up(app, browser, site, 
         expect(row).to_contain_text("张*明")
         row.get_by_text("修改时长").click()
         row.locator("input[type=number]").fill("90")
+        row.get_by_text("保存修改").click()  # no reason given: the 422's Chinese field message
+        expect(row.get_by_test_id("error")).to_have_text("提交的内容有误：不能为空")
         row.get_by_placeholder("修改原因（必填）").fill("签到机离线，按实际服务一个半小时")
         row.get_by_text("保存修改").click()
         expect(leader.by(f"attendance-row-{world.resident_a.id}")).to_contain_text("90 分钟")

@@ -106,9 +106,10 @@ async function render() {
   bar.replaceChildren(...tabs.map(([p, label, name]) =>
     h("a", { href: `#${p}`, class: p === path ? "active" : "", testid: `tab-${p.slice(1)}` },
       icon(name), label)));
-  const el = document.getElementById("page");
-  el.replaceChildren();
-  el.dataset.page = route.module;
+  // Each visit renders into its own element: a slower page still loading from an earlier
+  // visit then writes into a detached node, never over this one.
+  const el = h("div", { "data-page": route.module });
+  document.getElementById("page").replaceChildren(el);
   const ctx = {
     params: route.params, query: new URLSearchParams(queryString), info, user: session()?.user,
     onUnload: (fn) => unloaders.push(fn), navigate,

@@ -21,8 +21,12 @@ export function h(tag, attrs = {}, ...children) {
 
 // Whatever went wrong, the user reads Chinese: the envelope's message, or a plain sentence.
 export function errorText(error) {
-  if (error instanceof ApiError) return error.message;
-  return "系统繁忙，请稍后再试";
+  if (!(error instanceof ApiError)) return "系统繁忙，请稍后再试";
+  // A 422 names the fields; pass on the field messages written in Chinese (marshmallow's
+  // own English defaults stay out of sight).
+  const fields = Object.values(error.details?.fields || {}).flat(Infinity)
+    .filter((m) => typeof m === "string" && /[\u4e00-\u9fff]/.test(m));
+  return fields.length ? `${error.message}：${[...new Set(fields)].join("；")}` : error.message;
 }
 
 export function errorBox(error) {
