@@ -93,6 +93,44 @@ def _demo_activities(community: Community, team: Team, users: dict[str, User]) -
                 signup.confirm()
                 db.session.add(signup)
             activity.confirmed_count = 2
+    _demo_door(community, team, users)
+
+
+def _demo_door(community: Community, team: Team, users: dict[str, User]) -> None:
+    """An activity under way (to try the scan page) with every demo resident signed up, and
+    one that ended yesterday with hours waiting for the leader and staff."""
+    from backend.checkin.models import Attendance
+
+    started = now() - timedelta(minutes=20)
+    ended = now() - timedelta(days=1, hours=3)
+    residents = ("demo-resident", "demo-neighbour-1", "demo-neighbour-2")
+    for title, starts, walk_ins in (("楼道义务清扫（进行中）", started, True),
+                                    ("关爱空巢老人探访（已结束）", ended, False)):
+        activity = Activity(team_id=team.id, community_id=community.id, title=title,
+                            description=f"{title}。", location="幸福里3号楼",
+                            starts_at=starts, ends_at=starts + timedelta(hours=2),
+                            capacity=20, confirmed_count=len(residents), points_per_hour=10,
+                            walk_ins_allowed=walk_ins, self_checkin_allowed=walk_ins,
+                            status=ActivityStatus.PUBLISHED, created_by=users["demo-leader"].id)
+        db.session.add(activity)
+        db.session.flush()
+        for openid in residents:
+            signup = Signup(activity_id=activity.id, user_id=users[openid].id)
+            signup.confirm()
+            db.session.add(signup)
+    # Yesterday's visit: two came and left (with real check-in times), one is still open.
+    for openid, minutes in (("demo-resident", 110), ("demo-neighbour-1", 95)):
+        entry = ended + timedelta(minutes=5)
+        db.session.add(Attendance(
+            activity_id=activity.id, community_id=community.id, user_id=users[openid].id,
+            checked_in_at=entry, checked_out_at=entry + timedelta(minutes=minutes),
+            last_out_at=entry + timedelta(minutes=minutes), served_minutes=minutes,
+            minutes=minutes))
+    db.session.flush()
+    db.session.execute(Signup.__table__.update().where(
+        Signup.activity_id == activity.id,
+        Signup.user_id.in_([users["demo-resident"].id, users["demo-neighbour-1"].id]))
+        .values(checked_in_at=ended + timedelta(minutes=5)))
 
 
 def describe() -> str:

@@ -223,3 +223,18 @@ def test_scans_from_the_future_are_validation_errors(app, make, world, door):
     response = scan(make, world.leader_a, activity, personal_code(app, world.resident_a.id),
                     scanned_at=now() + timedelta(minutes=5))
     assert response.status_code == 422
+
+
+def test_scans_are_rate_limited_per_leader(app, make, world, redis_url):
+    activity = make.activity(world.team_a, starts_at=START)
+    limit = app.config["SCAN_RATE_PER_MIN"]
+    app.config["SCAN_RATE_PER_MIN"] = 3
+    try:
+        with time_machine.travel(START.replace(second=5), tick=False):
+            code = personal_code(app, world.resident_a.id)
+            statuses = [scan(make, world.leader_a, activity, code).status_code for _ in range(4)]
+            other_leader = scan(make, world.staff_a, activity, code).status_code
+    finally:
+        app.config["SCAN_RATE_PER_MIN"] = limit
+    assert statuses == [200, 200, 200, 429]
+    assert other_leader == 200

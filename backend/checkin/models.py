@@ -96,6 +96,9 @@ class Attendance(db.Model):
     walk_in: Mapped[bool] = mapped_column(default=False)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest accepted exit, even one scanned before any entry arrived (offline uploads
+    # come in any order); ``checked_out_at`` is it once it follows the entry.
+    last_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # From the scans; a leader's correction overrides it; ``minutes`` is what counts.
     served_minutes: Mapped[int] = mapped_column(default=0)
     corrected_minutes: Mapped[int | None]

@@ -12,18 +12,18 @@ leaders scanning the same code at once record one check-in.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
 from backend.checkin import codes
 from backend.checkin.hours import served_minutes
 from backend.checkin.models import (
-    ACCEPTED_RESULTS,
     Attendance,
     AttendanceStatus,
     Direction,
@@ -55,49 +55,85 @@ def record(scanner_id: int, activity: Activity, item: dict[str, Any], received_a
            kind: codes.CodeKind = codes.CodeKind.PERSONAL) -> dict[str, Any]:
     """Judge and keep one scan (flush only); the same scan id again → the first answer."""
     scanned_at = item.get("scanned_at") or received_at
-    scan = _claim(activity.id, item["scan_id"], dict(
+    scan_row_id = _claim(activity.id, item["scan_id"], dict(
         direction=item["direction"], scanner_id=scanner_id, device=item.get("device"),
         scanned_at=scanned_at, received_at=received_at, offline="scanned_at" in item,
         self_service=kind == codes.CodeKind.POSTER))
-    if scan.response is not None:
-        return scan.response
-    result, scan.user_id = _read_code(activity, item["code"], kind, scanner_id, scanned_at)
+    if scan_row_id is None:
+        return _first_answer(activity.id, item["scan_id"])
+    result, user_id, person = _read_code(activity, item["code"], kind, scanner_id, scanned_at)
     attendance = None
     if result is None:
-        result, attendance = _pass_door(activity, scan)
-    scan.result = result
-    scan.response = _answer(result, attendance, scan.user_id)
-    db.session.flush()
-    return scan.response
+        attendance = _locked_attendance(activity, user_id, walk_in=not person.signed_up)
+        result = door_result(item["direction"], scanned_at, attendance)
+        _update_attendance(activity, attendance, item["direction"], scanned_at)
+    answer = _answer(result, attendance, user_id, person.name if person else None)
+    db.session.execute(update(Scan).where(Scan.id == scan_row_id).values(
+        result=result, user_id=user_id, response=answer))
+    return answer
 
 
-def _claim(activity_id: int, scan_id: str, values: dict[str, Any]) -> Scan:
-    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    db.session.execute(insert(Scan).values(activity_id=activity_id, scan_id=scan_id, **values)
-                       .on_conflict_do_nothing(index_elements=["activity_id", "scan_id"]))
+def _claim(activity_id: int, scan_id: str, values: dict[str, Any]) -> int | None:
+    """Insert the scan row; None if this scan id was already recorded (it waits for a
+    concurrent twin's transaction to end, then yields to it)."""
     return db.session.execute(
-        select(Scan).where(Scan.activity_id == activity_id, Scan.scan_id == scan_id)
-        .execution_options(populate_existing=True)).scalar_one()
+        _insert(Scan).values(activity_id=activity_id, scan_id=scan_id, **values)
+        .on_conflict_do_nothing(index_elements=["activity_id", "scan_id"])
+        .returning(Scan.id)).scalar()
+
+
+def _first_answer(activity_id: int, scan_id: str) -> dict[str, Any]:
+    return db.session.scalar(select(Scan.response).where(
+        Scan.activity_id == activity_id, Scan.scan_id == scan_id))
+
+
+def _insert(model: type) -> Any:
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+@dataclass(frozen=True)
+class Person:
+    """What the door needs to know of a code's holder, in one query."""
+
+    name: str | None
+    community_id: int | None
+    signed_up: bool
+
+
+def _person(activity: Activity, user_id: int) -> Person:
+    signup = (select(Signup.id).where(
+        Signup.activity_id == activity.id, Signup.user_id == user_id,
+        Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))
+        .scalar_subquery())
+    row = db.session.execute(
+        select(Resident.real_name, Resident.community_id, signup)
+        .where(Resident.user_id == user_id)).first()
+    if row is None:
+        return Person(None, None, is_signed_up(activity.id, user_id))
+    return Person(row[0], row[1], row[2] is not None)
 
 
 def _read_code(activity: Activity, text: str, kind: codes.CodeKind, scanner_id: int,
-               at: datetime) -> tuple[ScanResult | None, int | None]:
-    """(a refusal or None, whose code it is) — the checks that need no lock."""
+               at: datetime) -> tuple[ScanResult | None, int | None, Person | None]:
+    """(a refusal or None, whose code it is, who they are) — the checks that need no lock."""
     try:
         code = codes.verify(text, kind, at)
     except codes.ExpiredCode as expired:
-        return ScanResult.EXPIRED_CODE, _holder(expired.code, scanner_id)
+        user_id = _holder(expired.code, scanner_id)
+        return ScanResult.EXPIRED_CODE, user_id, _person(activity, user_id)
     except codes.InvalidCode:
-        return ScanResult.INVALID_CODE, None
+        return ScanResult.INVALID_CODE, None, None
     if kind == codes.CodeKind.POSTER and code.subject_id != activity.id:
-        return ScanResult.INVALID_CODE, None
+        return ScanResult.INVALID_CODE, None, None
     user_id = _holder(code, scanner_id)
+    person = _person(activity, user_id)
     if not in_window(activity, at):
-        return ScanResult.OUTSIDE_WINDOW, user_id
-    if not _may_attend(activity, user_id):
-        return ScanResult.NOT_SIGNED_UP, user_id
-    return None, user_id
+        return ScanResult.OUTSIDE_WINDOW, user_id, person
+    may_walk_in = activity.walk_ins_allowed and person.community_id == activity.community_id
+    if not (person.signed_up or may_walk_in):
+        return ScanResult.NOT_SIGNED_UP, user_id, person
+    return None, user_id, person
 
 
 def _holder(code: codes.CheckinCode, scanner_id: int) -> int:
@@ -109,22 +145,6 @@ def is_signed_up(activity_id: int, user_id: int) -> bool:
     return db.session.scalar(select(Signup.id).where(
         Signup.activity_id == activity_id, Signup.user_id == user_id,
         Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))) is not None
-
-
-def _may_attend(activity: Activity, user_id: int) -> bool:
-    if is_signed_up(activity.id, user_id):
-        return True
-    return activity.walk_ins_allowed and db.session.scalar(select(Resident.id).where(
-        Resident.user_id == user_id, Resident.community_id == activity.community_id)) is not None
-
-
-def _pass_door(activity: Activity, scan: Scan) -> tuple[ScanResult, Attendance]:
-    attendance = _locked_attendance(activity, scan.user_id)
-    result = door_result(scan.direction, scan.scanned_at, attendance)
-    scan.result = result
-    db.session.flush()  # the derivation below reads this scan back
-    derive_attendance(activity, attendance)
-    return result, attendance
 
 
 def door_result(direction: Direction, at: datetime, attendance: Attendance) -> ScanResult:
@@ -139,37 +159,39 @@ def door_result(direction: Direction, at: datetime, attendance: Attendance) -> S
     return ScanResult.OK
 
 
-def _locked_attendance(activity: Activity, user_id: int) -> Attendance:
-    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    walk_in = not is_signed_up(activity.id, user_id)
-    db.session.execute(insert(Attendance).values(
+def _locked_attendance(activity: Activity, user_id: int, walk_in: bool) -> Attendance:
+    """The resident's attendance row, created if need be and row-locked, in one statement
+    (an upsert whose no-op update takes the lock and returns the row)."""
+    statement = _insert(Attendance).values(
         activity_id=activity.id, community_id=activity.community_id, user_id=user_id,
         walk_in=walk_in, status=AttendanceStatus.OPEN, served_minutes=0, minutes=0,
-        created_at=now()).on_conflict_do_nothing(index_elements=["activity_id", "user_id"]))
-    return db.session.execute(
-        select(Attendance).where(Attendance.activity_id == activity.id,
-                                 Attendance.user_id == user_id)
-        .with_for_update().execution_options(populate_existing=True)).scalar_one()
+        created_at=now())
+    statement = statement.on_conflict_do_update(
+        index_elements=["activity_id", "user_id"],
+        set_={"activity_id": statement.excluded.activity_id}).returning(Attendance)
+    return db.session.scalars(statement, execution_options={"populate_existing": True}).one()
 
 
-def derive_attendance(activity: Activity, attendance: Attendance) -> None:
-    """Earliest accepted entry, latest accepted exit after it; minutes from those."""
-    first_in, last_out = db.session.execute(
-        select(func.min(case((Scan.direction == Direction.IN, Scan.scanned_at))),
-               func.max(case((Scan.direction == Direction.OUT, Scan.scanned_at))))
-        .where(Scan.activity_id == activity.id, Scan.user_id == attendance.user_id,
-               Scan.result.in_(ACCEPTED_RESULTS))).one()
-    first_in, last_out = _aware(first_in), _aware(last_out)
+def _update_attendance(activity: Activity, attendance: Attendance, direction: Direction,
+                       at: datetime) -> None:
+    """Fold one accepted scan in: the earliest entry and the latest exit win.
+
+    Min and max do not care about order, so the same scans give the same attendance
+    however they arrive (live, offline, shuffled, duplicated)."""
     if attendance.is_locked:
         return
-    attendance.checked_in_at = first_in
+    entered_before = attendance.checked_in_at
+    if direction == Direction.IN:
+        attendance.checked_in_at = min(filter(None, (entered_before, at)))
+    else:
+        attendance.last_out_at = max(filter(None, (attendance.last_out_at, at)))
+    first_in, last_out = attendance.checked_in_at, attendance.last_out_at
     attendance.checked_out_at = last_out if first_in and last_out and last_out >= first_in \
         else None
-    attendance.set_served(served_minutes(attendance.checked_in_at, attendance.checked_out_at,
+    attendance.set_served(served_minutes(first_in, attendance.checked_out_at,
                                          activity.starts_at, activity.ends_at,
                                          early_allowance()))
-    if first_in is not None:
+    if attendance.checked_in_at != entered_before:
         _mark_present(activity, attendance)
 
 
@@ -186,27 +208,18 @@ def _mark_present(activity: Activity, attendance: Attendance) -> None:
         .execution_options(synchronize_session=False))
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # Aggregates bypass the column type on SQLite and come back as naive UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def _answer(result: ScanResult, attendance: Attendance | None, user_id: int | None
-            ) -> dict[str, Any]:
+def _answer(result: ScanResult, attendance: Attendance | None, user_id: int | None,
+            name: str | None) -> dict[str, Any]:
     from backend.checkin.schemas import AttendanceSchema
 
     resident = None
-    if user_id is not None and result not in (ScanResult.INVALID_CODE,):
-        resident = {"id": user_id, "display_name": _masked_name(user_id)}
+    if user_id is not None:
+        resident = {"id": user_id,
+                    "display_name": access.mask_name(name) if name else f"用户{user_id}"}
+    if attendance is not None:
+        db.session.flush()  # ids and defaults of a new row, before it is dumped
     return {
         "result": result.value,
         "attendance": AttendanceSchema().dump(attendance) if attendance is not None else None,
         "resident": resident,
     }
-
-
-def _masked_name(user_id: int) -> str:
-    name = db.session.scalar(select(Resident.real_name).where(Resident.user_id == user_id))
-    return access.mask_name(name) if name else f"用户{user_id}"

@@ -19,6 +19,7 @@ from backend.checkin.codes import CodeKind
 from backend.checkin.models import Direction
 from backend.common import ratelimit
 from backend.common.clock import now
+from backend.communities import access
 from backend.communities.services import display_names
 from backend.errors import ApiError, NotFound, ValidationFailed
 from backend.extensions import db
@@ -100,7 +101,10 @@ def scanner_kit(actor: User, activity_id: int) -> dict[str, Any]:
 
 
 def _scannable(actor: User, activity_id: int) -> Activity:
-    activity = get_managed_activity(actor, activity_id)
+    activity = db.session.get(Activity, activity_id)
+    if activity is None or not access.manages_team(actor, activity.team_id,
+                                                   activity.community_id):
+        activity = get_managed_activity(actor, activity_id)  # the right 403 or 404
     scans.require_open_for_scans(activity)
     _limit(actor)
     return activity
@@ -116,8 +120,9 @@ def _visible(actor: User, activity_id: int) -> bool:
 
 def _limit(actor: User) -> None:
     per_minute = current_app.config["SCAN_RATE_PER_MIN"]
-    ratelimit.enforce("scan", f"user:{actor.id}", per_minute)
-    ratelimit.enforce("scan", f"ip:{ratelimit.client_ip()}", per_minute * 4)
+    # Per address too, generously: a community hall's leaders may share one Wi-Fi.
+    ratelimit.enforce_each("scan", {f"user:{actor.id}": per_minute,
+                                    f"ip:{ratelimit.client_ip()}": per_minute * 4})
 
 
 def _refuse_late_uploads(items: list[dict[str, Any]], received_at: datetime) -> None:

@@ -22,17 +22,24 @@ WINDOW_S = 60
 
 def enforce(action: str, who: str, per_minute: int) -> None:
     """Count one ``action`` by ``who``; over ``per_minute`` in this minute → 429."""
+    enforce_each(action, {who: per_minute})
+
+
+def enforce_each(action: str, limits: dict[str, int]) -> None:
+    """Count one ``action`` against several limits (e.g. per user and per address) in one
+    round trip to Redis; any of them exceeded → 429."""
     window = int(time.time() // WINDOW_S)
-    key = f"linli:rate:{action}:{who}:{window}"
+    keys = [f"linli:rate:{action}:{who}:{window}" for who in limits]
     try:
-        pipe = redis_connection().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, WINDOW_S + 5)
-        count = pipe.execute()[0]
+        pipe = redis_connection().pipeline(transaction=False)
+        for key in keys:
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_S + 5)
+        counts = pipe.execute()[::2]
     except RedisError as error:
         log.warning("rate limit %s not enforced, Redis unavailable: %s", action, error)
         return
-    if count > per_minute:
+    if any(count > limit for count, limit in zip(counts, limits.values(), strict=True)):
         retry_after = WINDOW_S - int(time.time()) % WINDOW_S
         raise ApiError("rate_limited", "操作太频繁，请稍后再试", 429,
                        {"retry_after_s": retry_after})

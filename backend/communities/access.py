@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from backend.auth.models import User
 from backend.auth.services import is_admin
@@ -57,6 +57,15 @@ def is_leader_of(user: User, team_id: int) -> bool:
 def is_resident_of(user: User, community_id: int) -> bool:
     resident = residency(user)
     return resident is not None and resident.community_id == community_id
+
+
+def manages_team(user: User, team_id: int, community_id: int) -> bool:
+    """Leader of the team or staff of its community, in one query (every scan asks)."""
+    leader = exists().where(TeamMember.team_id == team_id, TeamMember.user_id == user.id,
+                            TeamMember.role == TeamRole.LEADER)
+    staff = exists().where(StaffMember.community_id == community_id,
+                           StaffMember.user_id == user.id)
+    return bool(db.session.scalar(select(or_(leader, staff))))
 
 
 def can_manage_team(user: User, team: Team) -> bool:

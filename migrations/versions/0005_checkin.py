@@ -46,6 +46,7 @@ def upgrade():
     sa.Column('walk_in', sa.Boolean(), nullable=False),
     sa.Column('checked_in_at', backend.common.clock.UTCDateTime(), nullable=True),
     sa.Column('checked_out_at', backend.common.clock.UTCDateTime(), nullable=True),
+    sa.Column('last_out_at', backend.common.clock.UTCDateTime(), nullable=True),
     sa.Column('served_minutes', sa.Integer(), nullable=False),
     sa.Column('corrected_minutes', sa.Integer(), nullable=True),
     sa.Column('minutes', sa.Integer(), nullable=False),

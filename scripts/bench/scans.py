@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> 
         try:
             seeded = seed(app, args.residents, args.leaders)
             total = 2 * args.residents
-            baseline = run_baseline(settings, args, total, workdir)
+            baseline = run_baseline(url, settings, args, total, workdir)
             results = run_scans(app, app_env, seeded, settings, args, workdir)
             checks = verify(app, seeded, results)
         finally:
@@ -140,10 +140,9 @@ def seed(app: Flask, residents: int, leaders: int) -> Seeded:
                       [issue_token(u) for u in leader_users])
 
 
-def run_baseline(settings: GunicornSettings, args: argparse.Namespace, total: int,
+def run_baseline(url: str, settings: GunicornSettings, args: argparse.Namespace, total: int,
                  workdir: Path) -> LoadResult:
-    # The hello endpoint touches no database; the URL is only read at start-up.
-    env = clean_env({"BENCH_DATABASE_URL": "sqlite://"})
+    env = clean_env({"BENCH_DATABASE_URL": url})  # hello itself touches no database
     with Gunicorn("scripts.bench.baseline_app:create_app()", env, settings,
                   workdir / "gunicorn-baseline.log") as server:
         hello = HttpRequest("GET", "/hello")
