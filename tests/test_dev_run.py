@@ -16,7 +16,7 @@ def test_dev_run_starts_the_product_with_demo_data(tmp_path, redis_url):
         env={**_clean_env(), "LINLI_DATABASE_URL": env_db, "LINLI_REDIS_URL": redis_url},
         capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "logged in as demo-resident, 3 activities" in result.stdout
+    assert "logged in as demo-resident, 5 activities" in result.stdout
     assert "老年人智能手机课堂" in result.stdout
     assert "notice delivered through the worker" in result.stdout
     assert "mini-program pages at" in result.stdout and "/mp/ served" in result.stdout
