@@ -138,10 +138,12 @@ def test_points_page_shows_an_approved_adjustment_and_staff_see_the_reconciliati
         resident.shot("points")
         resident.open("/me")
         expect(resident.by("me-balance")).to_have_text("25")
+        assert "null" not in resident.page.inner_text("#page")
         resident.shot("me")
     with phone(browser, site) as staff:
         staff.login(world.staff_a.openid)
         staff.by("tab-work").click()
+        staff.shot("staff-work")
         staff.by("work-reconciliation").click()
         expect(staff.by("reconciliation-chart")).to_be_visible()
         expect(staff.by("reconciliation-table")).to_contain_text("25")
@@ -219,6 +221,7 @@ def test_leader_scan_page_checks_the_resident_in_from_the_residents_real_qr(
             leader.login(world.leader_a.openid)
             leader.by("tab-work").click()
             leader.by("work-leader-activities").click()
+            expect(leader.by(f"managed-{activity}")).to_contain_text("社区清洁日")
             leader.shot("leader-activities")
             leader.by(f"scan-{activity}").click()
             leader.by("scan-button").click()  # the fake camera films the resident's screen

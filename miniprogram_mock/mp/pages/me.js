@@ -39,7 +39,7 @@ export default {
     // Roles may have changed since login (a new leader, a new resident): keep them fresh.
     saveSession({ ...session(), user: { id: me.id, nickname: me.nickname, roles: me.roles } });
     const points = me.resident ? await api.get("/me/points").catch(() => null) : null;
-    el.replaceChildren(
+    el.replaceChildren(...[
       h("div", { class: "card" }, h("h2", { testid: "me-name" }, me.nickname),
         me.resident ? h("div", { class: "muted" }, `${me.resident.real_name ?? ""} · ${me.resident.building}栋${me.resident.unit}单元${me.resident.room}`) : null,
         points ? h("div", {}, "积分 ", h("span", { class: "big-number", testid: "me-balance" }, points.balance)) : null),
@@ -52,6 +52,7 @@ export default {
         cell("我的值班", "", "#/duty")),
       h("div", { class: "cells" },
         h("a", { class: "cell", href: "#/login", testid: "logout",
-          onclick: () => clearSession() }, h("span", {}, "切换用户"), h("span", { class: "muted" }, "›"))));
+          onclick: () => clearSession() }, h("span", {}, "切换用户"), h("span", { class: "muted" }, "›"))),
+    ].filter(Boolean));
   },
 };

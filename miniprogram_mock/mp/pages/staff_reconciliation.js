@@ -64,7 +64,9 @@ function report(r) {
       row("过期", r.expired), row("调整", r.adjusted), row("期末余额", r.closing_total))),
     h("div", { class: "card" }, h("h3", {}, "校验"),
       r.checks.map((c) => h("div", { class: c.ok ? "check-ok" : "check-bad", testid: "reconciliation-check" },
-        `${c.ok ? "✔" : "✘"} ${CHECK_ZH[c.name] || c.name}`, c.detail ? h("span", { class: "muted" }, ` ${c.detail}`) : ""))),
+        `${c.ok ? "✔" : "✘"} ${CHECK_ZH[c.name] || c.name}`,
+        // The detail is for whoever debugs the ledger; shown here only when written in Chinese.
+        /[\u4e00-\u9fff]/.test(c.detail || "") ? h("span", { class: "muted" }, ` ${c.detail}`) : ""))),
   ];
 }
 
