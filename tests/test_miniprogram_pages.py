@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -203,6 +204,22 @@ def qr_on_screen(resident) -> bytes:
     resident.page.wait_for_function(
         "document.querySelector('[data-testid=checkin-qr]').naturalWidth > 0")
     return qr.screenshot()
+
+
+def test_checkin_code_is_fetched_again_after_refresh_in_s(browser, site, make, world):
+    with phone(browser, site) as resident:
+        resident.page.clock.install()  # the page's timers run on a clock the test moves
+        resident.login(world.resident_a.openid)
+        resident.by("tab-code").click()
+        qr = resident.by("checkin-qr")
+        expect(qr).to_have_attribute("src", re.compile("^blob:"))
+        first = qr.get_attribute("src")
+        refresh_in_s = make.call("GET", "/api/v1/me/checkin-code", world.resident_a).json[
+            "refresh_in_s"]
+        assert 0 < refresh_in_s <= 61
+        with resident.page.expect_request(re.compile(r"/me/checkin-code\.png$")):
+            resident.page.clock.run_for((refresh_in_s + 1) * 1000)
+        expect(qr).not_to_have_attribute("src", first)
 
 
 def test_leader_scan_page_checks_the_resident_in_from_the_residents_real_qr(
