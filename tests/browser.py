@@ -1,5 +1,7 @@
 """A phone in headless Chromium (Debian's, never a downloaded browser) for the mini-program
-pages: log in through the mock WeChat platform, open pages, keep screenshots as artefacts."""
+pages: log in through the mock WeChat platform, open pages, keep screenshots as artefacts.
+
+The test modules import the fixtures below by name."""
 
 from __future__ import annotations
 
@@ -8,7 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, Playwright, expect
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+from backend.activities.models import Activity, Signup
+from backend.extensions import db
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "miniprogram"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
@@ -98,3 +104,37 @@ def camera_args(video: Path) -> list[str]:
     """Chromium flags: a fake camera playing ``video``, permission granted without a prompt."""
     return ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
             f"--use-file-for-fake-video-capture={video}"]
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    browser = launch(playwright_driver)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def site(served, mock_wx) -> str:
+    return served.removesuffix("/api/v1")
+
+
+def sign_up(make, person, activity_id):
+    response = make.call("POST", f"/api/v1/activities/{activity_id}/signups", person)
+    assert response.status_code in (200, 201), response.json
+    return response.json
+
+
+def seat(app, activity_id, person):
+    """A confirmed seat on an activity that has already started (sign-up is closed by then)."""
+    with app.app_context():
+        signup = Signup(activity_id=activity_id, user_id=person.id)
+        signup.confirm()
+        db.session.add(signup)
+        db.session.get(Activity, activity_id).confirmed_count += 1
+        db.session.commit()
