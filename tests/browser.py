@@ -1,7 +1,7 @@
 """A phone in headless Chromium (Debian's, never a downloaded browser) for the mini-program
 pages: log in through the mock WeChat platform, open pages, keep screenshots as artefacts.
 
-The test modules import the fixtures below by name."""
+`tests/conftest.py` imports the fixtures below (`playwright_driver`, `browser`, `site`)."""
 
 from __future__ import annotations
 

@@ -9,10 +9,7 @@ import requests
 from playwright.sync_api import expect
 
 from backend.common.clock import now
-from tests.browser import (
-    phone,
-    sign_up,
-)
+from tests.browser import phone, sign_up
 
 
 def test_pages_are_served_beside_the_api(site):
