@@ -128,3 +128,22 @@ def test_inbox_lists_the_sign_up_notice_and_subscribing_records_grants(
         expect(resident.page.locator("#toast")).to_contain_text("已订阅 9 条通知")
     grants = make.call("GET", "/api/v1/me/subscriptions", world.resident_a).json["items"]
     assert {g["key"] for g in grants if g["available"] >= 1} >= {"signup_confirmed", "gift_ready"}
+
+
+def test_a_new_wechat_user_joins_a_community_from_the_me_page(browser, site, make, world):
+    with phone(browser, site) as newcomer:
+        newcomer.login("o-brand-new-neighbour")
+        newcomer.by("tab-me").click()
+        form = newcomer.by("join-form")
+        form.locator("select").select_option(str(world.a))
+        form.get_by_placeholder("真实姓名").fill("周小芳")
+        form.get_by_placeholder("楼栋，如 3").fill("5")
+        form.get_by_placeholder("单元，如 1").fill("2")
+        form.get_by_role("button", name="提交").click()  # no room number: the 422 in Chinese
+        expect(form.get_by_test_id("error")).to_contain_text("提交的内容有误")
+        form.get_by_placeholder("房号，如 502").fill("301")
+        form.get_by_role("button", name="提交").click()
+        expect(newcomer.page.get_by_text("暂时没有活动")).to_be_visible()  # back on 活动
+        newcomer.by("tab-me").click()
+        expect(newcomer.by("me-name")).to_be_visible()
+        expect(newcomer.page.locator("#page")).to_contain_text("5栋2单元301")

@@ -12,7 +12,7 @@ async function joinForm(navigate) {
     unit: h("input", { placeholder: "单元，如 1" }),
     room: h("input", { placeholder: "房号，如 502" }),
   };
-  return h("div", { class: "card" }, h("h3", {}, "加入社区"),
+  return h("div", { class: "card", testid: "join-form" }, h("h3", {}, "加入社区"),
     h("p", { class: "muted" }, "登记住址后即可报名活动、积累积分。"),
     Object.values(fields),
     actionButton("提交", async () => {
