@@ -51,16 +51,24 @@ def require_open_for_scans(activity: Activity) -> None:
         raise ApiError("activity_not_published", "活动未发布或已取消，不能签到")
 
 
+class DuplicateScan(Exception):
+    """This scan id was recorded by a concurrent request: roll back, answer as it did."""
+
+
 def record(scanner_id: int, activity: Activity, item: dict[str, Any], received_at: datetime,
-           kind: codes.CodeKind = codes.CodeKind.PERSONAL) -> dict[str, Any]:
-    """Judge and keep one scan (flush only); the same scan id again → the first answer."""
+           kind: codes.CodeKind = codes.CodeKind.PERSONAL, replayed: bool = False
+           ) -> dict[str, Any]:
+    """Judge and keep one scan (flush only); the same scan id again → the first answer.
+
+    Fresh scans are the norm, so the first pass does not look for an earlier answer: it
+    raises DuplicateScan when the scan id is already taken (by an earlier upload or a
+    concurrent twin), and the caller rolls back and runs again with ``replayed=True``.
+    """
+    if replayed:
+        first = first_answer(activity.id, item["scan_id"])
+        if first is not None:
+            return first
     scanned_at = item.get("scanned_at") or received_at
-    scan_row_id = _claim(activity.id, item["scan_id"], dict(
-        direction=item["direction"], scanner_id=scanner_id, device=item.get("device"),
-        scanned_at=scanned_at, received_at=received_at, offline="scanned_at" in item,
-        self_service=kind == codes.CodeKind.POSTER))
-    if scan_row_id is None:
-        return _first_answer(activity.id, item["scan_id"])
     result, user_id, person = _read_code(activity, item["code"], kind, scanner_id, scanned_at)
     attendance = None
     if result is None:
@@ -68,21 +76,22 @@ def record(scanner_id: int, activity: Activity, item: dict[str, Any], received_a
         result = door_result(item["direction"], scanned_at, attendance)
         _update_attendance(activity, attendance, item["direction"], scanned_at)
     answer = _answer(result, attendance, user_id, person.name if person else None)
-    db.session.execute(update(Scan).where(Scan.id == scan_row_id).values(
-        result=result, user_id=user_id, response=answer))
+    inserted = db.session.execute(
+        _insert(Scan).values(
+            activity_id=activity.id, scan_id=item["scan_id"], direction=item["direction"],
+            scanner_id=scanner_id, device=item.get("device"), scanned_at=scanned_at,
+            received_at=received_at, offline="scanned_at" in item,
+            self_service=kind == codes.CodeKind.POSTER, user_id=user_id, result=result,
+            response=answer)
+        # The unique (activity, scan_id) waits for a concurrent twin's transaction to end.
+        .on_conflict_do_nothing(index_elements=["activity_id", "scan_id"])
+        .returning(Scan.id)).scalar()
+    if inserted is None:
+        raise DuplicateScan()
     return answer
 
 
-def _claim(activity_id: int, scan_id: str, values: dict[str, Any]) -> int | None:
-    """Insert the scan row; None if this scan id was already recorded (it waits for a
-    concurrent twin's transaction to end, then yields to it)."""
-    return db.session.execute(
-        _insert(Scan).values(activity_id=activity_id, scan_id=scan_id, **values)
-        .on_conflict_do_nothing(index_elements=["activity_id", "scan_id"])
-        .returning(Scan.id)).scalar()
-
-
-def _first_answer(activity_id: int, scan_id: str) -> dict[str, Any]:
+def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
     return db.session.scalar(select(Scan.response).where(
         Scan.activity_id == activity_id, Scan.scan_id == scan_id))
 

@@ -5,8 +5,9 @@ Each function here is one request's transaction and commits once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import select
@@ -23,6 +24,8 @@ from backend.communities import access
 from backend.communities.services import display_names
 from backend.errors import ApiError, NotFound, ValidationFailed
 from backend.extensions import db
+
+T = TypeVar("T")
 
 
 def my_code(user: User) -> codes.CheckinCode:
@@ -41,9 +44,8 @@ def scan(actor: User, activity_id: int, item: dict[str, Any]) -> dict[str, Any]:
     activity = _scannable(actor, activity_id)
     received_at = now()
     _refuse_late_uploads([item], received_at)
-    answer = scans.record(actor.id, activity, item, received_at)
-    db.session.commit()
-    return answer
+    return _recorded(lambda replayed: scans.record(actor.id, activity, item, received_at,
+                                                   replayed=replayed))
 
 
 def scan_batch(actor: User, activity_id: int, items: list[dict[str, Any]]
@@ -52,11 +54,17 @@ def scan_batch(actor: User, activity_id: int, items: list[dict[str, Any]]
     activity = _scannable(actor, activity_id)
     received_at = now()
     _refuse_late_uploads(items, received_at)
-    answers: list[dict[str, Any] | None] = [None] * len(items)
-    for index in sorted(range(len(items)), key=lambda i: _merge_order(items[i], received_at)):
-        answers[index] = scans.record(actor.id, activity, items[index], received_at)
-    db.session.commit()
-    return answers  # type: ignore[return-value]
+    order = sorted(range(len(items)), key=lambda i: _merge_order(items[i], received_at))
+
+    def record_all(replayed: bool) -> list[dict[str, Any]]:
+        by_scan_id: dict[str, dict[str, Any]] = {}  # a scan repeated in the batch: a no-op
+        for index in order:
+            scan_id = items[index]["scan_id"]
+            if scan_id not in by_scan_id:
+                by_scan_id[scan_id] = scans.record(actor.id, activity, items[index],
+                                                   received_at, replayed=replayed)
+        return [by_scan_id[item["scan_id"]] for item in items]
+    return _recorded(record_all)
 
 
 def self_checkin(actor: User, item: dict[str, Any]) -> dict[str, Any]:
@@ -70,10 +78,8 @@ def self_checkin(actor: User, item: dict[str, Any]) -> dict[str, Any]:
     scans.require_open_for_scans(activity)
     _limit(actor)
     received_at = now()
-    answer = scans.record(actor.id, activity, {**item, "scanned_at": received_at},
-                          received_at, kind=CodeKind.POSTER)
-    db.session.commit()
-    return answer
+    return _recorded(lambda replayed: scans.record(actor.id, activity, item, received_at,
+                                                   kind=CodeKind.POSTER, replayed=replayed))
 
 
 def scanner_kit(actor: User, activity_id: int) -> dict[str, Any]:
@@ -98,6 +104,20 @@ def scanner_kit(actor: User, activity_id: int) -> dict[str, Any]:
         "residents": [{"id": uid, "display_name": names[uid]} for uid in user_ids],
         "generated_at": now(),
     }
+
+
+def _recorded(record: Callable[[bool], T]) -> T:
+    """Run ``record`` and commit; if one of its scan ids was already recorded (a replay, or
+    a concurrent twin that committed first), start again looking for earlier answers."""
+    for attempt in range(3):
+        try:
+            answer = record(attempt > 0)
+        except scans.DuplicateScan:
+            db.session.rollback()
+            continue
+        db.session.commit()
+        return answer
+    raise ApiError("scan_in_progress", "相同的扫码正在处理中，请稍后重试")
 
 
 def _scannable(actor: User, activity_id: int) -> Activity:
