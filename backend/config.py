@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from typing import Any
 
@@ -82,7 +84,18 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     if isinstance(settings["BOOTSTRAP_ADMIN_OPENIDS"], str):
         settings["BOOTSTRAP_ADMIN_OPENIDS"] = _split(settings["BOOTSTRAP_ADMIN_OPENIDS"])
     _refuse_dev_secrets_in_production(settings)
+    _check_signing_key(settings["CHECKIN_SIGNING_KEY"])
     return settings
+
+
+def _check_signing_key(seed: str) -> None:
+    """An Ed25519 seed is 32 bytes; anything else would fail at the first check-in code."""
+    try:
+        raw = base64.urlsafe_b64decode(seed + "=" * (-len(seed) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError("LINLI_CHECKIN_SIGNING_KEY must be 32 bytes, base64url-encoded")
 
 
 def _split(value: str | None) -> list[str]:

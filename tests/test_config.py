@@ -7,7 +7,8 @@ import pytest
 from backend.config import ConfigError, load_settings
 
 PRODUCTION_SECRETS = {"LINLI_SECRET_KEY": "s3cret-from-vault", "LINLI_WECHAT_APPID": "wx123",
-                      "LINLI_WECHAT_SECRET": "real-wechat-secret"}
+                      "LINLI_WECHAT_SECRET": "real-wechat-secret",
+                      "LINLI_CHECKIN_SIGNING_KEY": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80"}
 
 
 @pytest.fixture
@@ -54,3 +55,11 @@ def test_production_app_factory_refuses_dev_secrets(environment):
     environment.setenv("LINLI_ENV", "production")
     with pytest.raises(ConfigError):
         create_app()
+
+
+@pytest.mark.parametrize("key", ["short", "not base64 at all!!",
+                                 "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83v"])
+def test_a_malformed_checkin_signing_key_is_refused_at_start(environment, key):
+    environment.setenv("LINLI_CHECKIN_SIGNING_KEY", key)
+    with pytest.raises(ConfigError, match="LINLI_CHECKIN_SIGNING_KEY"):
+        load_settings()

@@ -30,11 +30,15 @@ from backend.checkin.models import (
     Scan,
     ScanResult,
 )
+from backend.checkin.schemas import AttendanceSchema
 from backend.common.clock import now
 from backend.communities import access
 from backend.communities.models import Resident
 from backend.errors import ApiError
 from backend.extensions import db
+
+# Built once: a schema instance only reads its fields when dumping.
+_ATTENDANCE = AttendanceSchema()
 
 
 def early_allowance() -> timedelta:
@@ -156,79 +160,86 @@ def is_signed_up(activity_id: int, user_id: int) -> bool:
         Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))) is not None
 
 
-def door_result(direction: Direction, at: datetime, attendance: Attendance) -> ScanResult:
+def door_result(direction: Direction, at: datetime, attendance: dict[str, Any]) -> ScanResult:
     """What the door says, given what earlier accepted scans established."""
-    checked_in = attendance.checked_in_at
+    checked_in, checked_out = attendance["checked_in_at"], attendance["checked_out_at"]
     if direction == Direction.IN:
         return ScanResult.ALREADY_IN if checked_in and checked_in <= at else ScanResult.OK
     if checked_in is None or at < checked_in:
         return ScanResult.NOT_CHECKED_IN
-    if attendance.checked_out_at and attendance.checked_out_at >= at:
+    if checked_out and checked_out >= at:
         return ScanResult.ALREADY_OUT
     return ScanResult.OK
 
 
-def _locked_attendance(activity: Activity, user_id: int, walk_in: bool) -> Attendance:
+# The hot path works on the table with Core statements: a scan is a handful of round
+# trips, and the ORM's unit of work would double the Python time per scan.
+_ATTENDANCES = Attendance.__table__
+_LOCKED_STATUSES = (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
+
+
+def _locked_attendance(activity: Activity, user_id: int, walk_in: bool) -> dict[str, Any]:
     """The resident's attendance row, created if need be and row-locked, in one statement
     (an upsert whose no-op update takes the lock and returns the row)."""
-    statement = _insert(Attendance).values(
+    statement = _insert(_ATTENDANCES).values(
         activity_id=activity.id, community_id=activity.community_id, user_id=user_id,
         walk_in=walk_in, status=AttendanceStatus.OPEN, served_minutes=0, minutes=0,
         created_at=now())
     statement = statement.on_conflict_do_update(
         index_elements=["activity_id", "user_id"],
-        set_={"activity_id": statement.excluded.activity_id}).returning(Attendance)
-    return db.session.scalars(statement, execution_options={"populate_existing": True}).one()
+        set_={"activity_id": statement.excluded.activity_id}).returning(*_ATTENDANCES.c)
+    return dict(db.session.execute(statement).mappings().one())
 
 
-def _update_attendance(activity: Activity, attendance: Attendance, direction: Direction,
+def _update_attendance(activity: Activity, row: dict[str, Any], direction: Direction,
                        at: datetime) -> None:
     """Fold one accepted scan in: the earliest entry and the latest exit win.
 
     Min and max do not care about order, so the same scans give the same attendance
-    however they arrive (live, offline, shuffled, duplicated)."""
-    if attendance.is_locked:
+    however they arrive (live, offline, shuffled, duplicated). Approved or rejected hours
+    stay as they were decided."""
+    if row["status"] in _LOCKED_STATUSES:
         return
-    entered_before = attendance.checked_in_at
+    before = dict(row)
     if direction == Direction.IN:
-        attendance.checked_in_at = min(filter(None, (entered_before, at)))
+        row["checked_in_at"] = min(filter(None, (row["checked_in_at"], at)))
     else:
-        attendance.last_out_at = max(filter(None, (attendance.last_out_at, at)))
-    first_in, last_out = attendance.checked_in_at, attendance.last_out_at
-    attendance.checked_out_at = last_out if first_in and last_out and last_out >= first_in \
+        row["last_out_at"] = max(filter(None, (row["last_out_at"], at)))
+    first_in, last_out = row["checked_in_at"], row["last_out_at"]
+    row["checked_out_at"] = last_out if first_in and last_out and last_out >= first_in \
         else None
-    attendance.set_served(served_minutes(first_in, attendance.checked_out_at,
-                                         activity.starts_at, activity.ends_at,
-                                         early_allowance()))
-    if attendance.checked_in_at != entered_before:
-        _mark_present(activity, attendance)
+    row["served_minutes"] = served_minutes(first_in, row["checked_out_at"], activity.starts_at,
+                                           activity.ends_at, early_allowance())
+    row["minutes"] = (row["corrected_minutes"] if row["corrected_minutes"] is not None
+                      else row["served_minutes"])
+    if first_in is not None and row["status"] == AttendanceStatus.NO_SHOW:
+        row["status"] = AttendanceStatus.OPEN
+    changes = {key: value for key, value in row.items() if before[key] != value}
+    if changes:
+        db.session.execute(update(_ATTENDANCES).where(_ATTENDANCES.c.id == row["id"])
+                           .values(**changes))
+    if row["checked_in_at"] != before["checked_in_at"]:
+        _mark_present(activity, row["user_id"], row["checked_in_at"])
 
 
-def _mark_present(activity: Activity, attendance: Attendance) -> None:
-    if attendance.status == AttendanceStatus.NO_SHOW:
-        attendance.status = AttendanceStatus.OPEN
+def _mark_present(activity: Activity, user_id: int, checked_in_at: datetime) -> None:
     # The sign-up learns of the entry, which also undoes a no-show marked before a late
     # offline upload arrived.
     db.session.execute(
-        update(Signup).where(Signup.activity_id == activity.id,
-                             Signup.user_id == attendance.user_id,
+        update(Signup).where(Signup.activity_id == activity.id, Signup.user_id == user_id,
                              Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))
-        .values(status=SignupStatus.CONFIRMED, checked_in_at=attendance.checked_in_at)
+        .values(status=SignupStatus.CONFIRMED, checked_in_at=checked_in_at)
         .execution_options(synchronize_session=False))
 
 
-def _answer(result: ScanResult, attendance: Attendance | None, user_id: int | None,
+def _answer(result: ScanResult, attendance: dict[str, Any] | None, user_id: int | None,
             name: str | None) -> dict[str, Any]:
-    from backend.checkin.schemas import AttendanceSchema
-
     resident = None
     if user_id is not None:
         resident = {"id": user_id,
                     "display_name": access.mask_name(name) if name else f"用户{user_id}"}
-    if attendance is not None:
-        db.session.flush()  # ids and defaults of a new row, before it is dumped
     return {
         "result": result.value,
-        "attendance": AttendanceSchema().dump(attendance) if attendance is not None else None,
+        "attendance": _ATTENDANCE.dump(attendance) if attendance is not None else None,
         "resident": resident,
     }

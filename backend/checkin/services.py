@@ -121,10 +121,12 @@ def _recorded(record: Callable[[bool], T]) -> T:
 
 
 def _scannable(actor: User, activity_id: int) -> Activity:
-    activity = db.session.get(Activity, activity_id)
-    if activity is None or not access.manages_team(actor, activity.team_id,
-                                                   activity.community_id):
-        activity = get_managed_activity(actor, activity_id)  # the right 403 or 404
+    row = db.session.execute(
+        select(Activity, access.manages_team_clause(actor, Activity.team_id,
+                                                    Activity.community_id))
+        .where(Activity.id == activity_id)).first()
+    activity = row[0] if row is not None and row[1] else \
+        get_managed_activity(actor, activity_id)  # the right 403 or 404
     scans.require_open_for_scans(activity)
     _limit(actor)
     return activity

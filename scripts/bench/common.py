@@ -9,12 +9,14 @@ Servers only ever listen on 127.0.0.1 and are stopped by the PID we spawned.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import http.client
 import json
 import math
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -31,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from scripts.services import free_port
+from scripts.services import PostgresServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -87,6 +89,29 @@ def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
            if not k.startswith(("LINLI_", "PG", "BENCH_"))}
     env.update(extra)
     return env
+
+
+def production_env(database_url: str, redis_url: str, **settings: str) -> dict[str, str]:
+    """A served app's environment as a deployment would set it: production mode, fresh
+    secrets, the throw-away servers; ``settings`` add or override ``LINLI_*`` values."""
+    signing_seed = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    return clean_env({
+        "LINLI_ENV": "production",
+        "LINLI_DATABASE_URL": database_url,
+        "LINLI_REDIS_URL": redis_url,
+        "LINLI_SECRET_KEY": secrets.token_urlsafe(32),
+        "LINLI_CHECKIN_SIGNING_KEY": signing_seed,
+        "LINLI_WECHAT_APPID": "wx_bench",
+        "LINLI_WECHAT_SECRET": secrets.token_urlsafe(16),
+        # Nothing listens there unless a benchmark starts the mock and says so.
+        "LINLI_WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}",
+        **{f"LINLI_{name}": value for name, value in settings.items()},
+    })
+
+
+def postgres_version(postgres: PostgresServer, database: str) -> str:
+    with postgres.connect(database) as conn:
+        return str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
 
 
 class Gunicorn:

@@ -48,6 +48,8 @@ from scripts.bench.common import (
     clean_env,
     format_checks,
     format_problems,
+    postgres_version,
+    production_env,
     run_keeping_logs_on_failure,
     run_load,
     wait_for_http,
@@ -593,18 +595,9 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
     with PostgresServer() as postgres, RedisServer() as redis_server, \
             MockWeChat(appid, secret, workdir / "mock.log") as mock:
         url = postgres.create_database(DATABASE)
-        with postgres.connect(DATABASE) as conn:
-            version = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
-        app_env = clean_env({
-            "LINLI_ENV": "production",
-            "LINLI_DATABASE_URL": url,
-            "LINLI_REDIS_URL": redis_server.url(),
-            "LINLI_WECHAT_API_BASE": mock.url,
-            "LINLI_WECHAT_APPID": appid,
-            "LINLI_WECHAT_SECRET": secret,
-            "LINLI_SECRET_KEY": secrets.token_urlsafe(32),
-            "LINLI_QUIET_HOURS": "off",
-        })
+        version = postgres_version(postgres, DATABASE)
+        app_env = production_env(url, redis_server.url(), WECHAT_API_BASE=mock.url,
+                                 WECHAT_APPID=appid, WECHAT_SECRET=secret, QUIET_HOURS="off")
         migrate(app_env)
         app = bench_app(app_env)
         redis = Redis.from_url(redis_server.url())

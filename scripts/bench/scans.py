@@ -12,7 +12,6 @@ that every answer was ``ok``; exits 1 if any check fails.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -33,13 +32,15 @@ from scripts.bench.common import (
     format_problems,
     format_table,
     host_description,
+    postgres_version,
+    production_env,
     ratio,
     run_keeping_logs_on_failure,
     run_load,
     settings_from_args,
 )
 from scripts.bench.signup_burst import migrate, seed_residents, seeding_app
-from scripts.services import PostgresServer, RedisServer, free_port, install_signal_handlers
+from scripts.services import PostgresServer, RedisServer, install_signal_handlers
 
 DATABASE = "linli_bench_scans"
 WARMUP_REQUESTS = 200
@@ -76,20 +77,9 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> bool:
     with PostgresServer() as postgres, RedisServer() as redis:
         url = postgres.create_database(DATABASE)
-        with postgres.connect(DATABASE) as conn:
-            version = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
-        app_env = clean_env({
-            "LINLI_ENV": "production",
-            "LINLI_DATABASE_URL": url,
-            "LINLI_REDIS_URL": redis.url(),
-            "LINLI_SECRET_KEY": secrets.token_urlsafe(32),
-            "LINLI_CHECKIN_SIGNING_KEY": secrets.token_urlsafe(32)[:43],
-            "LINLI_WECHAT_APPID": "wx_bench",
-            "LINLI_WECHAT_SECRET": secrets.token_urlsafe(16),
-            "LINLI_WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}",
-            # Each simulated leader scans far faster than a person: lift the per-user limit.
-            "LINLI_SCAN_RATE_PER_MIN": "10000000",
-        })
+        version = postgres_version(postgres, DATABASE)
+        # Each simulated leader scans far faster than a person: lift the per-user limit.
+        app_env = production_env(url, redis.url(), SCAN_RATE_PER_MIN="10000000")
         migrate(app_env)
         print(f"seeding {args.residents} signed-up residents and {args.leaders} leaders ...",
               flush=True)

@@ -11,7 +11,6 @@ positions, and that no request got a 5xx or failed; exits 1 if any check fails.
 from __future__ import annotations
 
 import argparse
-import secrets
 import subprocess
 import sys
 from collections import Counter
@@ -36,12 +35,14 @@ from scripts.bench.common import (
     format_problems,
     format_table,
     host_description,
+    postgres_version,
+    production_env,
     ratio,
     run_keeping_logs_on_failure,
     run_load,
     settings_from_args,
 )
-from scripts.services import PostgresServer, RedisServer, free_port, install_signal_handlers
+from scripts.services import PostgresServer, RedisServer, install_signal_handlers
 
 DATABASE = "linli_bench"
 WARMUP_REQUESTS = 100
@@ -83,18 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> bool:
     with PostgresServer() as postgres, RedisServer() as redis:
         url = postgres.create_database(DATABASE)
-        with postgres.connect(DATABASE) as conn:
-            version = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
-        app_env = clean_env({
-            "LINLI_ENV": "production",
-            "LINLI_DATABASE_URL": url,
-            "LINLI_REDIS_URL": redis.url(),
-            "LINLI_SECRET_KEY": secrets.token_urlsafe(32),
-            "LINLI_WECHAT_APPID": "wx_bench",
-            "LINLI_WECHAT_SECRET": secrets.token_urlsafe(16),
-            # Nothing listens there and no RQ worker runs: confirmations stay queued.
-            "LINLI_WECHAT_API_BASE": f"http://127.0.0.1:{free_port()}",
-        })
+        version = postgres_version(postgres, DATABASE)
+        # No mock and no RQ worker: confirmations stay queued.
+        app_env = production_env(url, redis.url())
         migrate(app_env)
         print(f"seeding {args.signups} residents and a {args.seats}-seat activity ...",
               flush=True)
