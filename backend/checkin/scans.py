@@ -17,14 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
-from backend.checkin import codes
+from backend.checkin import codes, statements
 from backend.checkin.hours import served_minutes
 from backend.checkin.models import (
-    Attendance,
     AttendanceStatus,
     Direction,
     Scan,
@@ -33,7 +31,6 @@ from backend.checkin.models import (
 from backend.checkin.schemas import AttendanceSchema
 from backend.common.clock import now
 from backend.communities import access
-from backend.communities.models import Resident
 from backend.errors import ApiError
 from backend.extensions import db
 
@@ -80,16 +77,12 @@ def record(scanner_id: int, activity: Activity, item: dict[str, Any], received_a
         result = door_result(item["direction"], scanned_at, attendance)
         _update_attendance(activity, attendance, item["direction"], scanned_at)
     answer = _answer(result, attendance, user_id, person.name if person else None)
-    inserted = db.session.execute(
-        _insert(Scan).values(
-            activity_id=activity.id, scan_id=item["scan_id"], direction=item["direction"],
-            scanner_id=scanner_id, device=item.get("device"), scanned_at=scanned_at,
-            received_at=received_at, offline="scanned_at" in item,
-            self_service=kind == codes.CodeKind.POSTER, user_id=user_id, result=result,
-            response=answer)
-        # The unique (activity, scan_id) waits for a concurrent twin's transaction to end.
-        .on_conflict_do_nothing(index_elements=["activity_id", "scan_id"])
-        .returning(Scan.id)).scalar()
+    inserted = db.session.execute(statements.scan_insert(), dict(
+        activity_id=activity.id, scan_id=item["scan_id"], direction=item["direction"],
+        scanner_id=scanner_id, device=item.get("device"), scanned_at=scanned_at,
+        received_at=received_at, offline="scanned_at" in item,
+        self_service=kind == codes.CodeKind.POSTER, user_id=user_id, result=result,
+        response=answer)).scalar()
     if inserted is None:
         raise DuplicateScan()
     return answer
@@ -98,11 +91,6 @@ def record(scanner_id: int, activity: Activity, item: dict[str, Any], received_a
 def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
     return db.session.scalar(select(Scan.response).where(
         Scan.activity_id == activity_id, Scan.scan_id == scan_id))
-
-
-def _insert(model: type) -> Any:
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 @dataclass(frozen=True)
@@ -115,13 +103,8 @@ class Person:
 
 
 def _person(activity: Activity, user_id: int) -> Person:
-    signup = (select(Signup.id).where(
-        Signup.activity_id == activity.id, Signup.user_id == user_id,
-        Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))
-        .scalar_subquery())
-    row = db.session.execute(
-        select(Resident.real_name, Resident.community_id, signup)
-        .where(Resident.user_id == user_id)).first()
+    row = db.session.execute(statements.person(),
+                             {"activity_id": activity.id, "user_id": user_id}).first()
     if row is None:
         return Person(None, None, is_signed_up(activity.id, user_id))
     return Person(row[0], row[1], row[2] is not None)
@@ -172,23 +155,16 @@ def door_result(direction: Direction, at: datetime, attendance: dict[str, Any]) 
     return ScanResult.OK
 
 
-# The hot path works on the table with Core statements: a scan is a handful of round
-# trips, and the ORM's unit of work would double the Python time per scan.
-_ATTENDANCES = Attendance.__table__
 _LOCKED_STATUSES = (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
 
 
 def _locked_attendance(activity: Activity, user_id: int, walk_in: bool) -> dict[str, Any]:
     """The resident's attendance row, created if need be and row-locked, in one statement
     (an upsert whose no-op update takes the lock and returns the row)."""
-    statement = _insert(_ATTENDANCES).values(
+    return dict(db.session.execute(statements.attendance_upsert(), dict(
         activity_id=activity.id, community_id=activity.community_id, user_id=user_id,
         walk_in=walk_in, status=AttendanceStatus.OPEN, served_minutes=0, minutes=0,
-        created_at=now())
-    statement = statement.on_conflict_do_update(
-        index_elements=["activity_id", "user_id"],
-        set_={"activity_id": statement.excluded.activity_id}).returning(*_ATTENDANCES.c)
-    return dict(db.session.execute(statement).mappings().one())
+        created_at=now())).mappings().one())
 
 
 def _update_attendance(activity: Activity, row: dict[str, Any], direction: Direction,
@@ -214,22 +190,15 @@ def _update_attendance(activity: Activity, row: dict[str, Any], direction: Direc
                       else row["served_minutes"])
     if first_in is not None and row["status"] == AttendanceStatus.NO_SHOW:
         row["status"] = AttendanceStatus.OPEN
-    changes = {key: value for key, value in row.items() if before[key] != value}
-    if changes:
-        db.session.execute(update(_ATTENDANCES).where(_ATTENDANCES.c.id == row["id"])
-                           .values(**changes))
+    if any(row[name] != before[name] for name in statements.FOLDED):
+        db.session.execute(statements.attendance_fold(), {
+            "attendance_id": row["id"], **{f"new_{name}": row[name] for name in statements.FOLDED}})
     if row["checked_in_at"] != before["checked_in_at"]:
-        _mark_present(activity, row["user_id"], row["checked_in_at"])
-
-
-def _mark_present(activity: Activity, user_id: int, checked_in_at: datetime) -> None:
-    # The sign-up learns of the entry, which also undoes a no-show marked before a late
-    # offline upload arrived.
-    db.session.execute(
-        update(Signup).where(Signup.activity_id == activity.id, Signup.user_id == user_id,
-                             Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))
-        .values(status=SignupStatus.CONFIRMED, checked_in_at=checked_in_at)
-        .execution_options(synchronize_session=False))
+        # The sign-up learns of the entry, which also undoes a no-show marked before a late
+        # offline upload arrived.
+        db.session.execute(statements.signup_present(), {
+            "of_activity": activity.id, "of_user": row["user_id"],
+            "entered_at": row["checked_in_at"]})
 
 
 def _answer(result: ScanResult, attendance: dict[str, Any] | None, user_id: int | None,

@@ -15,12 +15,11 @@ from sqlalchemy import select
 from backend.activities.models import Activity, Signup, SignupStatus
 from backend.activities.services import get_managed_activity, get_visible_activity
 from backend.auth.models import User
-from backend.checkin import codes, scans
+from backend.checkin import codes, scans, statements
 from backend.checkin.codes import CodeKind
 from backend.checkin.models import Direction
 from backend.common import ratelimit
 from backend.common.clock import now
-from backend.communities import access
 from backend.communities.services import display_names
 from backend.errors import ApiError, NotFound, ValidationFailed
 from backend.extensions import db
@@ -121,10 +120,8 @@ def _recorded(record: Callable[[bool], T]) -> T:
 
 
 def _scannable(actor: User, activity_id: int) -> Activity:
-    row = db.session.execute(
-        select(Activity, access.manages_team_clause(actor, Activity.team_id,
-                                                    Activity.community_id))
-        .where(Activity.id == activity_id)).first()
+    row = db.session.execute(statements.activity_for_scanner(),
+                             {"activity_id": activity_id, "user_id": actor.id}).first()
     activity = row[0] if row is not None and row[1] else \
         get_managed_activity(actor, activity_id)  # the right 403 or 404
     scans.require_open_for_scans(activity)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.auth.services import is_admin
@@ -57,16 +57,6 @@ def is_leader_of(user: User, team_id: int) -> bool:
 def is_resident_of(user: User, community_id: int) -> bool:
     resident = residency(user)
     return resident is not None and resident.community_id == community_id
-
-
-def manages_team_clause(user: User, team_id: Any, community_id: Any) -> ColumnElement[bool]:
-    """SQL for "leader of the team or staff of its community", to select along with a row
-    (every scan asks, so it rides on the query that loads the activity)."""
-    leader = exists().where(TeamMember.team_id == team_id, TeamMember.user_id == user.id,
-                            TeamMember.role == TeamRole.LEADER)
-    staff = exists().where(StaffMember.community_id == community_id,
-                           StaffMember.user_id == user.id)
-    return or_(leader, staff)
 
 
 def can_manage_team(user: User, team: Team) -> bool:
