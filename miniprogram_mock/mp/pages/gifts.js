@@ -17,7 +17,7 @@ export function pickupCard(redemption, giftName) {
     h("div", { class: "muted" }, `请于 ${fmtTime(redemption.expires_at)} 前领取`));
 }
 
-function giftCard(gift, result) {
+function giftCard(gift, redeemed) {
   const slot = h("div");
   const quantity = h("input", { type: "number", min: "1", value: "1", style: "width:80px", testid: `quantity-${gift.id}` });
   const left = gift.stock_left;
@@ -29,8 +29,7 @@ function giftCard(gift, result) {
       actionButton("兑换", async () => {
         const redemption = await api.post(`/gifts/${gift.id}/redemptions`, { quantity: Number(quantity.value) || 1 });
         toast("兑换成功");
-        result.replaceChildren(pickupCard(redemption, gift.name));
-        result.scrollIntoView?.();
+        await redeemed(pickupCard(redemption, gift.name));
       }, { slot, className: "", testid: `redeem-${gift.id}` })),
     slot);
 }
@@ -44,14 +43,24 @@ export default {
       return;
     }
     const result = h("div", { testid: "redeem-result" });
+    const balance = h("span", { class: "muted", testid: "shelf-balance" });
     const shelf = h("div");
+    // After a redemption the points and the stock left have both changed: show them again.
+    const refresh = () => Promise.all([
+      api.get("/me/points").then((p) => { balance.textContent = `我的积分：${p.balance}`; }, () => {}),
+      load(shelf, async () => {
+        const page = await api.get(`/communities/${community}/gifts`, { per_page: 100 });
+        return page.items.length ? page.items.map((g) => giftCard(g, redeemed)) : empty("货架上暂时没有礼品");
+      }),
+    ]);
+    const redeemed = async (card) => {
+      result.replaceChildren(card);
+      await refresh();
+      result.scrollIntoView?.();
+    };
     el.replaceChildren(result,
-      h("div", { class: "row" }, h("span", { class: "muted", testid: "shelf-balance" }), h("a", { href: "#/redemptions" }, "我的兑换 ›")),
+      h("div", { class: "row" }, balance, h("a", { href: "#/redemptions", style: "color:#07c160" }, "我的兑换 ›")),
       shelf);
-    api.get("/me/points").then((p) => { el.querySelector('[data-testid="shelf-balance"]').textContent = `我的积分：${p.balance}`; }, () => {});
-    await load(shelf, async () => {
-      const page = await api.get(`/communities/${community}/gifts`, { per_page: 100 });
-      return page.items.length ? page.items.map((g) => giftCard(g, result)) : empty("货架上暂时没有礼品");
-    });
+    await refresh();
   },
 };
