@@ -14,7 +14,7 @@ function shiftLabel(s) {
   return `${s.shift} ${clock(s.starts_at)}–${clock(s.ends_at)}`;
 }
 
-function shiftCard(s) {
+function shiftCard(s, reload) {
   const slot = h("div");
   const toUser = h("input", { type: "number", placeholder: "对方的用户编号", style: "width:150px" });
   return h("div", { class: "card", testid: `shift-${s.id}` },
@@ -24,6 +24,7 @@ function shiftCard(s) {
       actionButton("申请换班", async () => {
         await api.post(`/assignments/${s.id}/swap-requests`, { to_user_id: Number(toUser.value) });
         toast("换班申请已发出");
+        await reload();
       }, { slot, className: "secondary" })),
     slot);
 }
@@ -58,7 +59,7 @@ export default {
     const reload = () => Promise.all([
       load(shifts, async () => {
         const page = await api.get("/me/shifts", { per_page: 100 });
-        return page.items.length ? page.items.map(shiftCard) : empty("近期没有值班安排");
+        return page.items.length ? page.items.map((s) => shiftCard(s, reload)) : empty("近期没有值班安排");
       }),
       load(swaps, async () => {
         const page = await api.get("/me/swap-requests", { per_page: 50 });
