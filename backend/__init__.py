@@ -63,9 +63,10 @@ def _register_blueprints(api) -> None:
     from backend.checkin.routes import blp as checkin
     from backend.communities.routes import blp as communities
     from backend.notify.routes import blp as notify
+    from backend.parking.routes import blp as parking
     from backend.points.routes import blp as points
 
-    for blueprint in (auth, communities, activities, checkin, notify, points):
+    for blueprint in (auth, communities, activities, checkin, notify, points, parking):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
 
 

@@ -58,6 +58,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "OUTBOX_DRAIN_INTERVAL_S": int(_env("LINLI_OUTBOX_DRAIN_INTERVAL_S", "30")),
         # Rows younger than this are being enqueued by their own request; the drain waits.
         "OUTBOX_SETTLE_S": int(_env("LINLI_OUTBOX_SETTLE_S", "10")),
+        # Parking duty (SPEC §8): a member may check in this many minutes before the shift.
+        "DUTY_CHECKIN_EARLY_MIN": int(_env("LINLI_DUTY_CHECKIN_EARLY_MIN", "30")),
         "LOGIN_RATE_PER_MIN": int(_env("LINLI_LOGIN_RATE_PER_MIN", "30")),
         # Check-in (SPEC §5): code signing key, scan window around the activity, limits.
         "CHECKIN_SIGNING_KEY": _env("LINLI_CHECKIN_SIGNING_KEY", DEV_CHECKIN_SIGNING_KEY),

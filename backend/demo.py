@@ -69,6 +69,23 @@ def _create_demo_world() -> None:
                    role=TeamRole.LEADER),
     ])
     _demo_activities(community, teams["志愿服务队"], users)
+    _demo_parking(teams["车辆自治之家"], users)
+
+
+def _demo_parking(team: Team, users: dict[str, User]) -> None:
+    """Three shifts a day (the night one crosses midnight) and a few members on duty."""
+    from datetime import time
+
+    from backend.parking.models import DutySettings, ShiftTemplate
+
+    for openid in ("demo-resident", "demo-neighbour-1", "demo-neighbour-2"):
+        db.session.add(TeamMember(team_id=team.id, user_id=users[openid].id,
+                                  role=TeamRole.MEMBER))
+    for position, (name, start, end) in enumerate((("早班", 7, 15), ("中班", 15, 23),
+                                                   ("夜班", 23, 7))):
+        db.session.add(ShiftTemplate(team_id=team.id, position=position, name=name,
+                                     start_time=time(start), end_time=time(end), needed=1))
+    db.session.add(DutySettings(team_id=team.id, points_per_shift=5))
 
 
 def _demo_activities(community: Community, team: Team, users: dict[str, User]) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from backend.common.clock import now
+from tests.parking_helpers import authz_scene
 
 ROLES = ["anonymous", "outsider", "admin", "staff_a", "staff_b", "leader_a", "leader_a2",
          "leader_b", "resident_a", "resident_b"]
@@ -115,10 +116,52 @@ MATRIX = {
     "verify certificate": row("GET", "/certificates/verify/ABCD-EFGH-JKMN-PQRS", default=200,
                               anonymous=200),
 }
+# Parking duty (SPEC §8): the parking team of A is led by leader_a (see authz_scene).
+PARKING_MATRIX = {
+    "set shift templates": row("PUT", "/teams/{parking}/shift-templates",
+                               {"shifts": [{"name": "早班", "start": "07:00", "end": "15:00"}]},
+                               staff_a=200, leader_a=200),
+    "get shift templates": row("GET", "/teams/{parking}/shift-templates", staff_a=200,
+                               leader_a=200),
+    "set own availability": row("PUT", "/teams/{parking}/members/{leader_a_uid}/availability",
+                                {"max_shifts_per_week": 5}, staff_a=200, leader_a=200),
+    "generate roster": row("POST", "/teams/{parking}/rosters", "roster", staff_a=201,
+                           leader_a=201),
+    "list team rosters": row("GET", "/teams/{parking}/rosters", staff_a=200, leader_a=200),
+    "get roster": row("GET", "/rosters/{roster}", staff_a=200, leader_a=200, admin=404,
+                      **OTHER_COMMUNITY),
+    "publish roster": row("POST", "/rosters/{draft_roster}/publish", staff_a=200, leader_a=200,
+                          admin=404, **OTHER_COMMUNITY),
+    "my shifts": row("GET", "/me/shifts", default=200),
+    "edit assignment": row("PATCH", "/assignments/{shift2}", {"user_id": "{mate_id}"},
+                           staff_a=200, leader_a=200, admin=404, **OTHER_COMMUNITY),
+    "ask for a swap": row("POST", "/assignments/{shift2}/swap-requests",
+                          {"to_user_id": "{mate_id}"}, leader_a=201, admin=404,
+                          **OTHER_COMMUNITY),
+    "accept a swap": row("POST", "/swap-requests/{swap}/accept", admin=404, **OTHER_COMMUNITY),
+    "approve a swap": row("POST", "/swap-requests/{swap}/approve", staff_a=200, leader_a=200,
+                          admin=404, **OTHER_COMMUNITY),
+    "decline a swap": row("POST", "/swap-requests/{swap}/decline", staff_a=200, leader_a=200,
+                          admin=404, **OTHER_COMMUNITY),
+    "my swap requests": row("GET", "/me/swap-requests", default=200),
+    "post code": row("GET", "/teams/{parking}/post-code", staff_a=200, leader_a=200),
+    "post code png": row("GET", "/teams/{parking}/post-code.png", staff_a=200, leader_a=200),
+    "duty check-in off duty": row("POST", "/duty/checkins", {"code": "post_code"}, default=409),
+    "record fee": row("POST", "/teams/{parking}/fees", {"plate": "京A12345", "period": "2026-12",
+                      "amount": 50, "collected_by": "{leader_a_id}"}, staff_a=201, leader_a=201),
+    "list fees": row("GET", "/teams/{parking}/fees", staff_a=200, leader_a=200),
+    "subsidy report": row("GET", "/teams/{parking}/subsidies?month=2026-12", staff_a=200,
+                          leader_a=200),
+    "subsidy csv": row("GET", "/teams/{parking}/subsidies.csv?month=2026-12", staff_a=200,
+                       leader_a=200),
+    "subsidy xlsx": row("GET", "/teams/{parking}/subsidies.xlsx?month=2026-12", staff_a=200,
+                        leader_a=200),
+}
+MATRIX |= PARKING_MATRIX
 
 
 @pytest.fixture
-def scene(make, world, soon, app):
+def scene(make, world, soon, app, request):
     from backend.extensions import db
     from backend.notify.services import notify
 
@@ -146,6 +189,9 @@ def scene(make, world, soon, app):
     world.certificate = make.call("POST", f"/api/v1/communities/{world.a}/certificates",
                                   world.staff_a, json={"user_id": world.resident_a.id}
                                   ).get_json()["id"]
+    if request.node.callspec.params.get("endpoint") in PARKING_MATRIX:
+        authz_scene(app, make, world)
+        world.leader_a_uid = world.leader_a.id
     world.activity_body = {"title": "义诊", "starts_at": soon(days=3),
                            "ends_at": soon(days=3, hours=2), "capacity": 10}
     return world
@@ -154,6 +200,8 @@ def scene(make, world, soon, app):
 def _fill(value, scene):
     if value == "activity":
         return scene.activity_body
+    if value in ("roster", "post_code"):
+        return getattr(scene, {"roster": "roster_body"}.get(value, value))
     if isinstance(value, dict):
         return {k: _fill(v, scene) for k, v in value.items()}
     if isinstance(value, list):

@@ -11,12 +11,17 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.parking_helpers import parking_team
+
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 # Rules between fields and against the clock ("ends after it starts", "starts in the
 # future") cannot be written in OpenAPI 3.0, so schema-valid bodies may rightly get 422 here.
 CROSS_FIELD_RULES = {"POST /api/v1/teams/{tid}/activities", "PATCH /api/v1/activities/{aid}",
-                     "GET /api/v1/communities/{cid}/points/reconciliation"}
+                     "GET /api/v1/communities/{cid}/points/reconciliation",
+                     # from ≤ to, not in the past, ≤ 62 days; shift names unique, end ≠ start
+                     "POST /api/v1/teams/{tid}/rosters", "PUT /api/v1/teams/{tid}/shift-templates",
+                     "GET /api/v1/me/shifts"}
 
 
 @pytest.fixture
@@ -28,6 +33,7 @@ def api_schema(app):
 def fuzz_people(make, world):
     make.activity(world.team_a)
     make.activity(world.team_a, published=False)
+    parking_team(make, world, members=2)
     return [world.resident_a, world.leader_a, world.staff_a]
 
 

@@ -80,6 +80,9 @@ def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
     report["reminded"] = reminders.remind_due_activities()
     report["no_shows"] = record_no_shows()
     db.session.commit()
+    from backend.parking.tasks import duty_tick
+
+    report.update(duty_tick())
     if reschedule:
         schedule_next_tick()
     log.info("job %s maintenance tick: %s", _job_id(), report)

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.auth.services import current_user
+from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.parking import duty, fees, services, swaps
+from backend.parking.schemas import (
+    AssignmentEditSchema,
+    AssignmentSchema,
+    AvailabilityInSchema,
+    AvailabilitySchema,
+    CheckinInSchema,
+    CheckinSchema,
+    FeeInSchema,
+    FeeListArgsSchema,
+    FeeSchema,
+    MonthArgsSchema,
+    MyShiftsArgsSchema,
+    PostCodeSchema,
+    RosterInSchema,
+    RosterSchema,
+    RosterSummarySchema,
+    SubsidyReportSchema,
+    SwapInSchema,
+    SwapSchema,
+    TemplatesInSchema,
+    TemplatesSchema,
+)
+
+blp = Blueprint("parking", __name__, description="Parking duty: shifts, rosters, swaps, fees")
+
+
+@blp.route("/teams/<id:tid>/shift-templates")
+class ShiftTemplates(MethodView):
+    @blp.response(200, TemplatesSchema)
+    def get(self, tid):
+        """The team's shifts and points per completed shift (members, leader, staff)."""
+        return services.get_templates(current_user(), tid)
+
+    @blp.arguments(TemplatesInSchema)
+    @blp.response(200, TemplatesSchema)
+    def put(self, data, tid):
+        """Replace the team's shifts (leader/staff); a shift may cross midnight."""
+        return services.replace_templates(current_user(), tid, data["shifts"],
+                                          data["points_per_shift"])
+
+
+@blp.route("/teams/<id:tid>/members/<id:uid>/availability")
+class MemberAvailability(MethodView):
+    @blp.response(200, AvailabilitySchema)
+    def get(self, tid, uid):
+        return services.get_availability(current_user(), tid, uid)
+
+    @blp.arguments(AvailabilityInSchema)
+    @blp.response(200, AvailabilitySchema)
+    def put(self, data, tid, uid):
+        """Unavailable days, weekly maximum (hard) and preferences (soft): the member or
+        the leader."""
+        return services.set_availability(current_user(), tid, uid, data)
+
+
+@blp.route("/teams/<id:tid>/rosters")
+class TeamRosters(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(RosterSummarySchema))
+    def get(self, args, tid):
+        return paginate(services.team_rosters(current_user(), tid), **args)
+
+    @blp.arguments(RosterInSchema)
+    @blp.response(201, RosterSchema)
+    def post(self, data, tid):
+        """Generate a draft roster over the days (leader/staff)."""
+        roster = services.create_roster(current_user(), tid, data["first_day"],
+                                        data["last_day"])
+        return services.roster_view(roster)
+
+
+@blp.route("/rosters/<id:rid>", methods=["GET"])
+@blp.response(200, RosterSchema)
+def get_roster(rid):
+    return services.roster_view(services.visible_roster(current_user(), rid))
+
+
+@blp.route("/rosters/<id:rid>/publish", methods=["POST"])
+@blp.response(200, RosterSchema)
+def publish_roster(rid):
+    """Publish the roster; every member on it is notified."""
+    return services.roster_view(services.publish_roster(current_user(), rid))
+
+
+@blp.route("/me/shifts", methods=["GET"])
+@blp.arguments(MyShiftsArgsSchema, location="query")
+@blp.response(200, page_of(AssignmentSchema))
+def my_shifts(args):
+    """My shifts in published rosters, soonest first (from today unless ``from`` is given)."""
+    query = services.my_shifts(current_user(), args.pop("first_day", None),
+                               args.pop("last_day", None))
+    return paginate(query, **args)
+
+
+@blp.route("/assignments/<id:aid>", methods=["PATCH"])
+@blp.arguments(AssignmentEditSchema)
+@blp.response(200, AssignmentSchema)
+def edit_assignment(data, aid):
+    """The leader moves a shift to another member (or empties it) — same hard rules."""
+    return swaps.edit_assignment(current_user(), aid, data["user_id"])
+
+
+@blp.route("/assignments/<id:aid>/swap-requests", methods=["POST"])
+@blp.arguments(SwapInSchema)
+@blp.response(201, SwapSchema)
+def request_swap(data, aid):
+    """Ask another member to take my shift (they accept, then the leader approves)."""
+    return swaps.request_swap(current_user(), aid, data["to_user_id"])
+
+
+@blp.route("/me/swap-requests", methods=["GET"])
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_of(SwapSchema))
+def my_swap_requests(args):
+    return paginate(swaps.my_swaps(current_user()), **args)
+
+
+@blp.route("/swap-requests/<id:sid>/accept", methods=["POST"])
+@blp.response(200, SwapSchema)
+def accept_swap(sid):
+    return swaps.accept_swap(current_user(), sid)
+
+
+@blp.route("/swap-requests/<id:sid>/approve", methods=["POST"])
+@blp.response(200, SwapSchema)
+def approve_swap(sid):
+    """The leader approves: the shift moves to the other member."""
+    return swaps.approve_swap(current_user(), sid)
+
+
+@blp.route("/swap-requests/<id:sid>/decline", methods=["POST"])
+@blp.response(200, SwapSchema)
+def decline_swap(sid):
+    """The other member declines, the requester withdraws, or the leader refuses."""
+    return swaps.decline_swap(current_user(), sid)
+
+
+@blp.route("/teams/<id:tid>/post-code", methods=["GET"])
+@blp.response(200, PostCodeSchema)
+def post_code(tid):
+    """The text of the team's printed post code (leader/staff)."""
+    return {"code": duty.post_code(current_user(), tid)}
+
+
+@blp.route("/teams/<id:tid>/post-code.png", methods=["GET"])
+@blp.response(200, content_type="image/png", description="the post code as a QR image")
+def post_code_png(tid):
+    return Response(duty.post_code_png(current_user(), tid), mimetype="image/png")
+
+
+@blp.route("/duty/checkins", methods=["POST"])
+@blp.arguments(CheckinInSchema)
+@blp.response(200, CheckinSchema)
+def duty_checkin(data):
+    """The member on duty scans the post code inside the shift window."""
+    return duty.check_in(current_user(), data["code"])
+
+
+@blp.route("/teams/<id:tid>/fees")
+class TeamFees(MethodView):
+    @blp.arguments(FeeListArgsSchema, location="query")
+    @blp.response(200, page_of(FeeSchema))
+    def get(self, args, tid):
+        return paginate(fees.team_fees(current_user(), tid, args.pop("period", None)), **args)
+
+    @blp.arguments(FeeInSchema)
+    @blp.response(201, FeeSchema)
+    def post(self, data, tid):
+        """Record a fee collected from a car owner (members, leader, staff)."""
+        return fees.record_fee(current_user(), tid, data)
+
+
+@blp.route("/teams/<id:tid>/subsidies", methods=["GET"])
+@blp.arguments(MonthArgsSchema, location="query")
+@blp.response(200, SubsidyReportSchema)
+def subsidies(args, tid):
+    """The month's fee pool split by completed shifts (leader/staff)."""
+    return fees.subsidy_report(current_user(), tid, args["month"])
+
+
+@blp.route("/teams/<id:tid>/subsidies.csv", methods=["GET"])
+@blp.arguments(MonthArgsSchema, location="query")
+@blp.response(200, content_type="text/csv", description="the subsidy report as CSV")
+def subsidies_csv(args, tid):
+    report = fees.subsidy_report(current_user(), tid, args["month"])
+    return _download(fees.report_csv(report), "text/csv; charset=utf-8",
+                     f"subsidies-{tid}-{args['month']}.csv")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@blp.route("/teams/<id:tid>/subsidies.xlsx", methods=["GET"])
+@blp.arguments(MonthArgsSchema, location="query")
+@blp.response(200, content_type=XLSX, description="the subsidy report as a workbook")
+def subsidies_xlsx(args, tid):
+    report = fees.subsidy_report(current_user(), tid, args["month"])
+    return _download(fees.report_xlsx(report), XLSX, f"subsidies-{tid}-{args['month']}.xlsx")
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,268 @@
+from __future__ import annotations
+
+import re
+from datetime import time
+from decimal import Decimal
+
+import marshmallow as ma
+
+from backend.common.clock import LocalDateTime
+from backend.common.pagination import PageArgsSchema
+from backend.common.schemas import ident, text
+from backend.parking.models import AssignmentStatus, RosterStatus, SwapStatus
+
+HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+MONTH = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+
+
+class ClockTime(ma.fields.String):
+    """``"07:00"`` in and out: a time of day in the community's zone."""
+
+    def __init__(self, **kwargs) -> None:
+        metadata = {"pattern": HH_MM, "example": "07:00", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.strftime("%H:%M")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text_value = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(HH_MM, text_value.strip()):
+            raise ma.ValidationError("请使用 HH:MM 格式，如 07:00")
+        return time.fromisoformat(text_value.strip())
+
+
+class Month(ma.fields.String):
+    """``"2026-12"``: a calendar month."""
+
+    def __init__(self, **kwargs) -> None:
+        metadata = {"pattern": MONTH, "example": "2026-12", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text_value = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not re.fullmatch(MONTH, text_value):
+            raise ma.ValidationError("请使用 YYYY-MM 格式，如 2026-12")
+        return text_value
+
+
+class Money(ma.fields.Decimal):
+    """Yuan with at most two decimals, read exactly (never through a float)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(places=2, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        # Only the OpenAPI description is dumped with it: bounds must be JSON numbers.
+        return None if value is None else float(value)
+
+
+class ShiftInSchema(ma.Schema):
+    name = text(20)
+    start = ClockTime(required=True)
+    end = ClockTime(required=True, metadata={"example": "15:00"})
+    needed = ma.fields.Integer(strict=True, load_default=1,
+                               validate=ma.validate.Range(min=1, max=20))
+
+    @ma.validates_schema
+    def check_length(self, data, **kwargs):
+        if data.get("start") is not None and data.get("start") == data.get("end"):
+            raise ma.ValidationError({"end": ["结束时间不能与开始时间相同"]})
+
+
+class TemplatesInSchema(ma.Schema):
+    shifts = ma.fields.List(ma.fields.Nested(ShiftInSchema), required=True,
+                            validate=ma.validate.Length(min=1, max=12))
+    points_per_shift = ma.fields.Integer(strict=True, load_default=None, allow_none=True,
+                                         validate=ma.validate.Range(min=0, max=1000))
+
+
+class ShiftSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    start = ClockTime(required=True)
+    end = ClockTime(required=True)
+    needed = ma.fields.Integer(required=True)
+
+
+class TemplatesSchema(ma.Schema):
+    team_id = ma.fields.Integer(required=True)
+    points_per_shift = ma.fields.Integer(required=True)
+    shifts = ma.fields.List(ma.fields.Nested(ShiftSchema), required=True)
+
+
+class PreferencesSchema(ma.Schema):
+    no_night = ma.fields.Boolean(load_default=False,
+                                 metadata={"description": "soft wish: no night shifts"})
+    avoid_shifts = ma.fields.List(text(20), load_default=list,
+                                  validate=ma.validate.Length(max=12),
+                                  metadata={"description": "soft wish: shift names to avoid"})
+
+
+class AvailabilityInSchema(ma.Schema):
+    unavailable = ma.fields.List(ma.fields.Date(), load_default=list,
+                                 validate=ma.validate.Length(max=366))
+    max_shifts_per_week = ma.fields.Integer(strict=True, load_default=None, allow_none=True,
+                                            validate=ma.validate.Range(min=0, max=21))
+    preferences = ma.fields.Nested(PreferencesSchema, load_default=lambda: {
+        "no_night": False, "avoid_shifts": []})
+
+
+class AvailabilitySchema(ma.Schema):
+    team_id = ma.fields.Integer(required=True)
+    user_id = ma.fields.Integer(required=True)
+    unavailable = ma.fields.List(ma.fields.String(), required=True)
+    max_shifts_per_week = ma.fields.Integer(required=True, allow_none=True)
+    preferences = ma.fields.Method("dump_preferences", required=True)
+
+    def dump_preferences(self, row) -> dict:
+        return {"no_night": bool(row.no_night), "avoid_shifts": list(row.avoid_shifts or [])}
+
+
+class RosterInSchema(ma.Schema):
+    first_day = ma.fields.Date(required=True, data_key="from")
+    last_day = ma.fields.Date(required=True, data_key="to")
+
+    @ma.validates_schema
+    def check_order(self, data, **kwargs):
+        if data["last_day"] < data["first_day"]:
+            raise ma.ValidationError({"to": ["结束日期不能早于开始日期"]})
+
+
+class AssignmentSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    roster_id = ma.fields.Integer(required=True)
+    team_id = ma.fields.Integer(required=True)
+    date = ma.fields.Date(required=True)
+    shift = ma.fields.String(required=True)
+    user_id = ma.fields.Integer(required=True, allow_none=True)
+    starts_at = LocalDateTime(required=True)
+    ends_at = LocalDateTime(required=True)
+    status = ma.fields.Enum(AssignmentStatus, by_value=True, required=True)
+    checked_in_at = LocalDateTime(required=True, allow_none=True)
+
+
+class UnfilledSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    date = ma.fields.Date(required=True)
+    shift = ma.fields.String(required=True)
+    starts_at = LocalDateTime(required=True)
+    ends_at = LocalDateTime(required=True)
+    reasons = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
+                             metadata={"description": "members kept off, per hard rule"})
+    reason = ma.fields.String(required=True)
+
+
+class FairnessSchema(ma.Schema):
+    min_shifts = ma.fields.Integer(required=True)
+    max_shifts = ma.fields.Integer(required=True)
+    night_min = ma.fields.Integer(required=True)
+    night_max = ma.fields.Integer(required=True)
+
+
+class RosterSummarySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    team_id = ma.fields.Integer(required=True)
+    status = ma.fields.Enum(RosterStatus, by_value=True, required=True)
+    first_day = ma.fields.Date(required=True, data_key="from")
+    last_day = ma.fields.Date(required=True, data_key="to")
+    created_at = LocalDateTime(required=True)
+    published_at = LocalDateTime(required=True, allow_none=True)
+
+
+class RosterSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    team_id = ma.fields.Integer(required=True)
+    status = ma.fields.Enum(RosterStatus, by_value=True, required=True)
+    first_day = ma.fields.Date(required=True, data_key="from", attribute="from")
+    last_day = ma.fields.Date(required=True, data_key="to", attribute="to")
+    assignments = ma.fields.List(ma.fields.Nested(AssignmentSchema), required=True)
+    fairness = ma.fields.Nested(FairnessSchema, required=True)
+    unfilled = ma.fields.List(ma.fields.Nested(UnfilledSchema), required=True)
+    created_at = LocalDateTime(required=True)
+    published_at = LocalDateTime(required=True, allow_none=True)
+
+
+class MyShiftsArgsSchema(PageArgsSchema):
+    first_day = ma.fields.Date(data_key="from")
+    last_day = ma.fields.Date(data_key="to")
+
+
+class SwapInSchema(ma.Schema):
+    to_user_id = ident(required=True)
+
+
+class SwapSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    assignment_id = ma.fields.Integer(required=True)
+    team_id = ma.fields.Integer(required=True)
+    from_user_id = ma.fields.Integer(required=True)
+    to_user_id = ma.fields.Integer(required=True)
+    status = ma.fields.Enum(SwapStatus, by_value=True, required=True)
+    created_at = LocalDateTime(required=True)
+    decided_at = LocalDateTime(required=True, allow_none=True)
+    assignment = ma.fields.Nested(AssignmentSchema, required=True)
+
+
+class AssignmentEditSchema(ma.Schema):
+    user_id = ident(required=True, allow_none=True,
+                    metadata={"description": "the member to put on the shift; null empties it"})
+
+
+class CheckinInSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+
+
+class CheckinSchema(ma.Schema):
+    result = ma.fields.String(required=True, metadata={"enum": ["ok", "already_checked_in"]})
+    points = ma.fields.Integer(required=True)
+    assignment = ma.fields.Nested(AssignmentSchema, required=True)
+
+
+class PostCodeSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+
+
+class FeeInSchema(ma.Schema):
+    plate = text(12, metadata={"example": "京A12345"})
+    period = Month(required=True)
+    amount = Money(required=True, validate=ma.validate.Range(min=Decimal("0.01"),
+                                                             max=Decimal(100000)))
+    collected_by = ident(load_default=None, allow_none=True)
+
+
+class FeeSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    team_id = ma.fields.Integer(required=True)
+    plate = ma.fields.String(required=True)
+    period = ma.fields.String(required=True)
+    amount = ma.fields.Method("dump_amount", required=True)
+    collected_by = ma.fields.Integer(required=True)
+    recorded_by = ma.fields.Integer(required=True)
+    created_at = LocalDateTime(required=True)
+
+    def dump_amount(self, fee) -> str:
+        return f"{fee.amount_fen // 100}.{fee.amount_fen % 100:02d}"
+
+
+class FeeListArgsSchema(PageArgsSchema):
+    period = Month()
+
+
+class MonthArgsSchema(ma.Schema):
+    month = Month(required=True)
+
+
+class SubsidyItemSchema(ma.Schema):
+    user_id = ma.fields.Integer(required=True)
+    display_name = ma.fields.String(required=True)
+    shifts = ma.fields.Integer(required=True)
+    amount = ma.fields.Decimal(required=True, as_string=True, places=2)
+
+
+class SubsidyReportSchema(ma.Schema):
+    team_id = ma.fields.Integer(required=True)
+    month = ma.fields.String(required=True)
+    pool = ma.fields.Decimal(required=True, as_string=True, places=2)
+    total_shifts = ma.fields.Integer(required=True)
+    undistributed = ma.fields.Decimal(required=True, as_string=True, places=2)
+    items = ma.fields.List(ma.fields.Nested(SubsidyItemSchema), required=True)
