@@ -23,7 +23,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from backend import cli, database, errors
     from backend.auth.services import require_login_for_api
     from backend.common import idempotency
-    from backend.common.converters import IdConverter, id_parameter_schema
+    from backend.common.converters import (
+        IdConverter,
+        MonthConverter,
+        id_parameter_schema,
+        month_parameter_schema,
+    )
     from backend.extensions import api, db, migrate
     from backend.notify.queue import install_relay
 
@@ -33,8 +38,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         database.install_engine_hooks(db.engines)
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["month"] = MonthConverter
     api.init_app(app)
     api.register_converter(IdConverter, id_parameter_schema)
+    api.register_converter(MonthConverter, month_parameter_schema)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "token"}
     )
@@ -62,11 +69,13 @@ def _register_blueprints(api) -> None:
     from backend.auth.routes import blp as auth
     from backend.checkin.routes import blp as checkin
     from backend.communities.routes import blp as communities
+    from backend.gifts.routes import blp as gifts
     from backend.notify.routes import blp as notify
     from backend.parking.routes import blp as parking
     from backend.points.routes import blp as points
 
-    for blueprint in (auth, communities, activities, checkin, notify, points, parking):
+    for blueprint in (auth, communities, activities, checkin, notify, points, gifts,
+                      parking):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
 
 

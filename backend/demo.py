@@ -69,7 +69,20 @@ def _create_demo_world() -> None:
                    role=TeamRole.LEADER),
     ])
     _demo_activities(community, teams["志愿服务队"], users)
+    _demo_gifts(community)
     _demo_parking(teams["车辆自治之家"], users)
+
+
+def _demo_gifts(community: Community) -> None:
+    """A small points supermarket shelf (积分超市)."""
+    from backend.gifts.models import Gift
+
+    db.session.add_all(Gift(community_id=community.id, name=name, description=description,
+                            points_cost=cost, stock=stock, per_user_limit=limit)
+                       for name, description, cost, stock, limit in (
+                           ("抽纸", "一提三包", 10, 50, None),
+                           ("洗车券", "小区门口洗车店，限本月", 30, 10, 1),
+                           ("环保购物袋", "可折叠", 5, 100, 2)))
 
 
 def _demo_parking(team: Team, users: dict[str, User]) -> None:

@@ -75,8 +75,30 @@ MATRIX = {
     "request adjustment": row("POST", "/communities/{a}/points/adjustments",
                               {"user_id": "{resident_a_id}", "amount": 5, "reason": "补录"},
                               staff_a=201),
+    "ledger CSV of A": row("GET", "/communities/{a}/points/ledger.csv?from=2026-11-01"
+                           "&to=2026-11-30", staff_a=200),
+    "ledger XLSX of A": row("GET", "/communities/{a}/points/ledger.xlsx?from=2026-11-01"
+                            "&to=2026-11-30", staff_a=200),
+    "close a month": row("POST", "/communities/{a}/points/periods/2026-10/close", staff_a=201),
     "my points": row("GET", "/me/points", default=200),
     "my statement": row("GET", "/me/points/entries", default=200),
+    "list gifts of A": row("GET", "/communities/{a}/gifts", admin=200, staff_a=200,
+                           leader_a=200, leader_a2=200, resident_a=200),
+    "shelve a gift": row("POST", "/communities/{a}/gifts", {"name": "洗车券", "points_cost": 30,
+                                                            "stock": 5}, staff_a=201),
+    "restock a gift": row("PATCH", "/gifts/{gift}", {"stock": 20}, staff_a=200,
+                          **OTHER_COMMUNITY),
+    "redeem a gift": row("POST", "/gifts/{gift}/redemptions", {"quantity": 1},
+                         resident_a=201, leader_a=201, leader_a2=201, **OTHER_COMMUNITY),
+    "hand out by pickup code": row("POST", "/redemptions/fulfil",
+                                   {"pickup_code": "{pickup_code}"}, default=404,
+                                   staff_a=200),
+    "cancel a redemption": row("POST", "/redemptions/{reservation}/cancel", default=404,
+                               resident_a=200, staff_a=200),
+    "pickup code QR": row("GET", "/redemptions/{reservation}/pickup-code.png", default=404,
+                          resident_a=200),
+    "my redemptions": row("GET", "/me/redemptions", default=200),
+    "redemptions of A": row("GET", "/communities/{a}/redemptions", staff_a=200),
     "templates": row("GET", "/notifications/templates", default=200),
     "my notifications": row("GET", "/me/notifications", default=200),
     "read someone else's notification": row("POST", "/me/notifications/{notice}/read",
@@ -189,12 +211,31 @@ def scene(make, world, soon, app, request):
     world.certificate = make.call("POST", f"/api/v1/communities/{world.a}/certificates",
                                   world.staff_a, json={"user_id": world.resident_a.id}
                                   ).get_json()["id"]
+    world.gift, world.reservation, world.pickup_code = _gift_with_reservation(make, world, app)
     if request.node.callspec.params.get("endpoint") in PARKING_MATRIX:
         authz_scene(app, make, world)
         world.leader_a_uid = world.leader_a.id
     world.activity_body = {"title": "义诊", "starts_at": soon(days=3),
                            "ends_at": soon(days=3, hours=2), "capacity": 10}
     return world
+
+
+def _gift_with_reservation(make, world, app):
+    from backend.extensions import db
+    from backend.points.ledger import account_for, transfer
+    from backend.points.models import AccountKind, TransferReason
+
+    with app.app_context():
+        for person in (world.resident_a, world.leader_a, world.leader_a2):
+            transfer(account_for(world.a, AccountKind.ISSUED),
+                     account_for(world.a, AccountKind.RESIDENT, person.id), 100,
+                     TransferReason.SERVICE, "attendance:matrix", f"matrix-{person.id}")
+        db.session.commit()
+    gift = make.call("POST", f"/api/v1/communities/{world.a}/gifts", world.staff_a,
+                     json={"name": "抽纸", "points_cost": 10, "stock": 10}).json
+    reserved = make.call("POST", f"/api/v1/gifts/{gift['id']}/redemptions", world.resident_a,
+                         json={"quantity": 1}).json
+    return gift["id"], reserved["id"], reserved["pickup_code"]
 
 
 def _fill(value, scene):
@@ -210,6 +251,8 @@ def _fill(value, scene):
         return getattr(scene, value[1:-1])
     if isinstance(value, str) and value.startswith("{") and value.endswith("_id}"):
         return getattr(scene, value[1:-4]).id
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return getattr(scene, value[1:-1])
     return value
 
 

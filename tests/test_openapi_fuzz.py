@@ -19,6 +19,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 # future") cannot be written in OpenAPI 3.0, so schema-valid bodies may rightly get 422 here.
 CROSS_FIELD_RULES = {"POST /api/v1/teams/{tid}/activities", "PATCH /api/v1/activities/{aid}",
                      "GET /api/v1/communities/{cid}/points/reconciliation",
+                     "GET /api/v1/communities/{cid}/points/ledger.csv",
+                     "GET /api/v1/communities/{cid}/points/ledger.xlsx",
                      # from ≤ to, not in the past, ≤ 62 days; shift names unique, end ≠ start
                      "POST /api/v1/teams/{tid}/rosters", "PUT /api/v1/teams/{tid}/shift-templates",
                      "GET /api/v1/me/shifts"}

@@ -37,10 +37,13 @@ def test_period_report_balances_and_lists_every_check(app, make, world):
                        world.staff_a, query_string=query).json
     assert {k: v for k, v in report.items() if k != "checks"} == {
         "opening_total": 100, "issued": 50, "redeemed": 0, "refunded": 5, "expired": 20,
-        "adjusted": 5, "closing_total": 140}
+        "adjusted": 5, "closing_total": 140, "closed_periods": []}
     assert {c["name"]: c["ok"] for c in report["checks"]} == {
         "period_identity": True, "sum_of_accounts_is_zero": True,
-        "stored_balances_match_entries": True, "no_negative_resident_balance": True}
+        "stored_balances_match_entries": True, "no_negative_resident_balance": True,
+        "closed_periods_unchanged": True,
+        # "r:1" was written straight into the ledger, with no redemption behind it.
+        "redeem_transfers_have_redemptions": False}
 
 
 def test_a_tampered_balance_fails_its_check(app, make, world):

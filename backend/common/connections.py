@@ -5,9 +5,15 @@ from __future__ import annotations
 from flask import current_app
 from redis import Redis
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from backend.wechat import WeChatClient, client_from_config
+
+# What a Redis call may raise when Redis is slow or away. redis-py sometimes surfaces a
+# timed-out handshake as ``ValueError: I/O operation on closed file`` (seen under load in
+# the scans benchmark), so callers that fall back on Redis failures catch all three.
+REDIS_FAILURES = (RedisError, OSError, ValueError)
 
 
 def redis_connection() -> Redis:

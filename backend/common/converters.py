@@ -5,7 +5,9 @@ Anything else never reaches a view, so a 30-digit id is a 404, not an overflow.
 
 from __future__ import annotations
 
-from werkzeug.routing import IntegerConverter
+from datetime import date
+
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 MAX_ID = 2**31 - 1
 
@@ -17,3 +19,19 @@ class IdConverter(IntegerConverter):
 
 def id_parameter_schema(converter: IdConverter) -> dict:
     return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+class MonthConverter(BaseConverter):
+    """``<month:name>``: ``YYYY-MM`` (2000–2099) as the month's first day."""
+
+    regex = r"20\d\d-(?:0[1-9]|1[0-2])"
+
+    def to_python(self, value: str) -> date:
+        return date(int(value[:4]), int(value[5:]), 1)
+
+    def to_url(self, value: date) -> str:
+        return f"{value:%Y-%m}"
+
+
+def month_parameter_schema(converter: MonthConverter) -> dict:
+    return {"type": "string", "pattern": "^" + MonthConverter.regex + "$", "example": "2026-10"}

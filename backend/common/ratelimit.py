@@ -11,9 +11,8 @@ import logging
 import time
 
 from flask import request
-from redis.exceptions import RedisError
 
-from backend.common.connections import redis_connection
+from backend.common.connections import REDIS_FAILURES, redis_connection
 from backend.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ def enforce_each(action: str, limits: dict[str, int]) -> None:
             pipe.incr(key)
             pipe.expire(key, WINDOW_S + 5)
         counts = pipe.execute()[::2]
-    except RedisError as error:
+    except REDIS_FAILURES as error:
         log.warning("rate limit %s not enforced, Redis unavailable: %s", action, error)
         return
     if any(count > limit for count, limit in zip(counts, limits.values(), strict=True)):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.auth.models import User
@@ -52,6 +52,8 @@ class Community(db.Model):
     # per day of service (null: no cap); fractions of a point are rounded down.
     points_per_hour: Mapped[int] = mapped_column(default=10)
     daily_points_cap: Mapped[int | None]
+    # SPEC §6: points earned in year Y expire at the end of Y+1 (off unless staff turn it on).
+    points_expire: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 

@@ -20,6 +20,8 @@ class CommunitySettingsSchema(ma.Schema):
     points_per_hour = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=1000))
     daily_points_cap = ma.fields.Integer(strict=True, allow_none=True,
                                          validate=ma.validate.Range(min=0, max=100_000))
+    points_expire = ma.fields.Boolean(
+        metadata={"description": "points earned in year Y expire at the end of Y+1"})
 
 
 class CommunitySchema(CommunitySettingsSchema):

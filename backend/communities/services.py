@@ -19,6 +19,8 @@ from backend.communities.models import (
 )
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
+from backend.points.ledger import account_for
+from backend.points.models import AccountKind
 
 
 def get_community(community_id: int) -> Community:
@@ -92,6 +94,9 @@ def join_community(user: User, community_id: int, details: dict[str, str]) -> tu
         db.session.add(resident)
     for field, value in details.items():
         setattr(resident, field, value)
+    if created:
+        # Opened now, so that two first transfers at the same instant find it (SPEC §6).
+        account_for(community_id, AccountKind.RESIDENT, user.id)
     db.session.commit()
     access.forget(user)
     return resident, created

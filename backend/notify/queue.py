@@ -12,12 +12,11 @@ import uuid
 from datetime import datetime
 
 from flask import current_app
-from redis.exceptions import RedisError
 from rq import Queue, Retry
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
-from backend.common.connections import redis_connection
+from backend.common.connections import REDIS_FAILURES, redis_connection
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "linli"
@@ -52,7 +51,7 @@ def enqueue_send(notification_id: int, send_after: datetime | None = None) -> bo
             queue().enqueue_at(send_after, send_notification, notification_id, **options)
         else:
             queue().enqueue(send_notification, notification_id, **options)
-    except RedisError as error:
+    except REDIS_FAILURES as error:
         log.warning("notification %s left in the outbox, Redis unavailable: %s",
                     notification_id, error)
         return False

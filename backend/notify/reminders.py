@@ -11,12 +11,12 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from sqlalchemy import select
 
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
 from backend.common.clock import LOCAL_TZ, now
+from backend.common.connections import REDIS_FAILURES
 from backend.extensions import db
 from backend.notify.services import notify
 
@@ -71,7 +71,7 @@ def schedule_reminders(activity: Activity) -> None:
             if at > now():
                 priority_queue().enqueue_at(at, send_activity_reminders, activity.id, lead,
                                    job_id=reminder_job_id(activity.id, lead), result_ttl=0)
-    except RedisError as error:
+    except REDIS_FAILURES as error:
         log.warning("reminders of activity %s left to the periodic tick: %s",
                     activity.id, error)
 
@@ -85,7 +85,7 @@ def unschedule_reminders(activity_id: int) -> None:
             job_id = reminder_job_id(activity_id, lead)
             with contextlib.suppress(NoSuchJobError):  # never scheduled, or already ran
                 registry.remove(job_id, delete_job=True)
-    except RedisError as error:  # the job checks the status when it runs anyway
+    except REDIS_FAILURES as error:  # the job checks the status when it runs anyway
         log.warning("reminders of activity %s not unscheduled: %s", activity_id, error)
 
 

@@ -71,15 +71,21 @@ def send_notification(notification_id: int) -> str:
 
 @in_app_context
 def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
-    """The periodic work: drain the outbox, remind, mark no-shows; then book the next tick."""
+    """The periodic work: drain the outbox, remind, mark no-shows, lapse unclaimed gift
+    reservations, expire old points; then book the next tick."""
     from backend.checkin.attendance import record_no_shows
     from backend.extensions import db
+    from backend.gifts import tasks as gift_tasks
     from backend.notify import reminders
+    from backend.points.expiry import expire_due_points
 
     report = outbox.drain()
     report["reminded"] = reminders.remind_due_activities()
     report["no_shows"] = record_no_shows()
     db.session.commit()
+    report["gift_reminders"] = gift_tasks.remind_expiring_reservations()
+    report["reservations_expired"] = gift_tasks.expire_reservations()
+    report["points_expired"] = expire_due_points()["points"]
     from backend.parking.tasks import duty_tick
 
     report.update(duty_tick())

@@ -8,12 +8,21 @@ deadlock nor overdraw; the CHECK on resident balances is the database's last wor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from backend.common.clock import LOCAL_TZ, now
 from backend.errors import ApiError
 from backend.extensions import db
-from backend.points.models import Account, AccountKind, Transfer, TransferReason
+from backend.points.models import (
+    Account,
+    AccountKind,
+    ClosedPeriod,
+    Transfer,
+    TransferReason,
+)
 
 
 class TransferKeyReused(ApiError):
@@ -22,16 +31,31 @@ class TransferKeyReused(ApiError):
 
 
 def account_for(community_id: int, kind: AccountKind, user_id: int | None = None) -> Account:
-    """The community's system account of ``kind``, or the resident's own account."""
+    """The community's system account of ``kind``, or the resident's own account.
+
+    Resident accounts are opened when the resident joins (``join_community``);
+    creating one here is the fallback, safe against a concurrent creator: the insert runs
+    in a savepoint and losing the race to the unique index means reading the winner's row.
+    """
+    account = _find_account(community_id, kind, user_id)
+    if account is not None:
+        return account
+    try:
+        with db.session.begin_nested():
+            account = Account(community_id=community_id, kind=kind, user_id=user_id, balance=0)
+            db.session.add(account)
+    except IntegrityError:
+        account = _find_account(community_id, kind, user_id)
+        if account is None:
+            raise
+    return account
+
+
+def _find_account(community_id: int, kind: AccountKind, user_id: int | None) -> Account | None:
     query = select(Account).where(Account.community_id == community_id, Account.kind == kind)
     query = query.where(Account.user_id == user_id if user_id is not None
                         else Account.user_id.is_(None))
-    account = db.session.scalar(query)
-    if account is None:
-        account = Account(community_id=community_id, kind=kind, user_id=user_id, balance=0)
-        db.session.add(account)
-        db.session.flush()
-    return account
+    return db.session.scalar(query)
 
 
 def transfer(source: Account, target: Account, amount: int, reason: TransferReason, ref: str,
@@ -47,7 +71,9 @@ def transfer(source: Account, target: Account, amount: int, reason: TransferReas
         return existing
     if amount <= 0:
         raise ValueError("a transfer moves a positive amount")
-    source, target = _lock_pair(source.id, target.id)
+    source, target = lock_accounts(source.id, target.id)
+    dated = now()
+    _refuse_closed_period(source.community_id, dated)
     if source.kind == AccountKind.RESIDENT and source.balance < amount:
         raise ApiError("insufficient_points", "积分不足",
                        details={"balance": source.balance, "needed": amount})
@@ -57,10 +83,19 @@ def transfer(source: Account, target: Account, amount: int, reason: TransferReas
                    to_account_id=target.id, amount=amount, reason=reason, ref=ref,
                    idempotency_key=idempotency_key, author_id=author_id,
                    reverses_id=reverses_id, from_balance_after=source.balance,
-                   to_balance_after=target.balance)
+                   to_balance_after=target.balance, created_at=dated)
     db.session.add(row)
     db.session.flush()
     return row
+
+
+def _refuse_closed_period(community_id: int, dated: datetime) -> None:
+    month = dated.astimezone(LOCAL_TZ).date().replace(day=1)
+    closed = db.session.scalar(select(ClosedPeriod.id).where(
+        ClosedPeriod.community_id == community_id, ClosedPeriod.month == month))
+    if closed is not None:
+        raise ApiError("period_closed", f"{month:%Y年%m月}的账目已结账，不能再记入该月",
+                       details={"period": f"{month:%Y-%m}"})
 
 
 def reverse(original: Transfer, idempotency_key: str, author_id: int | None) -> Transfer:
@@ -78,7 +113,8 @@ def lock(account_id: int) -> Account:
         .execution_options(populate_existing=True)).scalar_one()
 
 
-def _lock_pair(first_id: int, second_id: int) -> tuple[Account, Account]:
+def lock_accounts(first_id: int, second_id: int) -> tuple[Account, Account]:
+    """Row-lock both accounts in id order (the one order every use case takes)."""
     rows = db.session.scalars(
         select(Account).where(Account.id.in_((first_id, second_id)))
         .order_by(Account.id).with_for_update()

@@ -5,9 +5,18 @@ account's stored balance changes in the same transaction as the transfer that mo
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.clock import UTCDateTime, now
@@ -119,3 +128,35 @@ class AuditEntry(db.Model):
     reason: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ClosedPeriod(db.Model):
+    """A month whose books are closed: no transfer may be dated inside it any more.
+
+    What the month held when it was closed is kept, so reconciliation can prove later
+    that nothing was written into it afterwards."""
+
+    __tablename__ = "point_closed_periods"
+    __table_args__ = (UniqueConstraint("community_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    month: Mapped[date]  # the first day of the month (community time)
+    transfer_count: Mapped[int]
+    amount_total: Mapped[int] = mapped_column(BigInteger)
+    closed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ExpiryRun(db.Model):
+    """Year ``year``'s points of the community have been expired (the job's bookmark)."""
+
+    __tablename__ = "point_expiry_runs"
+    __table_args__ = (UniqueConstraint("community_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    year: Mapped[int]
+    accounts_expired: Mapped[int] = mapped_column(default=0)
+    points_expired: Mapped[int] = mapped_column(BigInteger, default=0)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -7,19 +7,20 @@ closing holds by construction; the check recomputes it anyway, beside the invari
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
-from backend.common.clock import LOCAL_TZ, to_utc
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
 from backend.extensions import db
+from backend.gifts.checks import redeem_transfers_check
 from backend.points.ledger import invariant_checks
 from backend.points.models import Account, AccountKind, Transfer, TransferReason
+from backend.points.periods import closed_period_check, closed_periods, local_midnight
 
 # Bucket per reason, with the sign of a transfer *into* resident accounts.
 BUCKETS = {TransferReason.SERVICE: ("issued", 1), TransferReason.DUTY: ("issued", 1),
@@ -30,7 +31,7 @@ BUCKETS = {TransferReason.SERVICE: ("issued", 1), TransferReason.DUTY: ("issued"
 def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -> dict[str, Any]:
     get_community(community_id)
     require_staff(actor, community_id)
-    start, end = _local_midnight(first_day), _local_midnight(last_day, next_day=True)
+    start, end = local_midnight(first_day), local_midnight(last_day, next_day=True)
     flows = _resident_flows(community_id, start, end)
     report: dict[str, Any] = {"opening_total": _resident_total(community_id, start),
                               "closing_total": _resident_total(community_id, end),
@@ -45,19 +46,11 @@ def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -
                "detail": f"opening + movements = {expected}, closing = "
                          f"{report['closing_total']}"}]
     checks += [vars(check) for check in invariant_checks(community_id)]
-    return {**report, "checks": checks}
-
-
-def _local_midnight(day: date, next_day: bool = False) -> datetime:
-    """Start of ``day`` (or of the day after) in community time, as UTC; the calendar's
-    ends (year 1, year 9999) clamp instead of overflowing."""
-    try:
-        if next_day:
-            day += timedelta(days=1)
-        return to_utc(datetime.combine(day, time.min).replace(tzinfo=LOCAL_TZ))
-    except OverflowError:
-        edge = datetime.max if day.year > 1 else datetime.min
-        return edge.replace(tzinfo=UTC)
+    checks.append(vars(redeem_transfers_check(community_id)))
+    closed = closed_periods(community_id, first_day, last_day)
+    checks.append(vars(closed_period_check(closed)))
+    return {**report, "checks": checks,
+            "closed_periods": [f"{period.month:%Y-%m}" for period in closed]}
 
 
 def _net_into_residents():

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
-from backend.points import adjustments, services
+from backend.points import adjustments, export, periods, services
 from backend.points.reconciliation import reconcile
 from backend.points.schemas import (
     AdjustmentInSchema,
     AdjustmentSchema,
+    ClosedPeriodSchema,
     PeriodArgsSchema,
     PointsSummarySchema,
     ReconciliationSchema,
@@ -58,3 +60,46 @@ def request_adjustment(data, cid):
 def approve_adjustment(adj_id):
     """Apply an adjustment (a different staff member of the community)."""
     return adjustments.approve_adjustment(current_user(), adj_id)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILE = {"type": "string", "format": "binary"}
+
+
+@blp.route("/communities/<id:cid>/points/ledger.csv", methods=["GET"])
+@blp.arguments(PeriodArgsSchema, location="query")
+@blp.response(200, FILE, content_type="text/csv", description="every transfer, UTF-8 CSV")
+def ledger_csv(args, cid):
+    """Every transfer of the period as CSV, phone numbers masked (staff)."""
+    rows = export.ledger_rows(current_user(), cid, args["first_day"], args["last_day"])
+    first = next(rows)  # authorisation runs now, not once the stream has started
+    body = stream_with_context(export.as_csv(_prepend(first, rows)))
+    return Response(body, content_type="text/csv; charset=utf-8",
+                    headers=_attachment(cid, args, "csv"))
+
+
+@blp.route("/communities/<id:cid>/points/ledger.xlsx", methods=["GET"])
+@blp.arguments(PeriodArgsSchema, location="query")
+@blp.response(200, FILE, content_type=XLSX, description="every transfer, one sheet")
+def ledger_xlsx(args, cid):
+    """Every transfer of the period as an Excel workbook, phone numbers masked (staff)."""
+    rows = export.ledger_rows(current_user(), cid, args["first_day"], args["last_day"])
+    return Response(export.as_xlsx(rows), content_type=XLSX,
+                    headers=_attachment(cid, args, "xlsx"))
+
+
+def _prepend(first, rest):
+    yield first
+    yield from rest
+
+
+def _attachment(cid: int, args: dict, extension: str) -> dict[str, str]:
+    name = f"ledger-{cid}-{args['first_day']:%Y%m%d}-{args['last_day']:%Y%m%d}.{extension}"
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@blp.route("/communities/<id:cid>/points/periods/<month:period>/close", methods=["POST"])
+@blp.response(201, ClosedPeriodSchema)
+def close_period(cid, period):
+    """Close a month's books (staff): afterwards no transfer may be dated inside it."""
+    return periods.close_period(current_user(), cid, period)

@@ -44,6 +44,16 @@ class CheckSchema(ma.Schema):
     detail = ma.fields.String(required=True)
 
 
+class ClosedPeriodSchema(ma.Schema):
+    community_id = ma.fields.Integer(required=True)
+    period = ma.fields.Function(lambda p: f"{p.month:%Y-%m}", required=True,
+                                metadata={"type": "string", "example": "2026-10"})
+    transfer_count = ma.fields.Integer(required=True)
+    amount_total = ma.fields.Integer(required=True)
+    closed_by = ma.fields.Integer(required=True)
+    closed_at = LocalDateTime(required=True)
+
+
 class ReconciliationSchema(ma.Schema):
     opening_total = ma.fields.Integer(required=True)
     issued = ma.fields.Integer(required=True)
@@ -53,6 +63,8 @@ class ReconciliationSchema(ma.Schema):
     adjusted = ma.fields.Integer(required=True)
     closing_total = ma.fields.Integer(required=True)
     checks = ma.fields.List(ma.fields.Nested(CheckSchema), required=True)
+    closed_periods = ma.fields.List(ma.fields.String(), required=True,
+                                    metadata={"description": "closed months in the period"})
 
 
 class AdjustmentInSchema(ma.Schema):

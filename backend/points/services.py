@@ -8,7 +8,9 @@ from sqlalchemy import case, func, or_, select
 
 from backend.auth.models import User
 from backend.communities.access import residency
+from backend.communities.models import Community
 from backend.extensions import db
+from backend.points.expiry import expiring
 from backend.points.models import Account, AccountKind, Transfer, TransferReason
 
 EARNING = (TransferReason.SERVICE, TransferReason.DUTY)
@@ -38,9 +40,9 @@ def summary(user: User) -> dict[str, Any]:
         func.coalesce(func.sum(case((incoming & (Transfer.reason == TransferReason.REFUND),
                                      Transfer.amount))), 0),
     ).where(or_(incoming, outgoing))).one()
-    # Expiry rules are per community and not configured yet: nothing is due to expire.
+    community = db.session.get(Community, account.community_id)
     return {"balance": account.balance, "earned_total": earned,
-            "spent_total": redeemed - refunded, "expiring": []}
+            "spent_total": redeemed - refunded, "expiring": expiring(account, community)}
 
 
 def statement(user: User):

@@ -1,6 +1,6 @@
 """parking
 
-Revision ID: 0007_parking
+Revision ID: 0006_parking
 Revises: 0005_checkin
 Create Date: 2026-11-23 12:21:35.436127
 
@@ -12,7 +12,7 @@ import backend.common.clock  # noqa: F401  (custom column types)
 
 
 # revision identifiers, used by Alembic.
-revision = '0007_parking'
+revision = '0006_parking'
 down_revision = '0005_checkin'
 branch_labels = None
 depends_on = None

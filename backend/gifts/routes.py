@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import io
+
+import qrcode
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.auth.services import current_user
+from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.communities.services import resident_names
+from backend.gifts import redemptions, services
+from backend.gifts.schemas import (
+    FulfilInSchema,
+    GiftInSchema,
+    GiftPatchSchema,
+    GiftSchema,
+    RedeemInSchema,
+    RedemptionListArgsSchema,
+    RedemptionSchema,
+    StaffRedemptionSchema,
+)
+
+blp = Blueprint("gifts", __name__, description="The points supermarket: gifts and redemptions")
+PNG = {"type": "string", "format": "binary"}
+
+
+@blp.route("/communities/<id:cid>/gifts")
+class Gifts(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(GiftSchema))
+    def get(self, args, cid):
+        """The community's gifts with stock left (its residents and staff)."""
+        return paginate(services.list_gifts(current_user(), cid), **args)
+
+    @blp.arguments(GiftInSchema)
+    @blp.response(201, GiftSchema)
+    def post(self, data, cid):
+        """Put a gift on the shelf (staff)."""
+        return services.create_gift(current_user(), cid, data)
+
+
+@blp.route("/gifts/<id:gid>", methods=["PATCH"])
+@blp.arguments(GiftPatchSchema, required=False)
+@blp.response(200, GiftSchema)
+def update_gift(changes, gid):
+    """Restock or change a gift (staff); stock never drops below reserved + fulfilled."""
+    return services.update_gift(current_user(), gid, changes)
+
+
+@blp.route("/gifts/<id:gid>/redemptions", methods=["POST"])
+@blp.arguments(RedeemInSchema, required=False)
+@blp.response(201, RedemptionSchema)
+def redeem(data, gid):
+    """Redeem points for a gift (a resident of its community): points are taken and the
+    items reserved for 7 days; show the pickup code at the counter."""
+    return redemptions.redeem(current_user(), gid, data.get("quantity", 1))
+
+
+@blp.route("/redemptions/fulfil", methods=["POST"])
+@blp.arguments(FulfilInSchema)
+@blp.response(200, RedemptionSchema)
+def fulfil(data):
+    """Hand a reserved gift over against its pickup code (staff of the community)."""
+    return redemptions.fulfil(current_user(), data["pickup_code"])
+
+
+@blp.route("/redemptions/<id:rid>/cancel", methods=["POST"])
+@blp.response(200, RedemptionSchema)
+def cancel(rid):
+    """Cancel a reservation (the resident before pickup, or staff): points refunded."""
+    return redemptions.cancel(current_user(), rid)
+
+
+@blp.route("/redemptions/<id:rid>/pickup-code.png", methods=["GET"])
+@blp.response(200, PNG, content_type="image/png", description="the pickup code as a QR image")
+def pickup_code_png(rid):
+    """My reservation's pickup code as a QR image, for the counter's scanner."""
+    redemption = redemptions.own_redemption(current_user(), rid)
+    image = qrcode.make(redemption.pickup_code, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return Response(buffer.getvalue(), content_type="image/png",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+@blp.route("/me/redemptions", methods=["GET"])
+@blp.arguments(RedemptionListArgsSchema, location="query")
+@blp.response(200, page_of(RedemptionSchema))
+def my_redemptions(args):
+    """My redemptions, newest first."""
+    status = args.pop("status", None)
+    return paginate(redemptions.my_redemptions(current_user(), status), **args)
+
+
+@blp.route("/communities/<id:cid>/redemptions", methods=["GET"])
+@blp.arguments(RedemptionListArgsSchema, location="query")
+@blp.response(200, page_of(StaffRedemptionSchema))
+def community_redemptions(args, cid):
+    """The community's redemptions, newest first, with who redeemed (staff)."""
+    status = args.pop("status", None)
+    page = paginate(redemptions.community_redemptions(current_user(), cid, status), **args)
+    residents = resident_names([r.user_id for r in page["items"]])
+    page["items"] = [_with_resident(r, residents.get(r.user_id)) for r in page["items"]]
+    return page
+
+
+def _with_resident(redemption, resident) -> dict:
+    fields = StaffRedemptionSchema().fields
+    row = {name: getattr(redemption, name) for name in fields
+           if name not in ("real_name", "room")}
+    row["real_name"] = resident.real_name if resident else ""
+    row["room"] = (f"{resident.building}-{resident.unit}-{resident.room}" if resident else "")
+    return row
