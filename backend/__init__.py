@@ -51,6 +51,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     idempotency.register(app)
     install_relay()
     cli.register(app)
+    if app.config["LINLI_ENV"] != "production":
+        # The mock pages log in through the mock platform's /_mock/login-code.
+        from backend.miniprogram import bp as miniprogram
+
+        app.register_blueprint(miniprogram)
 
     @app.get("/healthz")
     def healthz():

@@ -1,7 +1,8 @@
 """Run the product locally: mock WeChat platform, Redis, RQ worker, API with demo data.
 
 ``scripts/dev`` installs what is missing and runs this. ``--check`` starts everything,
-logs in as the demo resident through the mock platform, lists activities, and stops:
+logs in as the demo resident through the mock platform, lists activities, fetches the
+mini-program pages at ``/mp/``, and stops:
 the smoke test of the run command itself.
 """
 
@@ -133,6 +134,7 @@ def _print_summary(args: argparse.Namespace, env: dict[str, str], demo: str) -> 
     print(f"""
 Linli is running
   API            {api}/api/v1      (docs: {api}/api/v1/docs, spec: {api}/api/v1/openapi.json)
+  mini-program   {api}/mp/         (phone-sized pages; pick a demo person to log in)
   mock WeChat    {env['LINLI_WECHAT_API_BASE']}
   database       {env['LINLI_DATABASE_URL']}
   Redis          {env['LINLI_REDIS_URL']}   (RQ worker with scheduler: running)
@@ -164,7 +166,15 @@ def _smoke_test(api: str, mock: str) -> int:
         print("check: the sign-up notice did not reach the mock WeChat platform")
         return 1
     print(f"check: signed up ({signup.json()['status']}), notice delivered through the worker")
-    return 0 if activities["total"] >= 3 else 1
+    return 0 if activities["total"] >= 3 and _pages_served(api) else 1
+
+
+def _pages_served(api: str) -> bool:
+    """The mini-program pages and their modules come from the API's origin."""
+    urls = [f"{api}/mp/", f"{api}/mp/app.js", f"{api}/mp/vendor/jsQR.js", f"{api}/mp/config.json"]
+    ok = all(requests.get(url, timeout=5).status_code == 200 for url in urls)
+    print(f"check: mini-program pages at {api}/mp/ {'served' if ok else 'NOT served'}")
+    return ok
 
 
 def _delivered(mock: str, openid: str, timeout: float = 30) -> bool:

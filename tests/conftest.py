@@ -19,6 +19,7 @@ from backend import create_app
 from backend.common.clock import now
 from backend.extensions import db
 from miniprogram_mock.wx_server import start_in_thread
+from tests.browser import browser, playwright_driver, site  # noqa: F401 (mini-program pages)
 from tests.factories import Factory
 
 ADMIN_OPENID = "o-admin-street"

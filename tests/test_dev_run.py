@@ -19,6 +19,7 @@ def test_dev_run_starts_the_product_with_demo_data(tmp_path, redis_url):
     assert "logged in as demo-resident, 5 activities" in result.stdout
     assert "老年人智能手机课堂" in result.stdout
     assert "notice delivered through the worker" in result.stdout
+    assert "mini-program pages at" in result.stdout and "/mp/ served" in result.stdout
 
 
 def _clean_env() -> dict[str, str]:

@@ -95,12 +95,13 @@ def is_admin(user: User) -> bool:
 
 
 PUBLIC_ENDPOINTS = frozenset({"auth.wechat_login", "healthz", "checkin.verify_certificate"})
+PUBLIC_PREFIXES = ("api-docs.", "mp.")  # the API docs; the mock mini-program's static pages
 
 
 def require_login_for_api() -> None:
     """Authenticate before arguments are parsed: no token is a 401, whatever the body."""
     endpoint = request.endpoint
-    if endpoint is None or endpoint in PUBLIC_ENDPOINTS or endpoint.startswith("api-docs."):
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(PUBLIC_PREFIXES):
         return
     if request.method != "OPTIONS":
         current_user()

@@ -1,0 +1,81 @@
+// 我的值班: my shifts, swap requests to and from me, and the duty check-in at the post.
+import { api } from "../api.js";
+import { actionButton, empty, fmtDate, h, load, toast } from "../ui.js";
+import { wx } from "../wx.js";
+
+const SWAP_ZH = { pending: "待对方同意", accepted: "待队长批准", approved: "已调换", declined: "已拒绝", cancelled: "已撤回" };
+const SHIFT_ZH = { scheduled: "待值班", completed: "已签到", missed: "缺勤" };
+
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false });
+}
+
+function shiftLabel(s) {
+  return `${s.shift} ${clock(s.starts_at)}–${clock(s.ends_at)}`;
+}
+
+function shiftCard(s, reload) {
+  const slot = h("div");
+  const toUser = h("input", { type: "number", placeholder: "对方的用户编号", style: "width:150px" });
+  return h("div", { class: "card", testid: `shift-${s.id}` },
+    h("div", { class: "row" }, h("h3", {}, fmtDate(s.date)), h("span", { class: "tag" }, shiftLabel(s))),
+    h("div", { class: "muted" }, SHIFT_ZH[s.status] || s.status),
+    s.status !== "scheduled" ? null : h("div", { class: "row" }, toUser,
+      actionButton("申请换班", async () => {
+        await api.post(`/assignments/${s.id}/swap-requests`, { to_user_id: Number(toUser.value) });
+        toast("换班申请已发出");
+        await reload();
+      }, { slot, className: "secondary" })),
+    slot);
+}
+
+function swapCard(r, me, leaderTeams, reload) {
+  const slot = h("div");
+  const incoming = r.to_user_id === me.id && r.status === "pending";
+  const mine = r.from_user_id === me.id;
+  const toApprove = r.status === "accepted" && leaderTeams.includes(r.team_id);
+  const act = (label, verb, done, className = "") => actionButton(label, async () => {
+    await api.post(`/swap-requests/${r.id}/${verb}`);
+    toast(done);
+    await reload();
+  }, { slot, className });
+  return h("div", { class: "card", testid: `swap-${r.id}` },
+    h("div", { class: "row" }, h("span", {}, incoming ? "有人想和你换班" : mine ? "我的换班申请" : "队员换班申请"),
+      h("span", { class: "tag orange" }, SWAP_ZH[r.status] || r.status)),
+    h("div", { class: "muted" }, `${fmtDate(r.assignment.date)} ${shiftLabel(r.assignment)}`),
+    h("div", { class: "row" },
+      incoming ? act("同意换班", "accept", "已同意，等待队长批准") : null,
+      incoming ? act("拒绝", "decline", "已拒绝", "secondary") : null,
+      toApprove ? act("批准换班", "approve", "已批准，班次已调换") : null),
+    slot);
+}
+
+export default {
+  title: "我的值班",
+  async render(el, { user, info }) {
+    const shifts = h("div");
+    const swaps = h("div");
+    const slot = h("div");
+    const reload = () => Promise.all([
+      load(shifts, async () => {
+        const page = await api.get("/me/shifts", { per_page: 100 });
+        return page.items.length ? page.items.map((s) => shiftCard(s, reload)) : empty("近期没有值班安排");
+      }),
+      load(swaps, async () => {
+        const page = await api.get("/me/swap-requests", { per_page: 50 });
+        return page.items.length ? page.items.map((r) => swapCard(r, user, info.leaderTeams, reload)) : empty("没有换班申请");
+      }),
+    ]);
+    el.replaceChildren(
+      actionButton("扫岗位码签到", async () => {
+        const { result } = await wx.scanCode({ onlyFromCamera: false });
+        await api.post("/duty/checkins", { code: result });
+        toast("值班签到成功");
+        await reload();
+      }, { slot, testid: "duty-checkin" }),
+      slot,
+      h("div", { class: "section-title" }, "我的班次"), shifts,
+      h("div", { class: "section-title" }, "换班申请"), swaps);
+    await reload();
+  },
+};

@@ -1,0 +1,49 @@
+// 消息: the in-app inbox, and asking for subscribe-message grants.
+import { api } from "../api.js";
+import { actionButton, empty, fmtTime, h, load, toast } from "../ui.js";
+import { wx } from "../wx.js";
+
+// wx.requestSubscribeMessage for these template keys, then tell the backend what was accepted.
+export async function subscribeTo(keys) {
+  const templates = (await api.get("/notifications/templates")).items.filter((t) => keys.includes(t.key));
+  const tmplIds = templates.map((t) => t.template_id);
+  const titles = Object.fromEntries(templates.map((t) => [t.template_id, t.title]));
+  const answer = await wx.requestSubscribeMessage({ tmplIds, titles });
+  const accepted = tmplIds.filter((id) => answer[id] === "accept");
+  if (!accepted.length) return toast("未订阅任何通知");
+  await api.post("/me/subscriptions", { template_ids: accepted });
+  toast(`已订阅 ${accepted.length} 条通知`);
+}
+
+const ALL_KEYS = ["signup_confirmed", "waitlist_promoted", "activity_reminder", "activity_cancelled",
+  "points_credited", "gift_ready", "roster_published", "shift_reminder", "swap_request"];
+
+function notice(n, reload) {
+  const body = h("div", { class: "card", testid: `notice-${n.id}`, style: n.read_at ? "opacity:.65" : "" },
+    h("div", { class: "row" }, h("h3", {}, n.title), n.read_at ? null : h("span", { class: "tag red" }, "未读")),
+    h("p", { style: "margin:4px 0" }, n.body),
+    h("div", { class: "muted" }, fmtTime(n.created_at)));
+  if (!n.read_at) {
+    body.addEventListener("click", async () => {
+      await api.post(`/me/notifications/${n.id}/read`).catch(() => {});
+      reload();
+    });
+  }
+  return body;
+}
+
+export default {
+  title: "消息",
+  async render(el) {
+    const list = h("div");
+    const slot = h("div");
+    const reload = () => load(list, async () => {
+      const page = await api.get("/me/notifications", { per_page: 50 });
+      return page.items.length ? page.items.map((n) => notice(n, reload)) : empty("还没有消息");
+    });
+    el.replaceChildren(
+      actionButton("订阅消息通知", () => subscribeTo(ALL_KEYS), { slot, className: "block secondary", testid: "subscribe-all" }),
+      slot, list);
+    await reload();
+  },
+};
