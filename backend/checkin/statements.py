@@ -32,14 +32,15 @@ def _dialect() -> str:
 
 def activity_for_scanner() -> Executable:
     """The activity, and whether :user_id leads its team or is staff of its community."""
-    leader = select(TeamMember.id).where(
-        TeamMember.team_id == Activity.team_id, TeamMember.user_id == bindparam("user_id"),
-        TeamMember.role == TeamRole.LEADER).exists()
-    staff = select(StaffMember.id).where(
-        StaffMember.community_id == Activity.community_id,
-        StaffMember.user_id == bindparam("user_id")).exists()
-    return _cached("activity_for_scanner", lambda: select(Activity, or_(leader, staff)).where(
-        Activity.id == bindparam("activity_id")))
+    def build() -> Executable:
+        leader = select(TeamMember.id).where(
+            TeamMember.team_id == Activity.team_id, TeamMember.user_id == bindparam("user_id"),
+            TeamMember.role == TeamRole.LEADER).exists()
+        staff = select(StaffMember.id).where(
+            StaffMember.community_id == Activity.community_id,
+            StaffMember.user_id == bindparam("user_id")).exists()
+        return select(Activity, or_(leader, staff)).where(Activity.id == bindparam("activity_id"))
+    return _cached("activity_for_scanner", build)
 
 
 def person() -> Executable:
