@@ -108,3 +108,13 @@ def test_mask_name(name, masked):
     from backend.communities.access import mask_name
 
     assert mask_name(name) == masked
+
+
+def test_settings_booleans_are_true_or_false_only(make, world):
+    for value in (0, 1, "true", None):
+        response = make.call("PATCH", f"/api/v1/communities/{world.a}", world.staff_a,
+                             json={"points_expire": value})
+        assert response.status_code == 422, value
+    ok = make.call("PATCH", f"/api/v1/communities/{world.a}", world.staff_a,
+                   json={"points_expire": True})
+    assert ok.status_code == 200 and ok.get_json()["points_expire"] is True

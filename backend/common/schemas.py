@@ -20,10 +20,14 @@ def ident(strict: bool = True, **kwargs) -> ma.fields.Integer:
 
 
 class StrictBoolean(ma.fields.Boolean):
-    """true or false only: 0, 1, "yes" are not booleans in the OpenAPI description either."""
+    """true or false only: 0, 1, "yes" are not booleans in the OpenAPI description either.
 
-    truthy = frozenset({True})
-    falsy = frozenset({False})
+    (Truthy/falsy sets cannot say this: 0 == False, so ``0 in {False}``.)"""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class TrimmedString(ma.fields.String):
