@@ -77,13 +77,21 @@ def user_id_from_request() -> int | None:
     return user_id
 
 
+def current_user_id() -> int:
+    """The authenticated user's id from the token alone, or a 401 envelope (no query: the
+    hot paths that only need the id, like scans, prove membership in their own query)."""
+    user_id = user_id_from_request()
+    if user_id is None:
+        raise Unauthenticated()
+    return user_id
+
+
 def current_user() -> User:
     """The authenticated user, or a 401 envelope."""
     user = g.get("linli_user")
     if user is not None:
         return user
-    user_id = user_id_from_request()
-    user = db.session.get(User, user_id) if user_id is not None else None
+    user = db.session.get(User, current_user_id())
     if user is None:
         raise Unauthenticated()
     g.linli_user = user
@@ -104,4 +112,4 @@ def require_login_for_api() -> None:
     if endpoint is None or endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(PUBLIC_PREFIXES):
         return
     if request.method != "OPTIONS":
-        current_user()
+        current_user_id()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Response, jsonify, url_for
 from flask_smorest import Blueprint
 
-from backend.auth.services import current_user
+from backend.auth.services import current_user, current_user_id
 from backend.checkin import attendance, certificates, codes, services
 from backend.checkin.schemas import (
     ApproveInSchema,
@@ -74,7 +74,7 @@ def poster_code_png(aid):
 @blp.response(200, ScanAnswerSchema)
 def scan(data, aid):
     """Record one scan at the door (the team's leader, or staff)."""
-    return jsonify(services.scan(current_user(), aid, data))
+    return jsonify(services.scan(current_user_id(), aid, data))
 
 
 @blp.route("/activities/<id:aid>/scans/batch", methods=["POST"])
@@ -82,7 +82,7 @@ def scan(data, aid):
 @blp.response(200, ScanBatchAnswerSchema)
 def scan_batch(data, aid):
     """Upload scans made offline; one answer per scan, in the order sent."""
-    return jsonify({"results": services.scan_batch(current_user(), aid, data["scans"])})
+    return jsonify({"results": services.scan_batch(current_user_id(), aid, data["scans"])})
 
 
 @blp.route("/me/checkins", methods=["POST"])

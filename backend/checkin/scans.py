@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from flask import current_app
 from sqlalchemy import select
 
-from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
+from backend.activities.models import ActivityStatus, Signup, SignupStatus
 from backend.checkin import codes, statements
 from backend.checkin.hours import served_minutes
 from backend.checkin.models import (
@@ -42,12 +42,12 @@ def early_allowance() -> timedelta:
     return timedelta(minutes=current_app.config["CHECKIN_EARLY_MIN"])
 
 
-def in_window(activity: Activity, at: datetime) -> bool:
+def in_window(activity: DoorActivity, at: datetime) -> bool:
     late = timedelta(minutes=current_app.config["CHECKIN_LATE_MIN"])
     return activity.starts_at - early_allowance() <= at <= activity.ends_at + late
 
 
-def require_open_for_scans(activity: Activity) -> None:
+def require_open_for_scans(activity: DoorActivity) -> None:
     if activity.status != ActivityStatus.PUBLISHED:
         raise ApiError("activity_not_published", "活动未发布或已取消，不能签到")
 
@@ -56,10 +56,60 @@ class DuplicateScan(Exception):
     """This scan id was recorded by a concurrent request: roll back, answer as it did."""
 
 
-def record(scanner_id: int, activity: Activity, item: dict[str, Any], received_at: datetime,
-           kind: codes.CodeKind = codes.CodeKind.PERSONAL, replayed: bool = False
-           ) -> dict[str, Any]:
+class DoorActivity(Protocol):
+    """What a scan needs of its activity: an ``Activity`` or a row of ``statements.door``."""
+
+    id: int
+    community_id: int
+    status: ActivityStatus
+    starts_at: datetime
+    ends_at: datetime
+    walk_ins_allowed: bool
+
+
+@dataclass(frozen=True)
+class Person:
+    """What the door needs to know of a code's holder."""
+
+    name: str | None
+    community_id: int | None
+    signed_up: bool
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a code says before the database is asked: a refusal or None, and whose it is."""
+
+    refusal: ScanResult | None
+    holder_id: int | None
+
+
+def scanned_at(item: dict[str, Any], received_at: datetime) -> datetime:
+    return item.get("scanned_at") or received_at
+
+
+def read(text: str, kind: codes.CodeKind, scanner_id: int, at: datetime,
+         activity_id: int) -> Reading:
+    """Verify a code as of ``at`` (signature, kind, age; a poster code names its activity)."""
+    try:
+        code = codes.verify(text, kind, at)
+    except codes.ExpiredCode as expired:
+        return Reading(ScanResult.EXPIRED_CODE, _holder(expired.code, scanner_id))
+    except codes.InvalidCode:
+        return Reading(ScanResult.INVALID_CODE, None)
+    if kind == codes.CodeKind.POSTER and code.subject_id != activity_id:
+        return Reading(ScanResult.INVALID_CODE, None)
+    return Reading(None, _holder(code, scanner_id))
+
+
+def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
+           received_at: datetime, kind: codes.CodeKind = codes.CodeKind.PERSONAL,
+           replayed: bool = False, reading: Reading | None = None,
+           person: Person | None = None) -> dict[str, Any]:
     """Judge and keep one scan (flush only); the same scan id again → the first answer.
+
+    ``reading`` and ``person`` may come from the caller, who read the code and looked up its
+    holder along with the activity; otherwise they are worked out here.
 
     Fresh scans are the norm, so the first pass does not look for an earlier answer: it
     raises DuplicateScan when the scan id is already taken (by an earlier upload or a
@@ -69,20 +119,29 @@ def record(scanner_id: int, activity: Activity, item: dict[str, Any], received_a
         first = first_answer(activity.id, item["scan_id"])
         if first is not None:
             return first
-    scanned_at = item.get("scanned_at") or received_at
-    result, user_id, person = _read_code(activity, item["code"], kind, scanner_id, scanned_at)
-    attendance = None
+    at = scanned_at(item, received_at)
+    if reading is None:
+        reading = read(item["code"], kind, scanner_id, at, activity.id)
+    if person is None and reading.holder_id is not None:
+        person = _person(activity, reading.holder_id)
+    result = reading.refusal or _right_to_attend(activity, person, at)
+    attendance = fold = present = None
     if result is None:
-        attendance = _locked_attendance(activity, user_id, walk_in=not person.signed_up)
-        result = door_result(item["direction"], scanned_at, attendance)
-        _update_attendance(activity, attendance, item["direction"], scanned_at)
-    answer = _answer(result, attendance, user_id, person.name if person else None)
-    inserted = db.session.execute(statements.scan_insert(), dict(
+        attendance = _locked_attendance(activity, reading.holder_id,
+                                        walk_in=not person.signed_up)
+        if "scanned_at" not in item:
+            # A live scan happens when it is judged, under the lock: two leaders' scans of
+            # one code then fall in the order they commit (one ``ok``, then ``already_in``).
+            at = max(at, now())
+        result = door_result(item["direction"], at, attendance)
+        fold, present = _fold(activity, attendance, item["direction"], at)
+    answer = _answer(result, attendance, reading.holder_id, person.name if person else None)
+    inserted = statements.insert_scan(dict(
         activity_id=activity.id, scan_id=item["scan_id"], direction=item["direction"],
-        scanner_id=scanner_id, device=item.get("device"), scanned_at=scanned_at,
+        scanner_id=scanner_id, device=item.get("device"), scanned_at=at,
         received_at=received_at, offline="scanned_at" in item,
-        self_service=kind == codes.CodeKind.POSTER, user_id=user_id, result=result,
-        response=answer)).scalar()
+        self_service=kind == codes.CodeKind.POSTER, user_id=reading.holder_id, result=result,
+        response=answer), fold, present)
     if inserted is None:
         raise DuplicateScan()
     return answer
@@ -93,16 +152,7 @@ def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
         Scan.activity_id == activity_id, Scan.scan_id == scan_id))
 
 
-@dataclass(frozen=True)
-class Person:
-    """What the door needs to know of a code's holder, in one query."""
-
-    name: str | None
-    community_id: int | None
-    signed_up: bool
-
-
-def _person(activity: Activity, user_id: int) -> Person:
+def _person(activity: DoorActivity, user_id: int) -> Person:
     row = db.session.execute(statements.person(),
                              {"activity_id": activity.id, "user_id": user_id}).first()
     if row is None:
@@ -110,26 +160,14 @@ def _person(activity: Activity, user_id: int) -> Person:
     return Person(row[0], row[1], row[2] is not None)
 
 
-def _read_code(activity: Activity, text: str, kind: codes.CodeKind, scanner_id: int,
-               at: datetime) -> tuple[ScanResult | None, int | None, Person | None]:
-    """(a refusal or None, whose code it is, who they are) — the checks that need no lock."""
-    try:
-        code = codes.verify(text, kind, at)
-    except codes.ExpiredCode as expired:
-        user_id = _holder(expired.code, scanner_id)
-        return ScanResult.EXPIRED_CODE, user_id, _person(activity, user_id)
-    except codes.InvalidCode:
-        return ScanResult.INVALID_CODE, None, None
-    if kind == codes.CodeKind.POSTER and code.subject_id != activity.id:
-        return ScanResult.INVALID_CODE, None, None
-    user_id = _holder(code, scanner_id)
-    person = _person(activity, user_id)
+def _right_to_attend(activity: DoorActivity, person: Person, at: datetime
+                     ) -> ScanResult | None:
     if not in_window(activity, at):
-        return ScanResult.OUTSIDE_WINDOW, user_id, person
+        return ScanResult.OUTSIDE_WINDOW
     may_walk_in = activity.walk_ins_allowed and person.community_id == activity.community_id
     if not (person.signed_up or may_walk_in):
-        return ScanResult.NOT_SIGNED_UP, user_id, person
-    return None, user_id, person
+        return ScanResult.NOT_SIGNED_UP
+    return None
 
 
 def _holder(code: codes.CheckinCode, scanner_id: int) -> int:
@@ -158,7 +196,7 @@ def door_result(direction: Direction, at: datetime, attendance: dict[str, Any]) 
 _LOCKED_STATUSES = (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
 
 
-def _locked_attendance(activity: Activity, user_id: int, walk_in: bool) -> dict[str, Any]:
+def _locked_attendance(activity: DoorActivity, user_id: int, walk_in: bool) -> dict[str, Any]:
     """The resident's attendance row, created if need be and row-locked, in one statement
     (an upsert whose no-op update takes the lock and returns the row)."""
     return dict(db.session.execute(statements.attendance_upsert(), dict(
@@ -167,15 +205,16 @@ def _locked_attendance(activity: Activity, user_id: int, walk_in: bool) -> dict[
         created_at=now())).mappings().one())
 
 
-def _update_attendance(activity: Activity, row: dict[str, Any], direction: Direction,
-                       at: datetime) -> None:
-    """Fold one accepted scan in: the earliest entry and the latest exit win.
+def _fold(activity: DoorActivity, row: dict[str, Any], direction: Direction, at: datetime
+          ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Fold one accepted scan into ``row``: the earliest entry and the latest exit win.
+    Returns what to write: the attendance's new values and the sign-up's entry (or None).
 
     Min and max do not care about order, so the same scans give the same attendance
     however they arrive (live, offline, shuffled, duplicated). Approved or rejected hours
     stay as they were decided."""
     if row["status"] in _LOCKED_STATUSES:
-        return
+        return None, None
     before = dict(row)
     if direction == Direction.IN:
         row["checked_in_at"] = min(filter(None, (row["checked_in_at"], at)))
@@ -190,15 +229,16 @@ def _update_attendance(activity: Activity, row: dict[str, Any], direction: Direc
                       else row["served_minutes"])
     if first_in is not None and row["status"] == AttendanceStatus.NO_SHOW:
         row["status"] = AttendanceStatus.OPEN
+    fold = present = None
     if any(row[name] != before[name] for name in statements.FOLDED):
-        db.session.execute(statements.attendance_fold(), {
-            "attendance_id": row["id"], **{f"new_{name}": row[name] for name in statements.FOLDED}})
+        fold = {"attendance_id": row["id"],
+                **{f"new_{name}": row[name] for name in statements.FOLDED}}
     if row["checked_in_at"] != before["checked_in_at"]:
         # The sign-up learns of the entry, which also undoes a no-show marked before a late
         # offline upload arrived.
-        db.session.execute(statements.signup_present(), {
-            "of_activity": activity.id, "of_user": row["user_id"],
-            "entered_at": row["checked_in_at"]})
+        present = {"of_activity": activity.id, "of_user": row["user_id"],
+                   "entered_at": row["checked_in_at"]}
+    return fold, present
 
 
 def _answer(result: ScanResult, attendance: dict[str, Any] | None, user_id: int | None,

@@ -15,13 +15,14 @@ from sqlalchemy import select
 from backend.activities.models import Activity, Signup, SignupStatus
 from backend.activities.services import get_managed_activity, get_visible_activity
 from backend.auth.models import User
+from backend.auth.services import current_user
 from backend.checkin import codes, scans, statements
 from backend.checkin.codes import CodeKind
 from backend.checkin.models import Direction
 from backend.common import ratelimit
 from backend.common.clock import now
 from backend.communities.services import display_names
-from backend.errors import ApiError, NotFound, ValidationFailed
+from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 
 T = TypeVar("T")
@@ -39,18 +40,24 @@ def poster_code(actor: User, activity_id: int) -> codes.CheckinCode:
     return codes.issue(CodeKind.POSTER, activity.id, now())
 
 
-def scan(actor: User, activity_id: int, item: dict[str, Any]) -> dict[str, Any]:
-    activity = _scannable(actor, activity_id)
+def scan(actor_id: int, activity_id: int, item: dict[str, Any]) -> dict[str, Any]:
+    """One scan at the door: the code is read first, so that one query fetches the activity,
+    the scanner's right to scan and the holder together (the hot path: see
+    ``scripts/bench/scans.py``)."""
     received_at = now()
+    reading = scans.read(item["code"], CodeKind.PERSONAL, actor_id,
+                         scans.scanned_at(item, received_at), activity_id)
+    activity, person = _scannable(actor_id, activity_id, reading.holder_id)
     _refuse_late_uploads([item], received_at)
-    return _recorded(lambda replayed: scans.record(actor.id, activity, item, received_at,
-                                                   replayed=replayed))
+    return _recorded(lambda replayed: scans.record(
+        actor_id, activity, item, received_at, replayed=replayed, reading=reading,
+        person=person))
 
 
-def scan_batch(actor: User, activity_id: int, items: list[dict[str, Any]]
+def scan_batch(actor_id: int, activity_id: int, items: list[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     """Offline uploads: judged in ``scanned_at`` order, answered in the order sent."""
-    activity = _scannable(actor, activity_id)
+    activity, _ = _scannable(actor_id, activity_id)
     received_at = now()
     _refuse_late_uploads(items, received_at)
     order = sorted(range(len(items)), key=lambda i: _merge_order(items[i], received_at))
@@ -60,7 +67,7 @@ def scan_batch(actor: User, activity_id: int, items: list[dict[str, Any]]
         for index in order:
             scan_id = items[index]["scan_id"]
             if scan_id not in by_scan_id:
-                by_scan_id[scan_id] = scans.record(actor.id, activity, items[index],
+                by_scan_id[scan_id] = scans.record(actor_id, activity, items[index],
                                                    received_at, replayed=replayed)
         return [by_scan_id[item["scan_id"]] for item in items]
     return _recorded(record_all)
@@ -75,7 +82,7 @@ def self_checkin(actor: User, item: dict[str, Any]) -> dict[str, Any]:
     if not activity.self_checkin_allowed:
         raise ApiError("self_checkin_not_allowed", "该活动未开放自助签到")
     scans.require_open_for_scans(activity)
-    _limit(actor)
+    _limit(actor.id)
     received_at = now()
     return _recorded(lambda replayed: scans.record(actor.id, activity, item, received_at,
                                                    kind=CodeKind.POSTER, replayed=replayed))
@@ -119,14 +126,19 @@ def _recorded(record: Callable[[bool], T]) -> T:
     raise ApiError("scan_in_progress", "相同的扫码正在处理中，请稍后重试")
 
 
-def _scannable(actor: User, activity_id: int) -> Activity:
-    row = db.session.execute(statements.activity_for_scanner(),
-                             {"activity_id": activity_id, "user_id": actor.id}).first()
-    activity = row[0] if row is not None and row[1] else \
-        get_managed_activity(actor, activity_id)  # the right 403 or 404
-    scans.require_open_for_scans(activity)
-    _limit(actor)
-    return activity
+def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
+               ) -> tuple[scans.DoorActivity, scans.Person | None]:
+    """The activity if the actor may scan at its door, and the code holder if one is named."""
+    row = db.session.execute(statements.door(), {
+        "activity_id": activity_id, "scanner_id": actor_id, "holder_id": holder_id}).first()
+    if row is None or not row.may_scan:
+        get_managed_activity(current_user(), activity_id)  # the right 403 or 404
+        raise Forbidden("仅本队队长或社区工作人员可以扫码")
+    scans.require_open_for_scans(row)
+    _limit(actor_id)
+    person = None if holder_id is None else scans.Person(
+        row.real_name, row.holder_community_id, row.signup_id is not None)
+    return row, person
 
 
 def _visible(actor: User, activity_id: int) -> bool:
@@ -137,10 +149,10 @@ def _visible(actor: User, activity_id: int) -> bool:
     return True
 
 
-def _limit(actor: User) -> None:
+def _limit(actor_id: int) -> None:
     per_minute = current_app.config["SCAN_RATE_PER_MIN"]
     # Per address too, generously: a community hall's leaders may share one Wi-Fi.
-    ratelimit.enforce_each("scan", {f"user:{actor.id}": per_minute,
+    ratelimit.enforce_each("scan", {f"user:{actor_id}": per_minute,
                                     f"ip:{ratelimit.client_ip()}": per_minute * 4})
 
 

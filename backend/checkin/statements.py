@@ -30,17 +30,33 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def activity_for_scanner() -> Executable:
-    """The activity, and whether :user_id leads its team or is staff of its community."""
+# What a scan needs of its activity (no ORM object: a row survives a rollback and costs a
+# fraction of an entity to load).
+DOOR_COLUMNS = (Activity.id, Activity.community_id, Activity.team_id, Activity.status,
+                Activity.starts_at, Activity.ends_at, Activity.walk_ins_allowed)
+
+
+def door() -> Executable:
+    """In one query: the activity, whether :scanner_id leads its team or is staff of its
+    community, and the code holder :holder_id's name, community and sign-up (nulls when
+    there is no holder)."""
     def build() -> Executable:
+        scanner = bindparam("scanner_id")
         leader = select(TeamMember.id).where(
-            TeamMember.team_id == Activity.team_id, TeamMember.user_id == bindparam("user_id"),
+            TeamMember.team_id == Activity.team_id, TeamMember.user_id == scanner,
             TeamMember.role == TeamRole.LEADER).exists()
         staff = select(StaffMember.id).where(
             StaffMember.community_id == Activity.community_id,
-            StaffMember.user_id == bindparam("user_id")).exists()
-        return select(Activity, or_(leader, staff)).where(Activity.id == bindparam("activity_id"))
-    return _cached("activity_for_scanner", build)
+            StaffMember.user_id == scanner).exists()
+        signup = select(Signup.id).where(
+            Signup.activity_id == Activity.id, Signup.user_id == bindparam("holder_id"),
+            Signup.status.in_(_HELD)).scalar_subquery()
+        return (select(*DOOR_COLUMNS, or_(leader, staff).label("may_scan"),
+                       Resident.real_name, Resident.community_id.label("holder_community_id"),
+                       signup.label("signup_id"))
+                .outerjoin(Resident, Resident.user_id == bindparam("holder_id"))
+                .where(Activity.id == bindparam("activity_id")))
+    return _cached("door", build)
 
 
 def person() -> Executable:
@@ -64,24 +80,57 @@ def attendance_upsert() -> Executable:
     return _cached("attendance_upsert", build)
 
 
-def attendance_fold() -> Executable:
-    return _cached("attendance_fold", lambda: update(ATTENDANCES).where(
-        ATTENDANCES.c.id == bindparam("attendance_id")).values(
-        {name: bindparam(f"new_{name}") for name in FOLDED}))
+def _attendance_fold() -> Any:
+    return update(ATTENDANCES).where(ATTENDANCES.c.id == bindparam("attendance_id")).values(
+        {name: bindparam(f"new_{name}") for name in FOLDED})
 
 
-def signup_present() -> Executable:
-    return _cached("signup_present", lambda: update(Signup).where(
-        Signup.activity_id == bindparam("of_activity"), Signup.user_id == bindparam("of_user"),
-        Signup.status.in_(_HELD)).values(
+def _signup_present() -> Any:
+    signups = Signup.__table__
+    return update(signups).where(
+        signups.c.activity_id == bindparam("of_activity"),
+        signups.c.user_id == bindparam("of_user"), signups.c.status.in_(_HELD)).values(
         status=SignupStatus.CONFIRMED, checked_in_at=bindparam("entered_at"))
-        .execution_options(synchronize_session=False))
 
 
-def scan_insert() -> Executable:
-    """Insert a scan unless its (activity, scan id) is taken; returns the new id or none."""
-    return _cached("scan_insert", lambda: _insert(Scan.__table__).on_conflict_do_nothing(
-        index_elements=["activity_id", "scan_id"]).returning(Scan.id))
+# Every column of a scan, bound as ``scan_<column>``: the statements that ride along with the
+# insert must not see a parameter named like one of their own columns (SQLAlchemy would add
+# it to their SET clause).
+_SCAN_COLUMNS = [column.name for column in Scan.__table__.c if column.name != "id"]
+
+
+def _scan_insert() -> Any:
+    return _insert(Scan.__table__).values(
+        {name: bindparam(f"scan_{name}") for name in _SCAN_COLUMNS}).on_conflict_do_nothing(
+        index_elements=["activity_id", "scan_id"]).returning(Scan.id)
+
+
+def insert_scan(scan: dict[str, Any], fold: dict[str, Any] | None = None,
+                present: dict[str, Any] | None = None) -> int | None:
+    """Insert the scan unless its (activity, scan id) is taken: its id, or None.
+
+    ``fold`` (attendance id and ``new_*`` values) and ``present`` (the sign-up's entry) are
+    written with it. On PostgreSQL that is one statement, the updates riding along as
+    data-modifying CTEs: they run even when the insert conflicts, which is harmless because
+    the caller then rolls back."""
+    params = {f"scan_{name}": scan[name] for name in _SCAN_COLUMNS}
+    if _dialect() != "postgresql":
+        if fold is not None:
+            db.session.execute(_cached("attendance_fold", _attendance_fold), fold)
+        if present is not None:
+            db.session.execute(_cached("signup_present", _signup_present), present)
+        return db.session.execute(_cached("scan_insert", _scan_insert), params).scalar()
+
+    def build() -> Executable:
+        statement = _scan_insert()
+        if fold is not None:
+            statement = statement.add_cte(_attendance_fold().cte("fold"))
+        if present is not None:
+            statement = statement.add_cte(_signup_present().cte("present"))
+        return statement
+    return db.session.execute(_cached(f"scan_insert:{fold is not None}:{present is not None}",
+                                      build), {**params, **(fold or {}), **(present or {})}
+                              ).scalar()
 
 
 def _insert(table: Table) -> Any:
