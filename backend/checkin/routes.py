@@ -69,8 +69,9 @@ def poster_code_png(aid):
     return _png(services.poster_code(current_user(), aid))
 
 
+# An instance, not the class: webargs would build a schema per request on the door's hot path.
 @blp.route("/activities/<id:aid>/scans", methods=["POST"])
-@blp.arguments(ScanInSchema)
+@blp.arguments(ScanInSchema())
 @blp.response(200, ScanAnswerSchema)
 def scan(data, aid):
     """Record one scan at the door (the team's leader, or staff)."""

@@ -153,7 +153,7 @@ def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
 
 
 def _person(activity: DoorActivity, user_id: int) -> Person:
-    row = db.session.execute(statements.person(),
+    row = statements.execute(statements.person(),
                              {"activity_id": activity.id, "user_id": user_id}).first()
     if row is None:
         return Person(None, None, is_signed_up(activity.id, user_id))
@@ -199,7 +199,7 @@ _LOCKED_STATUSES = (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
 def _locked_attendance(activity: DoorActivity, user_id: int, walk_in: bool) -> dict[str, Any]:
     """The resident's attendance row, created if need be and row-locked, in one statement
     (an upsert whose no-op update takes the lock and returns the row)."""
-    return dict(db.session.execute(statements.attendance_upsert(), dict(
+    return dict(statements.execute(statements.attendance_upsert(), dict(
         activity_id=activity.id, community_id=activity.community_id, user_id=user_id,
         walk_in=walk_in, status=AttendanceStatus.OPEN, served_minutes=0, minutes=0,
         created_at=now())).mappings().one())

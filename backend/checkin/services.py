@@ -129,7 +129,7 @@ def _recorded(record: Callable[[bool], T]) -> T:
 def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
                ) -> tuple[scans.DoorActivity, scans.Person | None]:
     """The activity if the actor may scan at its door, and the code holder if one is named."""
-    row = db.session.execute(statements.door(), {
+    row = statements.execute(statements.door(), {
         "activity_id": activity_id, "scanner_id": actor_id, "holder_id": holder_id}).first()
     if row is None or not row.may_scan:
         get_managed_activity(current_user(), activity_id)  # the right 403 or 404

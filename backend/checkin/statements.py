@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, or_, select, update
+from sqlalchemy import CursorResult, Executable, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.activities.models import Activity, Signup, SignupStatus
@@ -26,8 +26,14 @@ FOLDED = ("checked_in_at", "checked_out_at", "last_out_at", "served_minutes", "m
 _HELD = (SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)
 
 
+def execute(statement: Executable, params: dict[str, Any]) -> CursorResult:
+    """Run a prebuilt statement on the session's connection, in its transaction (the ORM
+    session's own execute adds a layer these plain rows do not need)."""
+    return db.session.connection().execute(statement, params)
+
+
 def _dialect() -> str:
-    return db.session.get_bind().dialect.name
+    return db.engine.dialect.name
 
 
 # What a scan needs of its activity (no ORM object: a row survives a rollback and costs a
@@ -116,10 +122,10 @@ def insert_scan(scan: dict[str, Any], fold: dict[str, Any] | None = None,
     params = {f"scan_{name}": scan[name] for name in _SCAN_COLUMNS}
     if _dialect() != "postgresql":
         if fold is not None:
-            db.session.execute(_cached("attendance_fold", _attendance_fold), fold)
+            execute(_cached("attendance_fold", _attendance_fold), fold)
         if present is not None:
-            db.session.execute(_cached("signup_present", _signup_present), present)
-        return db.session.execute(_cached("scan_insert", _scan_insert), params).scalar()
+            execute(_cached("signup_present", _signup_present), present)
+        return execute(_cached("scan_insert", _scan_insert), params).scalar()
 
     def build() -> Executable:
         statement = _scan_insert()
@@ -128,9 +134,8 @@ def insert_scan(scan: dict[str, Any], fold: dict[str, Any] | None = None,
         if present is not None:
             statement = statement.add_cte(_signup_present().cte("present"))
         return statement
-    return db.session.execute(_cached(f"scan_insert:{fold is not None}:{present is not None}",
-                                      build), {**params, **(fold or {}), **(present or {})}
-                              ).scalar()
+    return execute(_cached(f"scan_insert:{fold is not None}:{present is not None}", build),
+                   {**params, **(fold or {}), **(present or {})}).scalar()
 
 
 def _insert(table: Table) -> Any:
