@@ -24,6 +24,15 @@ ATTENDANCES = Attendance.__table__
 FOLDED = ("checked_in_at", "checked_out_at", "last_out_at", "served_minutes", "minutes",
           "status")
 _HELD = (SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)
+# What the door and the answer read of an attendance row.
+_ATTENDANCE_READ = ("id", "activity_id", "user_id", "walk_in", "checked_in_at",
+                    "checked_out_at", "last_out_at", "served_minutes", "corrected_minutes",
+                    "minutes", "status", "points")
+
+
+def _held(status: Any) -> Any:
+    # Equalities, not IN: an IN list is an "expanding" parameter, re-rendered per execution.
+    return or_(*(status == held for held in _HELD))
 
 
 def execute(statement: Executable, params: dict[str, Any]) -> CursorResult:
@@ -56,7 +65,7 @@ def door() -> Executable:
             StaffMember.user_id == scanner).exists()
         signup = select(Signup.id).where(
             Signup.activity_id == Activity.id, Signup.user_id == bindparam("holder_id"),
-            Signup.status.in_(_HELD)).scalar_subquery()
+            _held(Signup.status)).scalar_subquery()
         return (select(*DOOR_COLUMNS, or_(leader, staff).label("may_scan"),
                        Resident.real_name, Resident.community_id.label("holder_community_id"),
                        signup.label("signup_id"))
@@ -70,7 +79,7 @@ def person() -> Executable:
     def build() -> Executable:
         signup = select(Signup.id).where(
             Signup.activity_id == bindparam("activity_id"),
-            Signup.user_id == bindparam("user_id"), Signup.status.in_(_HELD)).scalar_subquery()
+            Signup.user_id == bindparam("user_id"), _held(Signup.status)).scalar_subquery()
         return select(Resident.real_name, Resident.community_id, signup).where(
             Resident.user_id == bindparam("user_id"))
     return _cached("person", build)
@@ -82,7 +91,8 @@ def attendance_upsert() -> Executable:
         statement = _insert(ATTENDANCES)
         return statement.on_conflict_do_update(
             index_elements=["activity_id", "user_id"],
-            set_={"activity_id": statement.excluded.activity_id}).returning(*ATTENDANCES.c)
+            set_={"activity_id": statement.excluded.activity_id}).returning(
+            *(ATTENDANCES.c[name] for name in _ATTENDANCE_READ))
     return _cached("attendance_upsert", build)
 
 
@@ -95,7 +105,7 @@ def _signup_present() -> Any:
     signups = Signup.__table__
     return update(signups).where(
         signups.c.activity_id == bindparam("of_activity"),
-        signups.c.user_id == bindparam("of_user"), signups.c.status.in_(_HELD)).values(
+        signups.c.user_id == bindparam("of_user"), _held(signups.c.status)).values(
         status=SignupStatus.CONFIRMED, checked_in_at=bindparam("entered_at"))
 
 
