@@ -65,12 +65,13 @@ class GunicornSettings:
         return f"gunicorn -w {self.workers} {self.worker_class}{threads}"
 
 
-def add_server_arguments(parser: argparse.ArgumentParser, concurrency: int = 64) -> None:
+def add_server_arguments(parser: argparse.ArgumentParser, concurrency: int = 64,
+                         worker_class: str = "gthread") -> None:
     """The options every HTTP benchmark shares (server settings and client concurrency)."""
     parser.add_argument("--concurrency", type=int, default=concurrency,
                         help="client threads, each with one keep-alive connection")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
+    parser.add_argument("--worker-class", default=worker_class, choices=("gthread", "sync"))
     parser.add_argument("--threads", type=int, default=8, help="threads per gthread worker")
 
 
