@@ -197,12 +197,11 @@ _LOCKED_STATUSES = (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
 
 
 def _locked_attendance(activity: DoorActivity, user_id: int, walk_in: bool) -> dict[str, Any]:
-    """The resident's attendance row, created if need be and row-locked, in one statement
-    (an upsert whose no-op update takes the lock and returns the row)."""
-    return dict(statements.execute(statements.attendance_upsert(), dict(
+    """The resident's attendance row, created if need be and row-locked."""
+    return statements.lock_attendance(dict(
         activity_id=activity.id, community_id=activity.community_id, user_id=user_id,
         walk_in=walk_in, status=AttendanceStatus.OPEN, served_minutes=0, minutes=0,
-        created_at=now())).mappings().one())
+        created_at=now()))
 
 
 def _fold(activity: DoorActivity, row: dict[str, Any], direction: Direction, at: datetime

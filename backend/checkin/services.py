@@ -127,10 +127,9 @@ def _recorded(record: Callable[[bool], T]) -> T:
 
 
 def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
-               ) -> tuple[scans.DoorActivity, scans.Person | None]:
+               ) -> tuple[statements.Door, scans.Person | None]:
     """The activity if the actor may scan at its door, and the code holder if one is named."""
-    row = statements.execute(statements.door(), {
-        "activity_id": activity_id, "scanner_id": actor_id, "holder_id": holder_id}).first()
+    row = statements.door(activity_id, actor_id, holder_id)
     if row is None or not row.may_scan:
         get_managed_activity(current_user(), activity_id)  # the right 403 or 404
         raise Forbidden("仅本队队长或社区工作人员可以扫码")

@@ -1,20 +1,30 @@
 """The scan hot path's SQL, built once with bind parameters.
 
-A scan is a handful of round trips, and building statements (an upsert's ``excluded`` alias
-alone makes a proxy of every column) cost more Python than running them; so they are built
-the first time each dialect asks and only executed after that.
+A scan is three statements and a commit, and building statements (an upsert's ``excluded``
+alias alone makes a proxy of every column) cost more Python than running them; so they are
+built the first time each dialect asks and only executed after that. On PostgreSQL they are
+also compiled once and run straight on psycopg, in the session's transaction: SQLAlchemy's
+per-execution work (cache key, parameter and result processing) cost as much CPU as the
+driver's (see ``scripts/bench/scans.py``); the values they carry are converted here, by the
+same rules as ``UTCDateTime`` and the string enums.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from psycopg.rows import dict_row
+from psycopg.types.json import Json
 from sqlalchemy import CursorResult, Executable, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend.activities.models import Activity, Signup, SignupStatus
-from backend.checkin.models import Attendance, Scan
+from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
+from backend.checkin.models import Attendance, AttendanceStatus, Scan
+from backend.common.clock import UTCDateTime
 from backend.communities.models import Resident, StaffMember, TeamMember, TeamRole
 from backend.extensions import db
 
@@ -45,33 +55,51 @@ def _dialect() -> str:
     return db.engine.dialect.name
 
 
-# What a scan needs of its activity (no ORM object: a row survives a rollback and costs a
-# fraction of an entity to load).
-DOOR_COLUMNS = (Activity.id, Activity.community_id, Activity.team_id, Activity.status,
-                Activity.starts_at, Activity.ends_at, Activity.walk_ins_allowed)
+@dataclass(frozen=True)
+class Door:
+    """What a scan needs of its activity, the scanner and the code's holder (no ORM object:
+    this survives a rollback and costs a fraction of an entity to load)."""
+
+    id: int
+    community_id: int
+    team_id: int
+    status: ActivityStatus
+    starts_at: datetime
+    ends_at: datetime
+    walk_ins_allowed: bool
+    may_scan: bool  # the scanner leads the activity's team or is staff of its community
+    real_name: str | None  # the holder's, when they are a resident
+    holder_community_id: int | None
+    signup_id: int | None  # the holder's confirmed (or no-show) sign-up
 
 
-def door() -> Executable:
-    """In one query: the activity, whether :scanner_id leads its team or is staff of its
-    community, and the code holder :holder_id's name, community and sign-up (nulls when
-    there is no holder)."""
-    def build() -> Executable:
-        scanner = bindparam("scanner_id")
-        leader = select(TeamMember.id).where(
-            TeamMember.team_id == Activity.team_id, TeamMember.user_id == scanner,
-            TeamMember.role == TeamRole.LEADER).exists()
-        staff = select(StaffMember.id).where(
-            StaffMember.community_id == Activity.community_id,
-            StaffMember.user_id == scanner).exists()
-        signup = select(Signup.id).where(
-            Signup.activity_id == Activity.id, Signup.user_id == bindparam("holder_id"),
-            _held(Signup.status)).scalar_subquery()
-        return (select(*DOOR_COLUMNS, or_(leader, staff).label("may_scan"),
-                       Resident.real_name, Resident.community_id.label("holder_community_id"),
-                       signup.label("signup_id"))
-                .outerjoin(Resident, Resident.user_id == bindparam("holder_id"))
-                .where(Activity.id == bindparam("activity_id")))
-    return _cached("door", build)
+def door(activity_id: int, scanner_id: int, holder_id: int | None) -> Door | None:
+    """The activity, the scanner's right to scan there and the holder, in one query."""
+    rows = _rows("door", _door, {"activity_id": activity_id, "scanner_id": scanner_id,
+                                 "holder_id": holder_id})
+    if not rows:
+        return None
+    return Door(**{**rows[0], "status": ActivityStatus(rows[0]["status"])})
+
+
+def _door() -> Executable:
+    scanner = bindparam("scanner_id")
+    leader = select(TeamMember.id).where(
+        TeamMember.team_id == Activity.team_id, TeamMember.user_id == scanner,
+        TeamMember.role == TeamRole.LEADER).exists()
+    staff = select(StaffMember.id).where(
+        StaffMember.community_id == Activity.community_id,
+        StaffMember.user_id == scanner).exists()
+    signup = select(Signup.id).where(
+        Signup.activity_id == Activity.id, Signup.user_id == bindparam("holder_id"),
+        _held(Signup.status)).scalar_subquery()
+    return (select(Activity.id, Activity.community_id, Activity.team_id, Activity.status,
+                   Activity.starts_at, Activity.ends_at, Activity.walk_ins_allowed,
+                   or_(leader, staff).label("may_scan"), Resident.real_name,
+                   Resident.community_id.label("holder_community_id"),
+                   signup.label("signup_id"))
+            .outerjoin(Resident, Resident.user_id == bindparam("holder_id"))
+            .where(Activity.id == bindparam("activity_id")))
 
 
 def person() -> Executable:
@@ -85,15 +113,26 @@ def person() -> Executable:
     return _cached("person", build)
 
 
-def attendance_upsert() -> Executable:
-    """Create the attendance row if need be; either way lock it and return it."""
-    def build() -> Executable:
-        statement = _insert(ATTENDANCES)
-        return statement.on_conflict_do_update(
-            index_elements=["activity_id", "user_id"],
-            set_={"activity_id": statement.excluded.activity_id}).returning(
-            *(ATTENDANCES.c[name] for name in _ATTENDANCE_READ))
-    return _cached("attendance_upsert", build)
+def lock_attendance(params: dict[str, Any]) -> dict[str, Any]:
+    """Create the attendance row if need be; either way lock it and return it (an upsert
+    whose no-op update takes the row lock)."""
+    row = _rows("attendance_upsert", _attendance_upsert,
+                {f"new_{name}": params[name] for name in _ATTENDANCE_NEW})[0]
+    return {**row, "status": AttendanceStatus(row["status"])}
+
+
+# The columns a new attendance is given (each bound as ``new_<column>``, see below).
+_ATTENDANCE_NEW = ("activity_id", "community_id", "user_id", "walk_in", "status",
+                   "served_minutes", "minutes", "created_at")
+
+
+def _attendance_upsert() -> Executable:
+    statement = _insert(ATTENDANCES).values(
+        {name: bindparam(f"new_{name}") for name in _ATTENDANCE_NEW})
+    return statement.on_conflict_do_update(
+        index_elements=["activity_id", "user_id"],
+        set_={"activity_id": statement.excluded.activity_id}).returning(
+        *(ATTENDANCES.c[name] for name in _ATTENDANCE_READ))
 
 
 def _attendance_fold() -> Any:
@@ -144,8 +183,55 @@ def insert_scan(scan: dict[str, Any], fold: dict[str, Any] | None = None,
         if present is not None:
             statement = statement.add_cte(_signup_present().cte("present"))
         return statement
-    return execute(_cached(f"scan_insert:{fold is not None}:{present is not None}", build),
-                   {**params, **(fold or {}), **(present or {})}).scalar()
+    rows = _rows(f"scan_insert:{fold is not None}:{present is not None}", build,
+                 {**params, **(fold or {}), **(present or {})})
+    return rows[0]["id"] if rows else None
+
+
+def _rows(name: str, build: Callable[[], Executable], params: dict[str, Any]
+          ) -> list[dict[str, Any]]:
+    """Run a prebuilt statement in the session's transaction: its rows as dicts, datetimes
+    aware (UTC), enums as stored strings."""
+    if _dialect() != "postgresql":
+        return [dict(row) for row in execute(_cached(name, build), params).mappings()]
+    sql, constants = _compiled(name, build)
+    driver = db.session.connection().connection.driver_connection
+    with driver.cursor(row_factory=dict_row) as cursor:
+        cursor.execute(sql, {**constants, **{key: _to_driver(value)
+                                             for key, value in params.items()}})
+        rows = cursor.fetchall() if cursor.description else []
+    return [{key: _from_driver(value) for key, value in row.items()} for row in rows]
+
+
+_UTC_DATETIME = UTCDateTime()
+
+
+def _to_driver(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value  # the string enums store values
+    if isinstance(value, datetime):
+        return _UTC_DATETIME.process_bind_param(value, None)  # naive UTC, or ValueError
+    if isinstance(value, dict):
+        return Json(value)
+    return value
+
+
+def _from_driver(value: Any) -> Any:
+    return _UTC_DATETIME.process_result_value(value, None) if isinstance(value, datetime) \
+        else value
+
+
+# name → (SQL for psycopg, the statement's own constants such as ``role = 'leader'``).
+_COMPILED: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+def _compiled(name: str, build: Callable[[], Executable]) -> tuple[str, dict[str, Any]]:
+    if name not in _COMPILED:
+        compiled = _cached(name, build).compile(dialect=db.engine.dialect)
+        constants = {key: _to_driver(bind.effective_value)
+                     for key, bind in compiled.binds.items() if not bind.required}
+        _COMPILED[name] = (str(compiled), constants)
+    return _COMPILED[name]
 
 
 def _insert(table: Table) -> Any:
