@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.rows import dict_row
+from flask import g
 from psycopg.types.json import Json
 from sqlalchemy import CursorResult, Executable, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -194,13 +194,24 @@ def _rows(name: str, build: Callable[[], Executable], params: dict[str, Any]
     aware (UTC), enums as stored strings."""
     if _dialect() != "postgresql":
         return [dict(row) for row in execute(_cached(name, build), params).mappings()]
-    sql, constants = _compiled(name, build)
-    driver = db.session.connection().connection.driver_connection
-    with driver.cursor(row_factory=dict_row) as cursor:
+    sql, constants, columns = _compiled(name, build)
+    with _driver_connection().cursor() as cursor:
         cursor.execute(sql, {**constants, **{key: _to_driver(value)
                                              for key, value in params.items()}})
-        rows = cursor.fetchall() if cursor.description else []
-    return [{key: _from_driver(value) for key, value in row.items()} for row in rows]
+        rows = cursor.fetchall()
+    return [{column: _from_driver(value) for column, value in zip(columns, row, strict=True)}
+            for row in rows]
+
+
+def _driver_connection() -> Any:
+    """The psycopg connection of the session's transaction, looked up once per transaction
+    (a rollback may hand the session another pooled connection)."""
+    connection = db.session.connection()
+    cached = g.get("linli_driver_connection")
+    if cached is None or cached[0] is not connection:
+        cached = (connection, connection.connection.driver_connection)
+        g.linli_driver_connection = cached
+    return cached[1]
 
 
 _UTC_DATETIME = UTCDateTime()
@@ -221,16 +232,20 @@ def _from_driver(value: Any) -> Any:
         else value
 
 
-# name → (SQL for psycopg, the statement's own constants such as ``role = 'leader'``).
-_COMPILED: dict[str, tuple[str, dict[str, Any]]] = {}
+# name → (SQL for psycopg, the statement's own constants such as ``role = 'leader'``, the
+# names of the columns it returns).
+_COMPILED: dict[str, tuple[str, dict[str, Any], list[str]]] = {}
 
 
-def _compiled(name: str, build: Callable[[], Executable]) -> tuple[str, dict[str, Any]]:
+def _compiled(name: str, build: Callable[[], Executable]
+              ) -> tuple[str, dict[str, Any], list[str]]:
     if name not in _COMPILED:
-        compiled = _cached(name, build).compile(dialect=db.engine.dialect)
+        statement = _cached(name, build)
+        compiled = statement.compile(dialect=db.engine.dialect)
         constants = {key: _to_driver(bind.effective_value)
                      for key, bind in compiled.binds.items() if not bind.required}
-        _COMPILED[name] = (str(compiled), constants)
+        columns = [column.name for column in statement.exported_columns]
+        _COMPILED[name] = (str(compiled), constants, columns)
     return _COMPILED[name]
 
 
