@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask.sessions import SessionInterface
 
 from backend.config import load_settings
 
@@ -48,6 +49,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(api)
     errors.register_error_handlers(app)
     app.before_request(require_login_for_api)
+    # Callers authenticate with bearer tokens; no cookie session is opened per request.
+    app.session_interface = NoCookieSessions()
     idempotency.register(app)
     install_relay()
     cli.register(app)
@@ -62,6 +65,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return {"status": "ok"}
 
     return app
+
+
+class NoCookieSessions(SessionInterface):
+    """Flask's session, always the empty null session: nothing parsed, signed or set."""
+
+    def open_session(self, app: Flask, request: Any) -> None:
+        return None  # Flask then uses make_null_session()
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        pass
 
 
 def _register_blueprints(api) -> None:

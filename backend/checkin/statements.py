@@ -206,10 +206,12 @@ def _rows(name: str, build: Callable[[], Executable], params: dict[str, Any]
 def _driver_connection() -> Any:
     """The psycopg connection of the session's transaction, looked up once per transaction
     (a rollback may hand the session another pooled connection)."""
-    connection = db.session.connection()
+    session = db.session()
+    transaction = session.get_transaction()
     cached = g.get("linli_driver_connection")
-    if cached is None or cached[0] is not connection:
-        cached = (connection, connection.connection.driver_connection)
+    if transaction is None or cached is None or cached[0] is not transaction:
+        driver = session.connection().connection.driver_connection
+        cached = (session.get_transaction(), driver)
         g.linli_driver_connection = cached
     return cached[1]
 
