@@ -153,11 +153,10 @@ def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
 
 
 def _person(activity: DoorActivity, user_id: int) -> Person:
-    row = statements.execute(statements.person(),
-                             {"activity_id": activity.id, "user_id": user_id}).first()
+    row = statements.holder(activity.id, user_id)
     if row is None:
         return Person(None, None, is_signed_up(activity.id, user_id))
-    return Person(row[0], row[1], row[2] is not None)
+    return Person(row["real_name"], row["community_id"], row["signup_id"] is not None)
 
 
 def _right_to_attend(activity: DoorActivity, person: Person, at: datetime

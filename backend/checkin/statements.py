@@ -45,7 +45,7 @@ def _held(status: Any) -> Any:
     return or_(*(status == held for held in _HELD))
 
 
-def execute(statement: Executable, params: dict[str, Any]) -> CursorResult:
+def _execute(statement: Executable, params: dict[str, Any]) -> CursorResult:
     """Run a prebuilt statement on the session's connection, in its transaction (the ORM
     session's own execute adds a layer these plain rows do not need)."""
     return db.session.connection().execute(statement, params)
@@ -102,15 +102,19 @@ def _door() -> Executable:
             .where(Activity.id == bindparam("activity_id")))
 
 
-def person() -> Executable:
-    """A code holder's name and community, and their sign-up for :activity_id if held."""
-    def build() -> Executable:
-        signup = select(Signup.id).where(
-            Signup.activity_id == bindparam("activity_id"),
-            Signup.user_id == bindparam("user_id"), _held(Signup.status)).scalar_subquery()
-        return select(Resident.real_name, Resident.community_id, signup).where(
-            Resident.user_id == bindparam("user_id"))
-    return _cached("person", build)
+def holder(activity_id: int, user_id: int) -> dict[str, Any] | None:
+    """A code holder's name and community, and their sign-up for the activity if held (none
+    when they are not a resident)."""
+    rows = _rows("holder", _holder, {"activity_id": activity_id, "user_id": user_id})
+    return rows[0] if rows else None
+
+
+def _holder() -> Executable:
+    signup = select(Signup.id).where(
+        Signup.activity_id == bindparam("activity_id"),
+        Signup.user_id == bindparam("user_id"), _held(Signup.status)).scalar_subquery()
+    return select(Resident.real_name, Resident.community_id, signup.label("signup_id")).where(
+        Resident.user_id == bindparam("user_id"))
 
 
 def lock_attendance(params: dict[str, Any]) -> dict[str, Any]:
@@ -171,10 +175,10 @@ def insert_scan(scan: dict[str, Any], fold: dict[str, Any] | None = None,
     params = {f"scan_{name}": scan[name] for name in _SCAN_COLUMNS}
     if _dialect() != "postgresql":
         if fold is not None:
-            execute(_cached("attendance_fold", _attendance_fold), fold)
+            _execute(_cached("attendance_fold", _attendance_fold), fold)
         if present is not None:
-            execute(_cached("signup_present", _signup_present), present)
-        return execute(_cached("scan_insert", _scan_insert), params).scalar()
+            _execute(_cached("signup_present", _signup_present), present)
+        return _execute(_cached("scan_insert", _scan_insert), params).scalar()
 
     def build() -> Executable:
         statement = _scan_insert()
@@ -193,7 +197,7 @@ def _rows(name: str, build: Callable[[], Executable], params: dict[str, Any]
     """Run a prebuilt statement in the session's transaction: its rows as dicts, datetimes
     aware (UTC), enums as stored strings."""
     if _dialect() != "postgresql":
-        return [dict(row) for row in execute(_cached(name, build), params).mappings()]
+        return [dict(row) for row in _execute(_cached(name, build), params).mappings()]
     sql, constants, columns = _compiled(name, build)
     with _driver_connection().cursor() as cursor:
         cursor.execute(sql, {**constants, **{key: _to_driver(value)
