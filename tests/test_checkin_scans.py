@@ -82,6 +82,17 @@ def test_resident_not_signed_up_is_refused(app, make, world, door):
     assert answer["attendance"] is None
 
 
+def test_a_genuine_code_naming_no_user_is_an_envelope_not_a_crash(app, make, world, door):
+    # Only a deleted user could hold one; the scan row cannot name them (foreign key), and
+    # the database's refusal reaches the leader as the usual 409 envelope on either database.
+    activity, _ = door
+    response = scan(make, world.leader_a, activity, personal_code(app, 10**6))
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "conflict"
+    with app.app_context():
+        assert db.session.query(Scan).filter_by(activity_id=activity).count() == 0
+
+
 def test_walk_ins_are_accepted_where_the_activity_allows_them(app, make, world):
     activity = make.activity(world.team_a, starts_at=START, walk_ins_allowed=True)
     neighbour = make.resident(world.a, "李小龙")

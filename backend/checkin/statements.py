@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from flask import g
 from psycopg.types.json import Json
 from sqlalchemy import CursorResult, Executable, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
 from backend.checkin.models import Attendance, AttendanceStatus, Scan
@@ -199,10 +201,15 @@ def _rows(name: str, build: Callable[[], Executable], params: dict[str, Any]
     if _dialect() != "postgresql":
         return [dict(row) for row in _execute(_cached(name, build), params).mappings()]
     sql, constants, columns = _compiled(name, build)
-    with _driver_connection().cursor() as cursor:
-        cursor.execute(sql, {**constants, **{key: _to_driver(value)
-                                             for key, value in params.items()}})
-        rows = cursor.fetchall()
+    values = {**constants, **{key: _to_driver(value) for key, value in params.items()}}
+    try:
+        with _driver_connection().cursor() as cursor:
+            cursor.execute(sql, values)
+            rows = cursor.fetchall()
+    except psycopg.Error as error:
+        # As SQLAlchemy would raise it, so the usual envelopes apply (409 for an integrity
+        # error, 503 when the database is away).
+        raise DBAPIError.instance(sql, values, error, psycopg.Error) from error
     return [{column: _from_driver(value) for column, value in zip(columns, row, strict=True)}
             for row in rows]
 
