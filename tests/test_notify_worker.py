@@ -134,6 +134,12 @@ def status_of(app, user_id):
     return current
 
 
+def wait_for_status(app, user_id, status):
+    """The worker records the outcome just after WeChat answered: wait for that, too."""
+    current = status_of(app, user_id)
+    wait_until(lambda: current() == status, what=f"notice of user {user_id} {status}")
+
+
 def sign_up(make, world, person):
     aid = make.activity(world.team_a)
     assert make.call("POST", f"/api/v1/activities/{aid}/signups", person).status_code == 201
@@ -145,7 +151,7 @@ def test_granted_notice_reaches_wechat_once(app, make, world, mock_wx, workers):
     workers()
     sign_up(make, world, world.resident_a)
     wait_until(lambda: messages(mock_wx, world.resident_a.openid), what="the message")
-    assert wait_until(status_of(app, world.resident_a.id)) == NotificationStatus.SENT
+    wait_for_status(app, world.resident_a.id, NotificationStatus.SENT)
     sent = messages(mock_wx, world.resident_a.openid)
     assert len(sent) == 1 and sent[0]["template_id"] == SIGNUP_TEMPLATE
     assert sent[0]["page"].startswith("pages/activity/detail?id=")
@@ -263,4 +269,4 @@ def test_redis_down_loses_nothing(app, make, world, mock_wx, workers):
         workers(redis.url(0))
         for person in people:
             wait_until(lambda p=person: messages(mock_wx, p.openid), what="the backlog")
-            assert wait_until(status_of(app, person.id)) == NotificationStatus.SENT
+            wait_for_status(app, person.id, NotificationStatus.SENT)
