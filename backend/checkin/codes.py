@@ -81,16 +81,23 @@ class CheckinCode:
 
 
 def private_key() -> Ed25519PrivateKey:
+    return _keys()[0]
+
+
+def public_key() -> Ed25519PublicKey:
+    return _keys()[1]
+
+
+def _keys() -> tuple[Ed25519PrivateKey, Ed25519PublicKey]:
+    # Loaded once per seed: deriving the public key is a curve multiplication, which every
+    # scan would otherwise pay for.
     cache = current_app.extensions.setdefault("linli_checkin_key", {})
     seed = current_app.config["CHECKIN_SIGNING_KEY"]
     if seed not in cache:
         raw = base64.urlsafe_b64decode(seed + "=" * (-len(seed) % 4))
-        cache[seed] = Ed25519PrivateKey.from_private_bytes(raw)
+        key = Ed25519PrivateKey.from_private_bytes(raw)
+        cache[seed] = (key, key.public_key())
     return cache[seed]
-
-
-def public_key() -> Ed25519PublicKey:
-    return private_key().public_key()
 
 
 def public_key_b64() -> str:
