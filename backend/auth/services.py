@@ -56,8 +56,9 @@ def issue_token(user: User) -> str:
     return _serializer().dumps({"uid": user.id})
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+def _serializer(secret_key: str | None = None) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key or current_app.config["SECRET_KEY"],
+                                  salt=TOKEN_SALT)
 
 
 def user_id_from_request() -> int | None:
@@ -81,9 +82,8 @@ def _signed_token(secret_key: str, token: str) -> tuple[int, float] | None:
     """(user id, signing time) of a token we signed, or None. Cached: a phone sends the same
     token with every request, and checking its HMAC each time is measurable on hot paths
     (the age is still checked on every request)."""
-    serializer = URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
     try:
-        payload, signed_at = serializer.loads(token, return_timestamp=True)
+        payload, signed_at = _serializer(secret_key).loads(token, return_timestamp=True)
         return int(payload["uid"]), signed_at.timestamp()
     except (BadSignature, KeyError, TypeError, ValueError):
         return None

@@ -3,11 +3,10 @@ transfer points at an approved attendance."""
 
 from __future__ import annotations
 
-from sqlalchemy import String, and_, cast, literal, select
+from sqlalchemy import String, and_, cast, literal
 
 from backend.checkin.models import Attendance, AttendanceStatus
-from backend.extensions import db
-from backend.points.ledger import Check
+from backend.points.ledger import Check, backing_check
 from backend.points.models import Transfer, TransferReason
 
 
@@ -17,11 +16,6 @@ def service_transfers_check(community_id: int) -> Check:
     approved = and_(Transfer.ref == literal("attendance:") + cast(Attendance.id, String),
                     Attendance.status == AttendanceStatus.APPROVED,
                     Attendance.community_id == Transfer.community_id)
-    orphans = list(db.session.scalars(
-        select(Transfer.id).outerjoin(Attendance, approved)
-        .where(Transfer.community_id == community_id,
-               Transfer.reason == TransferReason.SERVICE, Transfer.reverses_id.is_(None),
-               Attendance.id.is_(None)).order_by(Transfer.id).limit(10)))
-    return Check("service_transfers_have_approved_attendances", not orphans,
-                 f"service transfers without an approved attendance: {orphans}" if orphans
-                 else "every service transfer has its approved attendance")
+    return backing_check("service_transfers_have_approved_attendances", community_id,
+                         TransferReason.SERVICE, Attendance, approved,
+                         "an approved attendance")

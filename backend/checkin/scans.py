@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from flask import current_app
 from sqlalchemy import select
 
-from backend.activities.models import ActivityStatus, Signup, SignupStatus
+from backend.activities.models import ActivityStatus
 from backend.checkin import codes, statements
 from backend.checkin.hours import served_minutes
 from backend.checkin.models import (
@@ -123,7 +123,7 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
     if reading is None:
         reading = read(item["code"], kind, scanner_id, at, activity.id)
     if person is None and reading.holder_id is not None:
-        person = _person(activity, reading.holder_id)
+        person = _person(activity, scanner_id, reading.holder_id)
     result = reading.refusal or _right_to_attend(activity, person, at)
     attendance = fold = present = None
     if result is None:
@@ -152,11 +152,15 @@ def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
         Scan.activity_id == activity_id, Scan.scan_id == scan_id))
 
 
-def _person(activity: DoorActivity, user_id: int) -> Person:
-    row = statements.holder(activity.id, user_id)
-    if row is None:
-        return Person(None, None, is_signed_up(activity.id, user_id))
-    return Person(row["real_name"], row["community_id"], row["signup_id"] is not None)
+def person_at(door: statements.Door) -> Person:
+    """The code holder as the door query found them."""
+    return Person(door.real_name, door.holder_community_id, door.signup_id is not None)
+
+
+def _person(activity: DoorActivity, scanner_id: int, user_id: int) -> Person:
+    # The same one query the live door uses (an activity is never deleted, so it is there).
+    door = statements.door(activity.id, scanner_id, user_id)
+    return person_at(door) if door is not None else Person(None, None, False)
 
 
 def _right_to_attend(activity: DoorActivity, person: Person, at: datetime
@@ -172,12 +176,6 @@ def _right_to_attend(activity: DoorActivity, person: Person, at: datetime
 def _holder(code: codes.CheckinCode, scanner_id: int) -> int:
     # A personal code names its holder; a poster code is scanned by the resident themself.
     return code.subject_id if code.kind == codes.CodeKind.PERSONAL else scanner_id
-
-
-def is_signed_up(activity_id: int, user_id: int) -> bool:
-    return db.session.scalar(select(Signup.id).where(
-        Signup.activity_id == activity_id, Signup.user_id == user_id,
-        Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))) is not None
 
 
 def door_result(direction: Direction, at: datetime, attendance: dict[str, Any]) -> ScanResult:

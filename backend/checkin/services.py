@@ -135,9 +135,7 @@ def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
         raise Forbidden("仅本队队长或社区工作人员可以扫码")
     scans.require_open_for_scans(row)
     _limit(actor_id)
-    person = None if holder_id is None else scans.Person(
-        row.real_name, row.holder_community_id, row.signup_id is not None)
-    return row, person
+    return row, None if holder_id is None else scans.person_at(row)
 
 
 def _visible(actor: User, activity_id: int) -> bool:

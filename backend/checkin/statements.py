@@ -104,21 +104,6 @@ def _door() -> Executable:
             .where(Activity.id == bindparam("activity_id")))
 
 
-def holder(activity_id: int, user_id: int) -> dict[str, Any] | None:
-    """A code holder's name and community, and their sign-up for the activity if held (none
-    when they are not a resident)."""
-    rows = _rows("holder", _holder, {"activity_id": activity_id, "user_id": user_id})
-    return rows[0] if rows else None
-
-
-def _holder() -> Executable:
-    signup = select(Signup.id).where(
-        Signup.activity_id == bindparam("activity_id"),
-        Signup.user_id == bindparam("user_id"), _held(Signup.status)).scalar_subquery()
-    return select(Resident.real_name, Resident.community_id, signup.label("signup_id")).where(
-        Resident.user_id == bindparam("user_id"))
-
-
 def lock_attendance(params: dict[str, Any]) -> dict[str, Any]:
     """Create the attendance row if need be; either way lock it and return it (an upsert
     whose no-op update takes the row lock)."""
