@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -128,6 +129,20 @@ class Check:
     name: str
     ok: bool
     detail: str
+
+
+def backing_check(name: str, community_id: int, reason: TransferReason, backing: Any,
+                  backed_when: Any, what: str) -> Check:
+    """Each transfer of ``reason`` (a reversal aside) has its ``backing`` row, matched by
+    ``backed_when``: the shape of every domain's "no points from nowhere" check."""
+    orphans = list(db.session.scalars(
+        select(Transfer.id).outerjoin(backing, backed_when)
+        .where(Transfer.community_id == community_id, Transfer.reason == reason,
+               Transfer.reverses_id.is_(None), backing.id.is_(None))
+        .order_by(Transfer.id).limit(10)))
+    return Check(name, not orphans,
+                 f"{reason.value} transfers without {what}: {orphans}" if orphans
+                 else f"every {reason.value} transfer has {what}")
 
 
 def invariant_checks(community_id: int) -> list[Check]:
