@@ -57,6 +57,11 @@ class Phone:
     def by(self, testid: str):
         return self.page.get_by_test_id(testid)
 
+    def open_work(self, item: str) -> None:
+        """The 工作 tab, then one of its entries (``work-<item>``)."""
+        self.by("tab-work").click()
+        self.by(f"work-{item}").click()
+
 
 @contextmanager
 def phone(browser: Browser, site: str, **context_options) -> Iterator[Phone]:

@@ -88,8 +88,7 @@ def test_leader_scan_page_checks_the_resident_in_from_the_residents_real_qr(
     try:
         with phone(camera, site) as leader:
             leader.login(world.leader_a.openid)
-            leader.by("tab-work").click()
-            leader.by("work-leader-activities").click()
+            leader.open_work("leader-activities")
             expect(leader.by(f"managed-{activity}")).to_contain_text("社区清洁日")
             leader.shot("leader-activities")
             leader.by(f"scan-{activity}").click()
@@ -168,8 +167,7 @@ def test_staff_approve_hours_and_the_residents_points_go_up(app, browser, site, 
         leader.shot("leader-attendance")
     with phone(browser, site) as staff:
         staff.login(world.staff_a.openid)
-        staff.by("tab-work").click()
-        staff.by("work-approvals").click()
+        staff.open_work("approvals")
         expect(staff.by(f"approve-box-{world.resident_a.id}")).to_be_checked()
         staff.shot("staff-approvals")
         staff.by("approve-selected").click()

@@ -54,8 +54,7 @@ def test_staff_read_the_roster_as_a_table(browser, site, make, world):
     team, leader, first, second, roster = published_roster(make, world)
     with phone(browser, site) as staff:
         staff.login(world.staff_a.openid)
-        staff.by("tab-work").click()
-        staff.by("work-roster").click()
+        staff.open_work("roster")
         table = staff.by(f"roster-{roster['id']}")
         expect(table).to_contain_text("已发布")
         expect(table).to_contain_text("钱多多")

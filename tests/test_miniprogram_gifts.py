@@ -41,8 +41,7 @@ def test_resident_redeems_a_gift_and_staff_fulfil_it_by_pickup_code(
         resident.shot("gift-shelf")
     with phone(browser, site) as staff:
         staff.login(world.staff_a.openid)
-        staff.by("tab-work").click()
-        staff.by("work-pickup").click()
+        staff.open_work("pickup")
         expect(staff.page.get_by_text(pickup_code)).to_be_visible()  # waiting at the counter
         staff.by("pickup-input").fill(pickup_code)
         staff.by("pickup-submit").click()
