@@ -37,7 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     with app.app_context():
-        database.install_engine_hooks(db.engines)
+        database.install_engine_hooks(db.engines, app.config["DATABASE_PING_AFTER_IDLE_S"])
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["month"] = MonthConverter
     api.init_app(app)

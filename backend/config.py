@@ -42,6 +42,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "LINLI_ENV": env,
         "SQLALCHEMY_DATABASE_URI": _env("LINLI_DATABASE_URL", "sqlite:///instance/linli.db"),
+        # A pooled PostgreSQL connection idle this long is pinged before use (see database.py).
+        "DATABASE_PING_AFTER_IDLE_S": float(_env("LINLI_DATABASE_PING_AFTER_IDLE_S", "10")),
         "REDIS_URL": _env("LINLI_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "WECHAT_API_BASE": _env("LINLI_WECHAT_API_BASE", "http://127.0.0.1:8001"),
         "WECHAT_APPID": _env("LINLI_WECHAT_APPID", DEV_WECHAT_APPID),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 
 def configure_engine_options(app: Flask) -> None:
@@ -18,7 +20,6 @@ def configure_engine_options(app: Flask) -> None:
         # Writers wait for each other instead of failing with "database is locked".
         options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
     else:
-        options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 20)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
@@ -38,10 +39,39 @@ def _absolute_sqlite_uri(uri: str) -> str:
     return prefix + path
 
 
-def install_engine_hooks(engines: dict[Any, Engine]) -> None:
+def install_engine_hooks(engines: dict[Any, Engine], ping_after_idle_s: float) -> None:
     for engine in engines.values():
         if engine.dialect.name == "sqlite":
             _serialise_sqlite_writers(engine)
+        else:
+            _ping_idle_connections(engine, ping_after_idle_s)
+
+
+def _ping_idle_connections(engine: Engine, idle_s: float) -> None:
+    """Check a pooled connection before use only if it sat idle for ``idle_s`` or more.
+
+    ``pool_pre_ping`` pings on every checkout: a round trip per request, a tenth of a scan's
+    server CPU (``scripts/bench/scans.py``). A connection returned moments ago is alive unless
+    the server went away in between; one idle for longer is where a database restart or a
+    dropped idle TCP connection shows, so those are pinged (SQLAlchemy's pessimistic recipe:
+    raising DisconnectionError makes the pool connect afresh). A connection that dies while
+    busy is caught by SQLAlchemy's disconnect handling: that request answers 503 and the pool
+    replaces every connection older than the failure.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection, record):
+        record.info["linli_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("linli_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return  # fresh from connect, or in use moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(f"idle connection failed its ping: {error}") from error
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:
