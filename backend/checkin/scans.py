@@ -4,14 +4,16 @@ The order of judgement follows pretix's lesson that validity comes before duplic
 detection: the code (signature, kind, activity), its age at ``scanned_at``, the activity's
 window, the resident's right to attend, and only then the door state (already in/out).
 
-Concurrency: the scan row is claimed first under its unique ``(activity, scan_id)`` so a
-replayed or concurrently duplicated upload waits for, then returns, the first answer; every
-accepted scan of one resident then takes that resident's attendance row lock, so two
-leaders scanning the same code at once record one check-in.
+Concurrency: every scan of one resident takes that resident's attendance row lock (the
+door query locks the row; a first entry creates it, and the loser of two concurrent first
+entries judges again), so two leaders scanning the same code at once record one check-in.
+The scan row is unique by ``(activity, scan_id)``: a replayed or concurrently duplicated
+upload rolls back and returns the first answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -52,8 +54,9 @@ def require_open_for_scans(activity: DoorActivity) -> None:
         raise ApiError("activity_not_published", "活动未发布或已取消，不能签到")
 
 
-class DuplicateScan(Exception):
-    """This scan id was recorded by a concurrent request: roll back, answer as it did."""
+class RaceLost(Exception):
+    """A concurrent request got there first (it recorded this scan id, or created this
+    resident's attendance): roll back and run again, which finds what it wrote."""
 
 
 class DoorActivity(Protocol):
@@ -69,11 +72,13 @@ class DoorActivity(Protocol):
 
 @dataclass(frozen=True)
 class Person:
-    """What the door needs to know of a code's holder."""
+    """What the door needs to know of a code's holder, and their attendance row (locked by
+    the transaction that looked them up), if they have one yet."""
 
     name: str | None
     community_id: int | None
     signed_up: bool
+    attendance: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,16 +114,18 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
     """Judge and keep one scan (flush only); the same scan id again → the first answer.
 
     ``reading`` and ``person`` may come from the caller, who read the code and looked up its
-    holder along with the activity; otherwise they are worked out here.
+    holder (locking their attendance) along with the activity in this transaction;
+    otherwise they are worked out here.
 
     Fresh scans are the norm, so the first pass does not look for an earlier answer: it
-    raises DuplicateScan when the scan id is already taken (by an earlier upload or a
-    concurrent twin), and the caller rolls back and runs again with ``replayed=True``.
+    raises RaceLost when the scan id is already taken (by an earlier upload or a concurrent
+    twin), and the caller rolls back and runs again with ``replayed=True``.
     """
     if replayed:
         first = first_answer(activity.id, item["scan_id"])
         if first is not None:
             return first
+        person = None  # its lock went with the rollback
     at = scanned_at(item, received_at)
     if reading is None:
         reading = read(item["code"], kind, scanner_id, at, activity.id)
@@ -127,14 +134,19 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
     result = reading.refusal or _right_to_attend(activity, person, at)
     attendance = fold = present = None
     if result is None:
-        attendance = _locked_attendance(activity, reading.holder_id,
-                                        walk_in=not person.signed_up)
+        attendance = dict(person.attendance or _new_attendance(
+            activity, reading.holder_id, walk_in=not person.signed_up))
         if "scanned_at" not in item:
             # A live scan happens when it is judged, under the lock: two leaders' scans of
             # one code then fall in the order they commit (one ``ok``, then ``already_in``).
             at = max(at, now())
         result = door_result(item["direction"], at, attendance)
         fold, present = _fold(activity, attendance, item["direction"], at)
+        if attendance["id"] is None:
+            # A first scan: the row is inserted already folded (one row version, not two).
+            attendance, fold = statements.create_attendance(attendance), None
+            if attendance is None:
+                raise RaceLost()
     answer = _answer(result, attendance, reading.holder_id, person.name if person else None)
     inserted = statements.insert_scan(dict(
         activity_id=activity.id, scan_id=item["scan_id"], direction=item["direction"],
@@ -143,7 +155,7 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
         self_service=kind == codes.CodeKind.POSTER, user_id=reading.holder_id, result=result,
         response=answer), fold, present)
     if inserted is None:
-        raise DuplicateScan()
+        raise RaceLost()
     return answer
 
 
@@ -154,12 +166,13 @@ def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
 
 def person_at(door: statements.Door) -> Person:
     """The code holder as the door query found them."""
-    return Person(door.real_name, door.holder_community_id, door.signup_id is not None)
+    return Person(door.real_name, door.holder_community_id, door.signup_id is not None,
+                  door.attendance)
 
 
 def _person(activity: DoorActivity, scanner_id: int, user_id: int) -> Person:
     # The same one query the live door uses (an activity is never deleted, so it is there).
-    door = statements.door(activity.id, scanner_id, user_id)
+    door = statements.door(activity.id, scanner_id, user_id, lock_attendance=True)
     return person_at(door) if door is not None else Person(None, None, False)
 
 
@@ -193,12 +206,12 @@ def door_result(direction: Direction, at: datetime, attendance: dict[str, Any]) 
 _LOCKED_STATUSES = (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
 
 
-def _locked_attendance(activity: DoorActivity, user_id: int, walk_in: bool) -> dict[str, Any]:
-    """The resident's attendance row, created if need be and row-locked."""
-    return statements.lock_attendance(dict(
-        activity_id=activity.id, community_id=activity.community_id, user_id=user_id,
-        walk_in=walk_in, status=AttendanceStatus.OPEN, served_minutes=0, minutes=0,
-        created_at=now()))
+def _new_attendance(activity: DoorActivity, user_id: int, walk_in: bool) -> dict[str, Any]:
+    """The attendance a resident's first scan starts from (not yet inserted: no id)."""
+    return dict(id=None, activity_id=activity.id, community_id=activity.community_id,
+                user_id=user_id, walk_in=walk_in, checked_in_at=None, checked_out_at=None,
+                last_out_at=None, served_minutes=0, corrected_minutes=None, minutes=0,
+                status=AttendanceStatus.OPEN, points=None, created_at=now())
 
 
 def _fold(activity: DoorActivity, row: dict[str, Any], direction: Direction, at: datetime

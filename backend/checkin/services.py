@@ -113,12 +113,13 @@ def scanner_kit(actor: User, activity_id: int) -> dict[str, Any]:
 
 
 def _recorded(record: Callable[[bool], T]) -> T:
-    """Run ``record`` and commit; if one of its scan ids was already recorded (a replay, or
-    a concurrent twin that committed first), start again looking for earlier answers."""
+    """Run ``record`` and commit; if a concurrent request got there first (a scan id already
+    recorded: a replay, or a twin that committed first; or the same resident's first entry),
+    start again, looking for earlier answers."""
     for attempt in range(3):
         try:
             answer = record(attempt > 0)
-        except scans.DuplicateScan:
+        except scans.RaceLost:
             db.session.rollback()
             continue
         db.session.commit()
@@ -128,8 +129,10 @@ def _recorded(record: Callable[[bool], T]) -> T:
 
 def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
                ) -> tuple[statements.Door, scans.Person | None]:
-    """The activity if the actor may scan at its door, and the code holder if one is named."""
-    row = statements.door(activity_id, actor_id, holder_id)
+    """The activity if the actor may scan at its door, and the code holder if one is named
+    (their attendance locked: the scan is recorded in this transaction)."""
+    row = statements.door(activity_id, actor_id, holder_id,
+                          lock_attendance=holder_id is not None)
     if row is None or not row.may_scan:
         get_managed_activity(current_user(), activity_id)  # the right 403 or 404
         raise Forbidden("仅本队队长或社区工作人员可以扫码")

@@ -1,18 +1,20 @@
 """The scan hot path's SQL, built once with bind parameters.
 
-A scan is three statements and a commit, and building statements (an upsert's ``excluded``
-alias alone makes a proxy of every column) cost more Python than running them; so they are
-built the first time each dialect asks and only executed after that. On PostgreSQL they are
-also compiled once and run straight on psycopg, in the session's transaction: SQLAlchemy's
-per-execution work (cache key, parameter and result processing) cost as much CPU as the
-driver's (see ``scripts/bench/scans.py``); the values they carry are converted here, by the
-same rules as ``UTCDateTime`` and the string enums.
+A live scan is two statements and a commit (three for a resident's first entry): the door
+query, which also locks the holder's attendance row, and the scan's insert, with the
+attendance fold and the sign-up's entry riding along. Building statements (an upsert's
+``excluded`` alias alone makes a proxy of every column) cost more Python than running them;
+so they are built the first time each dialect asks and only executed after that. On
+PostgreSQL they are also compiled once and run straight on psycopg, in the session's
+transaction: SQLAlchemy's per-execution work (cache key, parameter and result processing)
+cost as much CPU as the driver's (see ``scripts/bench/scans.py``); the values they carry are
+converted here, by the same rules as ``UTCDateTime`` and the string enums.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +22,18 @@ from typing import Any
 import psycopg
 from flask import g
 from psycopg.types.json import Json
-from sqlalchemy import CursorResult, Executable, Table, bindparam, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Table,
+    and_,
+    bindparam,
+    or_,
+    outerjoin,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -73,18 +86,29 @@ class Door:
     real_name: str | None  # the holder's, when they are a resident
     holder_community_id: int | None
     signup_id: int | None  # the holder's confirmed (or no-show) sign-up
+    # The holder's attendance row, locked until the transaction ends (when asked for).
+    attendance: Mapping[str, Any] | None = None
 
 
-def door(activity_id: int, scanner_id: int, holder_id: int | None) -> Door | None:
-    """The activity, the scanner's right to scan there and the holder, in one query."""
-    rows = _rows("door", _door, {"activity_id": activity_id, "scanner_id": scanner_id,
-                                 "holder_id": holder_id})
+def door(activity_id: int, scanner_id: int, holder_id: int | None,
+         lock_attendance: bool = False) -> Door | None:
+    """The activity, the scanner's right to scan there and the holder, in one query; with
+    ``lock_attendance``, the holder's attendance row too, locked (SQLite's transactions
+    hold the whole database already)."""
+    name = "door_locking" if lock_attendance else "door"
+    rows = _rows(name, lambda: _door(lock_attendance), {
+        "activity_id": activity_id, "scanner_id": scanner_id, "holder_id": holder_id})
     if not rows:
         return None
-    return Door(**{**rows[0], "status": ActivityStatus(rows[0]["status"])})
+    row = rows[0]
+    attendance = None
+    if lock_attendance:
+        attendance = {column: row.pop(f"attendance_{column}") for column in _ATTENDANCE_READ}
+        attendance = _attendance_row(attendance) if attendance["id"] is not None else None
+    return Door(**{**row, "status": ActivityStatus(row["status"]), "attendance": attendance})
 
 
-def _door() -> Executable:
+def _door(lock_attendance: bool) -> Executable:
     scanner = bindparam("scanner_id")
     leader = select(TeamMember.id).where(
         TeamMember.team_id == Activity.team_id, TeamMember.user_id == scanner,
@@ -95,35 +119,51 @@ def _door() -> Executable:
     signup = select(Signup.id).where(
         Signup.activity_id == Activity.id, Signup.user_id == bindparam("holder_id"),
         _held(Signup.status)).scalar_subquery()
-    return (select(Activity.id, Activity.community_id, Activity.team_id, Activity.status,
-                   Activity.starts_at, Activity.ends_at, Activity.walk_ins_allowed,
-                   or_(leader, staff).label("may_scan"), Resident.real_name,
-                   Resident.community_id.label("holder_community_id"),
-                   signup.label("signup_id"))
-            .outerjoin(Resident, Resident.user_id == bindparam("holder_id"))
-            .where(Activity.id == bindparam("activity_id")))
+    columns = [Activity.id, Activity.community_id, Activity.team_id, Activity.status,
+               Activity.starts_at, Activity.ends_at, Activity.walk_ins_allowed,
+               or_(leader, staff).label("may_scan"), Resident.real_name,
+               Resident.community_id.label("holder_community_id"), signup.label("signup_id")]
+    joined = outerjoin(Activity, Resident, Resident.user_id == bindparam("holder_id"))
+    if lock_attendance:
+        of_holder = and_(ATTENDANCES.c.activity_id == Activity.id,
+                         ATTENDANCES.c.user_id == bindparam("holder_id"))
+        if _dialect() == "postgresql":
+            # FOR UPDATE may not reach the nullable side of an outer join, but a lateral
+            # subquery can lock its own row.
+            attendance = select(*(ATTENDANCES.c[name] for name in _ATTENDANCE_READ)).where(
+                of_holder).with_for_update().lateral("attendance")
+            joined = joined.outerjoin(attendance, true())
+        else:
+            attendance = ATTENDANCES
+            joined = joined.outerjoin(attendance, of_holder)
+        columns += [attendance.c[name].label(f"attendance_{name}") for name in _ATTENDANCE_READ]
+    return select(*columns).select_from(joined).where(Activity.id == bindparam("activity_id"))
 
 
-def lock_attendance(params: dict[str, Any]) -> dict[str, Any]:
-    """Create the attendance row if need be; either way lock it and return it (an upsert
-    whose no-op update takes the row lock)."""
-    row = _rows("attendance_upsert", _attendance_upsert,
-                {f"new_{name}": params[name] for name in _ATTENDANCE_NEW})[0]
-    return {**row, "status": AttendanceStatus(row["status"])}
+def create_attendance(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Insert a first attendance row as given (already folded with its first scan) and
+    return it; None if a concurrent transaction created it first (it waited for that one
+    to commit: the caller rolls back and judges again)."""
+    rows = _rows("attendance_insert", _attendance_insert,
+                 {f"new_{name}": values[name] for name in _ATTENDANCE_NEW})
+    return _attendance_row(rows[0]) if rows else None
 
 
 # The columns a new attendance is given (each bound as ``new_<column>``, see below).
-_ATTENDANCE_NEW = ("activity_id", "community_id", "user_id", "walk_in", "status",
-                   "served_minutes", "minutes", "created_at")
+_ATTENDANCE_NEW = ("activity_id", "community_id", "user_id", "walk_in", "checked_in_at",
+                   "checked_out_at", "last_out_at", "served_minutes", "minutes", "status",
+                   "created_at")
 
 
-def _attendance_upsert() -> Executable:
-    statement = _insert(ATTENDANCES).values(
-        {name: bindparam(f"new_{name}") for name in _ATTENDANCE_NEW})
-    return statement.on_conflict_do_update(
-        index_elements=["activity_id", "user_id"],
-        set_={"activity_id": statement.excluded.activity_id}).returning(
+def _attendance_insert() -> Executable:
+    return _insert(ATTENDANCES).values(
+        {name: bindparam(f"new_{name}") for name in _ATTENDANCE_NEW}).on_conflict_do_nothing(
+        index_elements=["activity_id", "user_id"]).returning(
         *(ATTENDANCES.c[name] for name in _ATTENDANCE_READ))
+
+
+def _attendance_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "status": AttendanceStatus(row["status"])}
 
 
 def _attendance_fold() -> Any:
