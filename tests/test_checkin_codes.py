@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import time_machine
 import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from backend.checkin import codes
@@ -98,3 +100,29 @@ def test_scanner_kit_is_for_the_team_leader_and_staff_only(make, world):
                      world.leader_b).status_code == 404
     assert make.call("GET", f"/api/v1/activities/{activity}/scanner-kit",
                      world.staff_a).status_code == 200
+
+
+@settings(max_examples=60, deadline=None)
+@given(subject_id=st.integers(1, 2**32 - 1), step=st.integers(0, 2**32 - 1),
+       kind=st.sampled_from(codes.CodeKind), flip=st.integers(0, 73 * 8 - 1))
+def test_the_servers_check_agrees_with_public_key_verification(app, subject_id, step, kind,
+                                                              flip):
+    """The server checks a code by signing its payload again; a phone verifies it with the
+    public key. Both accept every genuine code and refuse it with any one bit changed."""
+    from cryptography.exceptions import InvalidSignature
+
+    def public_key_accepts(blob: bytes) -> bool:
+        try:
+            codes.public_key().verify(blob[9:], codes.CONTEXT + blob[:9])
+        except InvalidSignature:
+            return False
+        return True
+
+    with app.app_context():
+        payload = codes._PAYLOAD.pack(kind, subject_id, step)
+        genuine = payload + codes.private_key().sign(codes.CONTEXT + payload)
+        altered = bytearray(genuine)
+        altered[flip // 8] ^= 1 << flip % 8
+        for blob, accepted in ((genuine, True), (bytes(altered), False)):
+            assert codes._genuine(blob[:9], blob[9:]) is accepted
+            assert public_key_accepts(blob) is accepted
