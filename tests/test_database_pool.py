@@ -3,11 +3,15 @@ a firewall dropping idle connections): idle ones are pinged before use, busy one
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from backend.common.clock import now
 from backend.extensions import db
+from tests.checkin_support import personal_code, scan_body
 from tests.conftest import make_app
 
 pytestmark = pytest.mark.postgres_only
@@ -71,3 +75,27 @@ def test_a_connection_in_recent_use_is_not_pinged_and_a_failure_is_an_envelope(
     assert failed.get_json()["error"]["code"] == "unavailable"
     # SQLAlchemy saw the disconnect and replaced the pool's connections: the next one works.
     assert client.get(VERIFY).status_code == 200
+
+
+def test_a_scan_on_a_connection_that_died_answers_503_and_the_next_scan_works(
+        pooled, database_url, app, make, world):
+    """Scans run on a pooled connection of their own (not the ORM session's): a dropped one
+    is an envelope too, and is not given back to the pool."""
+    activity = make.activity(world.team_a, starts_at=now() + timedelta(minutes=20))  # door open
+    assert make.call("POST", f"/api/v1/activities/{activity}/signups",
+                     world.resident_a).status_code == 201
+    client = pooled(ping_after_idle_s=3600)
+
+    def scan(direction):
+        return client.post(f"/api/v1/activities/{activity}/scans", headers=world.leader_a.headers,
+                           json=scan_body(personal_code(app, world.resident_a.id), direction))
+    assert scan("in").get_json()["result"] == "ok"
+    assert _kill_pooled_connections(database_url) == 1
+
+    failed = scan("out")
+
+    assert failed.status_code == 503
+    assert failed.get_json()["error"]["code"] == "unavailable"
+    retried = scan("out")
+    assert retried.status_code == 200, retried.get_json()
+    assert retried.get_json()["result"] == "ok"

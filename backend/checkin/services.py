@@ -120,9 +120,9 @@ def _recorded(record: Callable[[bool], T]) -> T:
         try:
             answer = record(attempt > 0)
         except scans.RaceLost:
-            db.session.rollback()
+            statements.rollback()
             continue
-        db.session.commit()
+        statements.commit()
         return answer
     raise ApiError("scan_in_progress", "相同的扫码正在处理中，请稍后重试")
 

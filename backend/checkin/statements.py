@@ -5,10 +5,11 @@ query, which also locks the holder's attendance row, and the scan's insert, with
 attendance fold and the sign-up's entry riding along. Building statements (an upsert's
 ``excluded`` alias alone makes a proxy of every column) cost more Python than running them;
 so they are built the first time each dialect asks and only executed after that. On
-PostgreSQL they are also compiled once and run straight on psycopg, in the session's
-transaction: SQLAlchemy's per-execution work (cache key, parameter and result processing)
-cost as much CPU as the driver's (see ``scripts/bench/scans.py``); the values they carry are
-converted here, by the same rules as ``UTCDateTime`` and the string enums.
+PostgreSQL they are also compiled once and run straight on psycopg, on a pooled connection
+of the scan's own (``commit``, ``release``): SQLAlchemy's per-execution work (cache key,
+parameter and result processing) cost as much CPU as the driver's (see
+``scripts/bench/scans.py``); the values they carry are converted here, by the same rules as
+``UTCDateTime`` and the string enums.
 """
 
 from __future__ import annotations
@@ -221,35 +222,70 @@ def insert_scan(scan: dict[str, Any], fold: dict[str, Any] | None = None,
 
 def _rows(name: str, build: Callable[[], Executable], params: dict[str, Any]
           ) -> list[dict[str, Any]]:
-    """Run a prebuilt statement in the session's transaction: its rows as dicts, datetimes
+    """Run a prebuilt statement in the scan's transaction: its rows as dicts, datetimes
     aware (UTC), enums as stored strings."""
     if _dialect() != "postgresql":
         return [dict(row) for row in _execute(_cached(name, build), params).mappings()]
     sql, constants, columns = _compiled(name, build)
     values = {**constants, **{key: _to_driver(value) for key, value in params.items()}}
-    try:
-        with _driver_connection().cursor() as cursor:
+
+    def run(driver: Any) -> list[tuple]:
+        with driver.cursor() as cursor:
             cursor.execute(sql, values)
-            rows = cursor.fetchall()
-    except psycopg.Error as error:
-        # As SQLAlchemy would raise it, so the usual envelopes apply (409 for an integrity
-        # error, 503 when the database is away).
-        raise DBAPIError.instance(sql, values, error, psycopg.Error) from error
+            return cursor.fetchall()
+    rows = _on_driver(run, sql, values)
     return [{column: _from_driver(value) for column, value in zip(columns, row, strict=True)}
             for row in rows]
 
 
-def _driver_connection() -> Any:
-    """The psycopg connection of the session's transaction, looked up once per transaction
-    (a rollback may hand the session another pooled connection)."""
-    session = db.session()
-    transaction = session.get_transaction()
-    cached = g.get("linli_driver_connection")
-    if transaction is None or cached is None or cached[0] is not transaction:
-        driver = session.connection().connection.driver_connection
-        cached = (session.get_transaction(), driver)
-        g.linli_driver_connection = cached
-    return cached[1]
+# On PostgreSQL a scan's statements run on a pooled connection of their own, driven through
+# psycopg and committed by ``commit``: the ORM session's begin/commit/close machinery cost a
+# tenth of a scan's instructions (``scripts/bench/scans.py``). SQLite keeps the session,
+# whose transactions take the write lock (BEGIN IMMEDIATE, ``backend/database.py``).
+_CONNECTION = "linli_scan_connection"
+
+
+def commit() -> None:
+    """Commit the scan's transaction."""
+    if g.get(_CONNECTION) is None:
+        db.session.commit()
+    else:
+        _on_driver(lambda driver: driver.commit(), "COMMIT")
+
+
+def rollback() -> None:
+    """Roll the scan's transaction back (the connection stays for another attempt)."""
+    if g.get(_CONNECTION) is None:
+        db.session.rollback()
+    else:
+        _on_driver(lambda driver: driver.rollback(), "ROLLBACK")
+
+
+def release(_error: BaseException | None = None) -> None:
+    """Give the scan's connection back to the pool, which rolls back anything left open
+    (a request that failed half way). Runs when the app context ends."""
+    connection = g.pop(_CONNECTION, None)
+    if connection is not None:
+        connection.close()
+
+
+def _on_driver(run: Callable[[Any], Any], sql: str, values: dict[str, Any] | None = None
+               ) -> Any:
+    """Run ``run`` on the scan's psycopg connection; a psycopg error is re-raised as
+    SQLAlchemy would raise it (409 for an integrity error, 503 when the database is away),
+    and a connection the server dropped is not given back to the pool."""
+    connection = g.get(_CONNECTION)
+    if connection is None:
+        connection = db.engine.raw_connection()  # the pool's checkout rules apply
+        setattr(g, _CONNECTION, connection)
+    try:
+        return run(connection.driver_connection)
+    except psycopg.Error as error:
+        dropped = db.engine.dialect.is_disconnect(error, connection.driver_connection, None)
+        if dropped:
+            connection.invalidate(error)
+        raise DBAPIError.instance(sql, values, error, psycopg.Error,
+                                  connection_invalidated=dropped) from error
 
 
 _UTC_DATETIME = UTCDateTime()
