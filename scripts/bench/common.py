@@ -136,6 +136,11 @@ class Gunicorn:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The master's; its workers are its children."""
+        return self.proc.pid if self.proc is not None else None
+
     def start(self) -> Self:
         command = [sys.executable, "-m", "gunicorn", *self.settings.argv(),
                    "--bind", f"{HOST}:{self.port}", "--log-level", "warning",
@@ -426,6 +431,64 @@ def _parse_json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         return {"_raw": body[:200].decode(errors="replace")}
+
+
+# --- CPU per request -----------------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu_s(root_pid: int) -> float:
+    """User + system CPU seconds used so far by a process and its live descendants (/proc)."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    tree = {root_pid}
+    while True:
+        grown = tree | {pid for pid, parent in parents.items() if parent in tree}
+        if grown == tree:
+            return sum(used.get(pid, 0.0) for pid in tree)
+        tree = grown
+
+
+class CpuMeter:
+    """CPU time per process group over a stretch of a run: each server's process tree, and
+    this process (the load client's threads). Throughput on a shared machine drifts with
+    its neighbours; CPU per request drifts far less, so it is reported beside it."""
+
+    def __init__(self, servers: Mapping[str, int | None]) -> None:
+        self.servers = {name: pid for name, pid in servers.items() if pid is not None}
+        self.started = self._read()
+
+    def _read(self) -> dict[str, float]:
+        return {**{name: process_tree_cpu_s(pid) for name, pid in self.servers.items()},
+                "client": time.process_time()}
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        now = self._read()
+        return {name: (now[name] - self.started[name]) / max(requests, 1) * 1000
+                for name in now}
+
+
+def format_cpu_table(rows: Mapping[str, Mapping[str, float]]) -> str:
+    """CPU ms per request by process group, one row per measured load, plus the total."""
+    groups = list(dict.fromkeys(name for row in rows.values() for name in row))
+    header = f"{'CPU ms per request':<{_NAME_WIDTH}}" + "".join(
+        f"{name:>11}" for name in [*groups, "total"])
+    lines = [header]
+    for label, row in rows.items():
+        cells = [f"{row[name]:>11.2f}" if name in row else f"{'-':>11}" for name in groups]
+        lines.append(f"{label:<{_NAME_WIDTH}}" + "".join(cells) + f"{sum(row.values()):>11.2f}")
+    return "\n".join(lines)
 
 
 # --- report ------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@ gunicorn + PostgreSQL, beside a bare Flask ``GET /hello`` under the same server 
 
 Every resident is scanned in, then out; each leader is one client connection. Checks from
 the database that every scan is one row, every resident has exactly one attendance, and
-that every answer was ``ok``; exits 1 if any check fails.
+that every answer was ``ok``; exits 1 if any check fails. Beside throughput it prints the
+CPU each request cost per process group (gunicorn, PostgreSQL, Redis, the client), read from
+/proc: on a shared machine throughput drifts with the neighbours, CPU per request far less.
 
     python -m scripts.bench.scans [--residents 2000] [--leaders 8] [--concurrency 8]
         [--workers 2] [--worker-class sync] [--threads 8]
@@ -27,6 +29,7 @@ from flask import Flask
 from sqlalchemy import func, insert, select
 
 from scripts.bench.common import (
+    CpuMeter,
     Gunicorn,
     GunicornSettings,
     HttpRequest,
@@ -34,6 +37,7 @@ from scripts.bench.common import (
     add_server_arguments,
     clean_env,
     format_checks,
+    format_cpu_table,
     format_problems,
     format_table,
     host_description,
@@ -90,11 +94,13 @@ def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> 
               flush=True)
         app = seeding_app(app_env)
         app.config["CHECKIN_SIGNING_KEY"] = app_env["LINLI_CHECKIN_SIGNING_KEY"]
+        databases = {"PostgreSQL": postgres.pid, "Redis": redis.pid}
         try:
             seeded = seed(app, args.residents, args.leaders)
             total = 2 * args.residents
-            baseline = run_baseline(url, settings, args, total, workdir)
-            results = run_scans(app, app_env, seeded, settings, args, workdir)
+            baseline, baseline_cpu = run_baseline(url, settings, args, total, workdir, databases)
+            results, scans_cpu = run_scans(app, app_env, seeded, settings, args, workdir,
+                                           databases)
             checks = verify(app, seeded, results)
         finally:
             with app.app_context():
@@ -102,7 +108,8 @@ def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> 
 
                 db.session.remove()
                 db.engine.dispose()
-    print_report(args, settings, version, baseline, results, checks)
+    print_report(args, settings, version, baseline, results, checks,
+                 {"baseline hello": baseline_cpu, "scan (in+out)": scans_cpu})
     return all(ok for _, ok in checks)
 
 
@@ -136,13 +143,16 @@ def seed(app: Flask, residents: int, leaders: int) -> Seeded:
 
 
 def run_baseline(url: str, settings: GunicornSettings, args: argparse.Namespace, total: int,
-                 workdir: Path) -> LoadResult:
+                 workdir: Path, databases: dict[str, int | None]
+                 ) -> tuple[LoadResult, dict[str, float]]:
     env = clean_env({"BENCH_DATABASE_URL": url})  # hello itself touches no database
     with Gunicorn("scripts.bench.baseline_app:create_app()", env, settings,
                   workdir / "gunicorn-baseline.log") as server:
         hello = HttpRequest("GET", "/hello")
         run_load("warm-up", server.url, [hello] * WARMUP_REQUESTS, args.concurrency)
-        return run_load("baseline hello", server.url, [hello] * total, args.concurrency)
+        meter = CpuMeter({"gunicorn": server.pid, **databases})
+        result = run_load("baseline hello", server.url, [hello] * total, args.concurrency)
+        return result, meter.per_request_ms(result.answered)
 
 
 def scan_requests(app: Flask, seeded: Seeded, direction: str) -> list[HttpRequest]:
@@ -162,7 +172,8 @@ def scan_requests(app: Flask, seeded: Seeded, direction: str) -> list[HttpReques
 
 
 def run_scans(app: Flask, app_env: dict[str, str], seeded: Seeded, settings: GunicornSettings,
-              args: argparse.Namespace, workdir: Path) -> list[LoadResult]:
+              args: argparse.Namespace, workdir: Path, databases: dict[str, int | None]
+              ) -> tuple[list[LoadResult], dict[str, float]]:
     with Gunicorn("backend:create_app()", app_env, settings,
                   workdir / "gunicorn-scans.log") as server:
         kit = f"/api/v1/activities/{seeded.activity_id}/scanner-kit"
@@ -171,15 +182,15 @@ def run_scans(app: Flask, app_env: dict[str, str], seeded: Seeded, settings: Gun
         warm = run_load("warm-up", server.url, warmup, args.concurrency)
         if warm.statuses[200] != len(warmup):
             raise RuntimeError("warm-up failed: " + "; ".join(format_problems(warm, server)))
-        results = []
-        for direction in ("in", "out"):
-            calls = scan_requests(app, seeded, direction)
-            results.append(run_load(f"scan {direction}", server.url, calls, args.concurrency,
-                                    keep_bodies=True))
+        calls = {direction: scan_requests(app, seeded, direction) for direction in ("in", "out")}
+        meter = CpuMeter({"gunicorn": server.pid, **databases})
+        results = [run_load(f"scan {direction}", server.url, calls[direction], args.concurrency,
+                            keep_bodies=True) for direction in ("in", "out")]
+        cpu = meter.per_request_ms(sum(result.answered for result in results))
         for result in results:
             for line in format_problems(result, server):
                 print(line)
-        return results
+        return results, cpu
 
 
 def verify(app: Flask, seeded: Seeded, results: list[LoadResult]) -> list[tuple[str, bool]]:
@@ -205,13 +216,16 @@ def verify(app: Flask, seeded: Seeded, results: list[LoadResult]) -> list[tuple[
 
 def print_report(args: argparse.Namespace, settings: GunicornSettings, version: str,
                  baseline: LoadResult, results: list[LoadResult],
-                 checks: list[tuple[str, bool]]) -> None:
+                 checks: list[tuple[str, bool]], cpu: dict[str, dict[str, float]]) -> None:
     merged = LoadResult.merge("scan (in+out)", results)
     print(f"\nscans: {args.residents} residents scanned in and out by {args.leaders} leaders, "
           f"client concurrency {args.concurrency}, {settings.describe()}, PostgreSQL {version}")
     print(f"({host_description()})")
     print(format_table([baseline, *results, merged]))
     print(f"ratio (scans / bare hello throughput): {ratio(merged, baseline)}")
+    print(format_cpu_table(cpu))
+    hello_ms, scan_ms = (sum(cpu[name].values()) for name in ("baseline hello", "scan (in+out)"))
+    print(f"ratio (hello CPU / scan CPU): {hello_ms / scan_ms:.2f}")
     print(format_checks(checks))
 
 
