@@ -119,7 +119,8 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
 
     Fresh scans are the norm, so the first pass does not look for an earlier answer: it
     raises RaceLost when the scan id is already taken (by an earlier upload or a concurrent
-    twin), and the caller rolls back and runs again with ``replayed=True``.
+    twin), or when a concurrent first entry created the resident's attendance, and the
+    caller rolls back and runs again with ``replayed=True``.
     """
     if replayed:
         first = first_answer(activity.id, item["scan_id"])
