@@ -50,13 +50,14 @@ def install_engine_hooks(engines: dict[Any, Engine], ping_after_idle_s: float) -
 def _ping_idle_connections(engine: Engine, idle_s: float) -> None:
     """Check a pooled connection before use only if it sat idle for ``idle_s`` or more.
 
-    ``pool_pre_ping`` pings on every checkout: a round trip per request, a tenth of a scan's
-    server CPU (``scripts/bench/scans.py``). A connection returned moments ago is alive unless
-    the server went away in between; one idle for longer is where a database restart or a
-    dropped idle TCP connection shows, so those are pinged (SQLAlchemy's pessimistic recipe:
-    raising DisconnectionError makes the pool connect afresh). A connection that dies while
-    busy is caught by SQLAlchemy's disconnect handling: that request answers 503 and the pool
-    replaces every connection older than the failure.
+    ``pool_pre_ping`` pings on every checkout: a round trip per request, 3–12 % of a scan's
+    worker CPU in side-by-side runs of ``scripts/bench/scans.py``. A connection returned
+    moments ago is alive unless the server went away in between; one idle for longer is
+    where a database restart or a dropped idle TCP connection shows, so those are pinged
+    (SQLAlchemy's pessimistic recipe: raising DisconnectionError makes the pool connect
+    afresh). A connection that dies while busy is caught by SQLAlchemy's disconnect
+    handling: that request answers 503 and the pool replaces every connection older than
+    the failure.
     """
 
     @event.listens_for(engine, "checkin")

@@ -78,7 +78,6 @@ class Door:
 
     id: int
     community_id: int
-    team_id: int
     status: ActivityStatus
     starts_at: datetime
     ends_at: datetime
@@ -120,7 +119,7 @@ def _door(lock_attendance: bool) -> Executable:
     signup = select(Signup.id).where(
         Signup.activity_id == Activity.id, Signup.user_id == bindparam("holder_id"),
         _held(Signup.status)).scalar_subquery()
-    columns = [Activity.id, Activity.community_id, Activity.team_id, Activity.status,
+    columns = [Activity.id, Activity.community_id, Activity.status,
                Activity.starts_at, Activity.ends_at, Activity.walk_ins_allowed,
                or_(leader, staff).label("may_scan"), Resident.real_name,
                Resident.community_id.label("holder_community_id"), signup.label("signup_id")]
