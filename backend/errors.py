@@ -47,8 +47,9 @@ class NotFound(ApiError):
 
 
 class Forbidden(ApiError):
-    def __init__(self, message: str = "没有权限执行此操作", code: str = "forbidden") -> None:
-        super().__init__(code, message, 403)
+    def __init__(self, message: str = "没有权限执行此操作", code: str = "forbidden",
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(code, message, 403, details)
 
 
 class Unauthenticated(ApiError):

@@ -103,7 +103,11 @@ def _clean_database(request):
     yield
     if "app" not in request.fixturenames:
         return
-    app = request.getfixturevalue("app")
+    wipe(request.getfixturevalue("app"))
+
+
+def wipe(app) -> None:
+    """Empty every table (ids start again at 1)."""
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]

@@ -17,13 +17,26 @@ def tomorrow() -> date:
     return now().astimezone(LOCAL_TZ).date() + timedelta(days=1)
 
 
+# Where the test teams' parking post stands (WGS-84), and a spot 300 m north of it.
+POST = {"latitude": 30.59276, "longitude": 114.30525}
+AWAY = {"latitude": 30.59546, "longitude": 114.30525}
+
+
 def parking_team(make, world, members: int = 6, shifts=None, points: int = 5):
+    """A parking team of community A: its shifts (the leader's), points per shift (a staff
+    setting) and its post's location."""
     p = SimpleNamespace(world=world)
     p.team = make.team(world.a, TeamCategory.PARKING)
     p.leader = make.member(p.team, world.a, TeamRole.LEADER, "赵小红")
     p.members = [make.member(p.team, world.a, real_name=f"队员{i}号") for i in range(members)]
     response = make.call("PUT", f"/api/v1/teams/{p.team}/shift-templates", p.leader,
+                         json={"shifts": shifts or THREE_SHIFTS})
+    assert response.status_code == 200, response.json
+    response = make.call("PUT", f"/api/v1/teams/{p.team}/shift-templates", world.staff_a,
                          json={"shifts": shifts or THREE_SHIFTS, "points_per_shift": points})
+    assert response.status_code == 200, response.json
+    response = make.call("PUT", f"/api/v1/teams/{p.team}/post", p.leader,
+                         json={**POST, "radius_m": 100})
     assert response.status_code == 200, response.json
     return p
 
@@ -51,9 +64,11 @@ def authz_scene(app, make, world) -> None:
     make._save(TeamMember(team_id=world.parking, user_id=world.leader_a.id,
                           role=TeamRole.LEADER))
     world.mate = make.member(world.parking, world.a, real_name="钱多多")
-    make.call("PUT", f"/api/v1/teams/{world.parking}/shift-templates", world.leader_a,
+    make.call("PUT", f"/api/v1/teams/{world.parking}/shift-templates", world.staff_a,
               json={"shifts": [{"name": "早班", "start": "07:00", "end": "15:00"}],
                     "points_per_shift": 3})
+    make.call("PUT", f"/api/v1/teams/{world.parking}/post", world.leader_a,
+              json={**POST, "radius_m": 100})
     p = SimpleNamespace(team=world.parking, leader=world.leader_a)
     first = tomorrow() + timedelta(days=1)
     body = roster(make, p, first, first + timedelta(days=1), publish=False)

@@ -13,6 +13,7 @@ import pytest
 
 from backend.common.clock import now
 from tests.parking_helpers import authz_scene
+from tests.points_support import seed_points
 
 ROLES = ["anonymous", "outsider", "admin", "staff_a", "staff_b", "leader_a", "leader_a2",
          "leader_b", "resident_a", "resident_b"]
@@ -222,14 +223,10 @@ def scene(make, world, soon, app, request):
 
 def _gift_with_reservation(make, world, app):
     from backend.extensions import db
-    from backend.points.ledger import account_for, transfer
-    from backend.points.models import AccountKind, TransferReason
 
     with app.app_context():
         for person in (world.resident_a, world.leader_a, world.leader_a2):
-            transfer(account_for(world.a, AccountKind.ISSUED),
-                     account_for(world.a, AccountKind.RESIDENT, person.id), 100,
-                     TransferReason.SERVICE, "attendance:matrix", f"matrix-{person.id}")
+            seed_points(world.a, person.id, 100, f"matrix-{person.id}", ref="attendance:matrix")
         db.session.commit()
     gift = make.call("POST", f"/api/v1/communities/{world.a}/gifts", world.staff_a,
                      json={"name": "抽纸", "points_cost": 10, "stock": 10}).json

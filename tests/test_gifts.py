@@ -6,22 +6,23 @@ from datetime import timedelta
 
 import time_machine
 
+from backend.common.audit import AuditEntry
 from backend.common.clock import now
 from backend.extensions import db
 from backend.gifts import tasks
 from backend.gifts.models import Gift, Redemption
 from backend.notify.models import Notification
-from backend.points.ledger import account_for, invariant_checks, transfer
-from backend.points.models import AccountKind, AuditEntry, Transfer, TransferReason
+from backend.points.ledger import account_for, invariant_checks
+from backend.points.models import AccountKind, Transfer, TransferReason
+from tests.points_support import seed_points
 
 API = "/api/v1"
 
 
 def credit(app, community_id, person, amount, key=None):
     with app.app_context():
-        transfer(account_for(community_id, AccountKind.ISSUED),
-                 account_for(community_id, AccountKind.RESIDENT, person.id), amount,
-                 TransferReason.SERVICE, "attendance:test", key or f"credit-{person.id}-{amount}")
+        seed_points(community_id, person.id, amount, key or f"credit-{person.id}-{amount}",
+                    ref="attendance:test")
         db.session.commit()
 
 
@@ -158,8 +159,8 @@ def test_restock_never_below_reserved_and_fulfilled(app, make, world):
     assert restocked.status_code == 200 and restocked.json["stock_left"] == 8
     with app.app_context():
         entry = db.session.query(AuditEntry).filter_by(action="gift.updated").one()
-        assert entry.reason == "补货" and entry.detail["before"]["stock"] == 3
-        assert entry.detail["after"] == {"stock": 10, "points_cost": 12}
+        assert entry.reason == "补货" and entry.before["stock"] == 3
+        assert entry.after == {"stock": 10, "points_cost": 12}
 
 
 def test_unclaimed_reservations_lapse_after_seven_days_with_refund(app, make, world):

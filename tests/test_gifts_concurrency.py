@@ -14,9 +14,10 @@ from backend.common.clock import now
 from backend.extensions import db
 from backend.gifts import redemptions
 from backend.gifts.models import Gift, Redemption, RedemptionStatus
-from backend.points.ledger import account_for, invariant_checks, transfer
+from backend.points.ledger import account_for, invariant_checks
 from backend.points.models import AccountKind, Transfer, TransferReason
 from tests.conftest import ON_POSTGRES, all_at_once
+from tests.points_support import seed_points
 
 CROWD, ITEMS = (200, 10) if ON_POSTGRES else (40, 10)
 
@@ -30,10 +31,8 @@ def call(method, url, person, json=None):
 
 def fund(app, community_id, people, amount):
     with app.app_context():
-        issued = account_for(community_id, AccountKind.ISSUED)
         for person in people:
-            transfer(issued, account_for(community_id, AccountKind.RESIDENT, person.id), amount,
-                     TransferReason.SERVICE, "attendance:seed", f"seed-{person.id}")
+            seed_points(community_id, person.id, amount, f"seed-{person.id}")
         db.session.commit()
 
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from backend.extensions import db
-from backend.points.ledger import account_for, transfer
-from backend.points.models import AccountKind, TransferReason
 from tests.browser import phone
+from tests.points_support import seed_points
 
 
 def give_points(app, community_id, person, amount):
     with app.app_context():
-        resident = account_for(community_id, AccountKind.RESIDENT, person.id)
-        transfer(account_for(community_id, AccountKind.ISSUED), resident, amount,
-                 TransferReason.SERVICE, f"attendance:test-{person.id}", f"test-credit-{person.id}")
+        seed_points(community_id, person.id, amount, f"test-credit-{person.id}",
+                    ref=f"attendance:test-{person.id}")
         db.session.commit()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from backend.common.audit import AuditEntry
 from backend.extensions import db
-from backend.points.models import AuditEntry
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from backend.notify.tasks import maintenance_tick
 from backend.points.expiry import expire_due_points
 from backend.points.ledger import account_for, invariant_checks, transfer
 from backend.points.models import AccountKind, ExpiryRun, Transfer, TransferReason
+from tests.points_support import signed
 
 R = TransferReason
 
@@ -28,7 +29,8 @@ def move(app, world, when, amount, reason, key):
         redeemed = account_for(world.a, AccountKind.REDEEMED)
         pair = (issued, account) if reason == R.SERVICE else (
             (redeemed, account) if reason == R.REFUND else (account, redeemed))
-        transfer(*pair, amount, reason, f"test:{key}", key)
+        people = signed() if reason == R.SERVICE else {}
+        transfer(*pair, amount, reason, f"test:{key}", key, **people)
         db.session.commit()
 
 

@@ -15,6 +15,7 @@ from backend.communities.models import Resident
 from backend.extensions import db
 from backend.points.ledger import account_for, transfer
 from backend.points.models import AccountKind, TransferReason
+from tests.points_support import seed_points
 
 HEADER = ["流水号", "时间", "类型", "关联", "积分", "转出账户", "转出居民", "转出手机",
           "转入账户", "转入居民", "转入手机", "转出后余额", "转入后余额", "操作人"]
@@ -31,10 +32,10 @@ def seed(app, world):
         issued = account_for(world.a, AccountKind.ISSUED)
         redeemed = account_for(world.a, AccountKind.REDEEMED)
         with time_machine.travel(datetime(2026, 10, 31, 23, 0, tzinfo=LOCAL_TZ), tick=False):
-            transfer(issued, mine, 40, TransferReason.SERVICE, "attendance:1", "k0")
+            seed_points(world.a, world.resident_a.id, 40, "k0", ref="attendance:1")
         with time_machine.travel(datetime(2026, 11, 3, 9, 0, tzinfo=LOCAL_TZ), tick=False):
             transfer(issued, mine, 30, TransferReason.SERVICE, "attendance:2", "k1",
-                     world.staff_a.id)
+                     world.staff_a.id, prepared_by=world.leader_a.id)
             transfer(mine, redeemed, 20, TransferReason.REDEEM, "redemption:1", "k2")
             transfer(redeemed, mine, 20, TransferReason.REFUND, "redemption:1", "k3")
         db.session.commit()

@@ -13,6 +13,7 @@ from backend.errors import ApiError
 from backend.extensions import db
 from backend.points.ledger import account_for, invariant_checks, reverse, transfer
 from backend.points.models import AccountKind, Transfer, TransferReason
+from tests.points_support import signatories, signed
 
 R = TransferReason
 
@@ -35,11 +36,11 @@ def test_credit_spend_and_reverse_keep_the_books_balanced(app, world):
     with app.app_context():
         book = accounts(world.a, [world.resident_a.id])
         mine = book[world.resident_a.id]
-        transfer(book["issued"], mine, 30, R.SERVICE, "attendance:1", "k-1")
+        transfer(book["issued"], mine, 30, R.SERVICE, "attendance:1", "k-1", **signed())
         spent = transfer(mine, book["redeemed"], 12, R.REDEEM, "redemption:1", "k-2")
         assert (mine.balance, book["issued"].balance, book["redeemed"].balance) == (18, -30, 12)
         assert (spent.from_balance_after, spent.to_balance_after) == (18, 12)
-        undo = reverse(spent, "k-3", author_id=world.staff_a.id)
+        undo = reverse(spent, "k-3", author_id=world.staff_a.id, prepared_by=world.leader_a.id)
         assert undo.reverses_id == spent.id and mine.balance == 30
         db.session.commit()
         assert all_ok(world.a)
@@ -49,7 +50,7 @@ def test_credit_spend_and_reverse_keep_the_books_balanced(app, world):
 def test_spending_more_than_the_balance_is_refused(app, world):
     with app.app_context():
         book = accounts(world.a, [world.resident_a.id])
-        transfer(book["issued"], book[world.resident_a.id], 5, R.SERVICE, "a:1", "k-1")
+        transfer(book["issued"], book[world.resident_a.id], 5, R.SERVICE, "a:1", "k-1", **signed())
         with pytest.raises(ApiError) as refused:
             transfer(book[world.resident_a.id], book["redeemed"], 6, R.REDEEM, "r:1", "k-2")
         assert refused.value.code == "insufficient_points"
@@ -59,11 +60,12 @@ def test_spending_more_than_the_balance_is_refused(app, world):
 def test_the_same_key_moves_points_once(app, world):
     with app.app_context():
         book = accounts(world.a, [world.resident_a.id])
-        first = transfer(book["issued"], book[world.resident_a.id], 10, R.SERVICE, "a:1", "k")
-        again = transfer(book["issued"], book[world.resident_a.id], 10, R.SERVICE, "a:1", "k")
+        mine = book[world.resident_a.id]
+        first = transfer(book["issued"], mine, 10, R.SERVICE, "a:1", "k", **signed())
+        again = transfer(book["issued"], mine, 10, R.SERVICE, "a:1", "k", **signed())
         assert again.id == first.id and book[world.resident_a.id].balance == 10
         with pytest.raises(ApiError) as reused:
-            transfer(book["issued"], book[world.resident_a.id], 11, R.SERVICE, "a:1", "k")
+            transfer(book["issued"], mine, 11, R.SERVICE, "a:1", "k", **signed())
         assert reused.value.code == "idempotency_key_reused"
 
 
@@ -91,13 +93,14 @@ def test_invariants_hold_after_every_step(app, make, operations):
             try:
                 if operation == "reverse_last":
                     if done:
-                        done.append(reverse(done[-1], key, None))
+                        first, second = signatories()
+                        done.append(reverse(done[-1], key, second, first))
                 else:
                     source, target, reason = flows[operation]
                     pick = {"who": people[who]}
                     done.append(transfer(book[pick.get(source, source)],
                                          book[pick.get(target, target)], amount, reason,
-                                         f"test:{step}", key))
+                                         f"test:{step}", key, **signed()))
             except ApiError as refusal:
                 assert refusal.code == "insufficient_points"
             db.session.commit()
@@ -109,7 +112,8 @@ def test_concurrent_spending_never_goes_negative(app, world):
     """40 threads spend 10 each from a balance of 100: exactly 10 succeed."""
     with app.app_context():
         book = accounts(world.a, [world.resident_a.id])
-        transfer(book["issued"], book[world.resident_a.id], 100, R.SERVICE, "a:1", "seed")
+        transfer(book["issued"], book[world.resident_a.id], 100, R.SERVICE, "a:1", "seed",
+                 **signed())
         db.session.commit()
         ids = (book[world.resident_a.id].id, book["redeemed"].id)
     barrier = threading.Barrier(40)

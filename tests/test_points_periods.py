@@ -8,20 +8,19 @@ import pytest
 import time_machine
 from sqlalchemy import insert
 
+from backend.common.audit import AuditEntry
 from backend.common.clock import LOCAL_TZ
 from backend.errors import ApiError
 from backend.extensions import db
-from backend.points.ledger import account_for, transfer
-from backend.points.models import AccountKind, AuditEntry, Transfer, TransferReason
+from backend.points.models import Transfer
+from tests.points_support import seed_points
 
 OCTOBER = datetime(2026, 10, 15, 10, 0, tzinfo=LOCAL_TZ)
 NOVEMBER = datetime(2026, 11, 2, 9, 0, tzinfo=LOCAL_TZ)
 
 
 def credit(community_id, user_id, amount, key):
-    return transfer(account_for(community_id, AccountKind.ISSUED),
-                    account_for(community_id, AccountKind.RESIDENT, user_id), amount,
-                    TransferReason.SERVICE, "attendance:1", key)
+    return seed_points(community_id, user_id, amount, key, ref="attendance:1")
 
 
 def close(make, world, who, period):

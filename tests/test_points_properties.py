@@ -24,6 +24,7 @@ from backend.points.expiry import expire_due_points, unspent_lots
 from backend.points.ledger import account_for, transfer
 from backend.points.models import Account, AccountKind, Transfer, TransferReason
 from backend.points.reconciliation import reconcile
+from tests.points_support import signed
 
 R = TransferReason
 REFUSALS = {"insufficient_points", "out_of_stock", "limit_exceeded", "already_fulfilled",
@@ -67,14 +68,14 @@ def test_every_invariant_holds_after_every_step(app, make, steps):
 def _apply(step, community, user, staff_user, gifts, amount, number):
     try:
         if step in ("credit", "adjust_down"):
-            pool = account_for(community, AccountKind.ISSUED if step == "credit"
-                               else AccountKind.ADJUSTMENTS)
+            pool = account_for(community, AccountKind.ADJUSTMENTS)
             mine = account_for(community, AccountKind.RESIDENT, user.id)
             source, target = (pool, mine) if step == "credit" else (mine, pool)
-            # Credits are minted as duty: a service credit must point at an approved
-            # attendance, which the reconciliation checks (tests/test_checkin_approval.py).
-            transfer(source, target, amount, R.DUTY if step == "credit" else R.ADJUST,
-                     f"test:{number}", f"{community}-{number}")
+            # Credits are minted as signed adjustments: a service or duty credit must point
+            # at an approved attendance or shift, which the reconciliation checks
+            # (tests/test_checkin_approval.py, tests/test_separation_of_duties.py).
+            transfer(source, target, amount, R.ADJUST, f"test:{number}",
+                     f"{community}-{number}", **signed())
             db.session.commit()
         elif step == "redeem":
             redemptions.redeem(user, gifts[amount % 2], 1 + amount % 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from backend.extensions import db
 from backend.points.ledger import account_for, transfer
 from backend.points.models import AccountKind, TransferReason
+from tests.points_support import signed
 
 R = TransferReason
 
@@ -14,8 +15,8 @@ def test_balance_totals_and_statement(app, make, world):
         issued = account_for(world.a, AccountKind.ISSUED)
         redeemed = account_for(world.a, AccountKind.REDEEMED)
         mine = account_for(world.a, AccountKind.RESIDENT, world.resident_a.id)
-        transfer(issued, mine, 40, R.SERVICE, "attendance:1", "k1")
-        transfer(issued, mine, 8, R.DUTY, "assignment:3", "k2")
+        transfer(issued, mine, 40, R.SERVICE, "attendance:1", "k1", **signed())
+        transfer(issued, mine, 8, R.DUTY, "assignment:3", "k2", **signed())
         transfer(mine, redeemed, 30, R.REDEEM, "redemption:1", "k3")
         transfer(redeemed, mine, 10, R.REFUND, "redemption:1", "k4")
         db.session.commit()
@@ -38,7 +39,8 @@ def test_someone_without_points_sees_zeros(make, world):
 def test_statements_are_private(app, make, world):
     with app.app_context():
         mine = account_for(world.a, AccountKind.RESIDENT, world.resident_a.id)
-        transfer(account_for(world.a, AccountKind.ISSUED), mine, 5, R.SERVICE, "a:1", "k")
+        transfer(account_for(world.a, AccountKind.ISSUED), mine, 5, R.SERVICE, "a:1", "k",
+                 **signed())
         db.session.commit()
     assert make.call("GET", "/api/v1/me/points/entries", world.leader_a).json["total"] == 0
     assert make.call("GET", "/api/v1/me/points", world.staff_a).json["balance"] == 0

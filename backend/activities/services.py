@@ -12,9 +12,10 @@ from backend.activities.schemas import time_rule_errors
 from backend.activities.waitlist import fill_free_seats
 from backend.auth.models import User
 from backend.auth.services import is_admin
+from backend.common.audit import audit
 from backend.common.clock import now
 from backend.communities import access
-from backend.communities.models import Team
+from backend.communities.models import Community, Team
 from backend.communities.services import get_team
 from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
@@ -27,11 +28,37 @@ def create_activity(actor: User, team_id: int, data: dict[str, Any]) -> Activity
     access.require_team_manager(actor, team)
     if data["starts_at"] <= now():
         raise ValidationFailed({"starts_at": ["活动开始时间必须晚于现在"]})
+    if data.get("points_per_hour") is not None:
+        _check_rate(actor, team.community_id, data["points_per_hour"])
     activity = Activity(team_id=team.id, community_id=team.community_id, created_by=actor.id,
                         **data)
     db.session.add(activity)
+    db.session.flush()
+    if activity.points_per_hour is not None:
+        audit(actor.id, activity.community_id, "activity.rate_changed",
+              f"activity:{activity.id}", "设置活动积分标准",
+              after={"points_per_hour": activity.points_per_hour})
     db.session.commit()
     return activity
+
+
+def _check_rate(actor: User, community_id: int, points_per_hour: int) -> None:
+    """An activity's own rate (SPEC §3): a leader may set it up to the community's rate;
+    above that it is a staff setting, within the bound the street set."""
+    community = db.session.get(Community, community_id)
+    if points_per_hour > community.points_per_hour and not access.is_staff_of(
+            actor, community_id):
+        raise Forbidden(f"高于社区标准（{community.points_per_hour}积分/小时）的活动积分"
+                        "须由社区工作人员设置", code="rate_requires_staff")
+    if points_per_hour > community.max_points_per_hour:
+        raise ValidationFailed({"points_per_hour": [
+            f"不能超过本社区上限 {community.max_points_per_hour} 积分/小时"]})
+
+
+def mark_hours_confirmed(activity: Activity) -> None:
+    """A leader signed off hours (flush only): the activity's rate is frozen from now on."""
+    if activity.hours_confirmed_at is None:
+        activity.hours_confirmed_at = now()
 
 
 def can_manage(user: User, activity: Activity) -> bool:
@@ -122,12 +149,27 @@ def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> A
     if capacity < activity.confirmed_count:
         raise ApiError("capacity_below_confirmed", "名额不能少于已确认报名的人数",
                        details={"confirmed_count": activity.confirmed_count})
+    rate_before = activity.points_per_hour
+    if changes.get("points_per_hour", rate_before) != rate_before:
+        _check_rate_change(actor, activity, changes["points_per_hour"])
     for field, value in changes.items():
         setattr(activity, field, value)
     _check_times(activity)
     fill_free_seats(activity)
+    if activity.points_per_hour != rate_before:
+        audit(actor.id, activity.community_id, "activity.rate_changed",
+              f"activity:{activity.id}", "修改活动积分标准",
+              before={"points_per_hour": rate_before},
+              after={"points_per_hour": activity.points_per_hour})
     db.session.commit()
     return activity
+
+
+def _check_rate_change(actor: User, activity: Activity, points_per_hour: int | None) -> None:
+    if activity.hours_confirmed_at is not None:
+        raise ApiError("attendance_confirmed", "服务时长已确认，积分标准不能再修改")
+    if points_per_hour is not None:
+        _check_rate(actor, activity.community_id, points_per_hour)
 
 
 def _check_times(activity: Activity) -> None:

@@ -19,7 +19,7 @@ from backend.activities.services import (
     get_visible_activity,
     lock_activity,
 )
-from backend.activities.waitlist import fill_free_seats, give_seat
+from backend.activities.waitlist import fill_free_seats, give_seat, overlapping_confirmed
 from backend.auth.models import User
 from backend.common.clock import LOCAL_TZ, now
 from backend.communities import access
@@ -76,7 +76,7 @@ def _check_resident_may_sign_up(user: User, activity: Activity) -> None:
         raise ApiError("signup_suspended", "因多次报名未到场，暂停报名至"
                        + until.astimezone(LOCAL_TZ).strftime("%Y年%m月%d日"),
                        details={"suspended_until": _local(until)})
-    conflict = _overlapping_confirmed(user.id, activity)
+    conflict = overlapping_confirmed(user.id, activity)
     if conflict is not None:
         raise ApiError("time_conflict", f"与已报名的活动「{conflict.title}」时间冲突",
                        details={"activity_id": conflict.id})
@@ -112,15 +112,6 @@ def active_signup(activity_id: int, user_id: int) -> Signup | None:
 
 def _lock_resident(user: User) -> None:
     db.session.execute(select(Resident.id).where(Resident.user_id == user.id).with_for_update())
-
-
-def _overlapping_confirmed(user_id: int, activity: Activity) -> Activity | None:
-    return db.session.scalar(
-        select(Activity).join(Signup, Signup.activity_id == Activity.id)
-        .where(Signup.user_id == user_id, Signup.status == SignupStatus.CONFIRMED,
-               Activity.id != activity.id, Activity.status != ActivityStatus.CANCELLED,
-               Activity.starts_at < activity.ends_at, activity.starts_at < Activity.ends_at)
-        .limit(1))
 
 
 def waitlist_position(signup: Signup) -> int | None:

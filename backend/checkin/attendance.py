@@ -8,14 +8,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.activities.models import Activity, Signup, SignupStatus
 from backend.activities.noshows import sweep_no_shows
-from backend.activities.services import get_managed_activity, get_visible_activity
+from backend.activities.services import (
+    get_managed_activity,
+    get_visible_activity,
+    mark_hours_confirmed,
+)
 from backend.auth.models import User
 from backend.checkin.models import Attendance, AttendanceCorrection, AttendanceStatus
+from backend.checkin.scans import early_allowance
+from backend.common.audit import audit
 from backend.common.clock import now
 from backend.communities import access
-from backend.errors import ApiError, Forbidden, NotFound
+from backend.communities.models import Community
+from backend.communities.services import attach_display_names
+from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
-from backend.points.rules import credit_service
+from backend.notify.services import notify
+from backend.points.credits import FOUR_EYES_MESSAGE, Credit, are_two_people, mint
+from backend.points.models import TransferReason
 
 
 def activity_attendances(actor: User, activity_id: int) -> Select:
@@ -38,10 +48,20 @@ def community_attendances(actor: User, community_id: int,
 
 
 def correct(actor: User, attendance_id: int, minutes: int, reason: str) -> Attendance:
+    """A leader's or staff member's fix of the minutes, never by the resident concerned and
+    never beyond the activity's own window (plus the early allowance); confirmed hours go
+    back to ``open``."""
     attendance = _locked(attendance_id)
     activity = _managed(actor, attendance)
     if attendance.is_locked:
-        raise ApiError("attendance_locked", "该记录已审核，不能再修改；如有错误请走积分调整")
+        raise ApiError("attendance_locked", "该记录已审核，不能再修改；如有错误请走积分冲正")
+    if attendance.user_id == actor.id:
+        raise Forbidden("不能修改自己的服务时长，请由其他队长或工作人员办理",
+                        code="four_eyes_required")
+    longest = _longest_minutes(activity)
+    if minutes > longest:
+        raise ValidationFailed({"minutes": [f"不能超过活动时长（含提前签到）{longest}分钟"]})
+    before = {"minutes": attendance.minutes, "status": attendance.status}
     db.session.add(AttendanceCorrection(
         attendance_id=attendance.id, minutes_before=attendance.minutes, minutes_after=minutes,
         reason=reason, author_id=actor.id))
@@ -49,15 +69,26 @@ def correct(actor: User, attendance_id: int, minutes: int, reason: str) -> Atten
     attendance.correct(minutes)
     if was_no_show:
         _undo_no_show(activity, attendance.user_id)
+    audit(actor.id, attendance.community_id, "attendance.corrected",
+          f"attendance:{attendance.id}", reason, before=before,
+          after={"minutes": attendance.minutes, "status": attendance.status})
     db.session.commit()
     return attendance
 
 
+def _longest_minutes(activity: Activity) -> int:
+    return int((activity.ends_at - activity.starts_at + early_allowance()).total_seconds()) // 60
+
+
 def confirm(actor: User, activity_id: int) -> list[Attendance]:
-    """The leader signs off the activity's hours; open rows missing an exit must be fixed."""
+    """The leader signs off the activity's hours at the rate in force, which is frozen.
+
+    Staff may sign off too (e.g. the hours of a leader who served themself); nobody signs
+    off their own row, which stays open for another leader or staff member."""
     activity = get_visible_activity(actor, activity_id)
-    if not access.is_leader_of(actor, activity.team_id):
-        raise Forbidden("仅本队队长可以确认服务时长")
+    if not (access.is_leader_of(actor, activity.team_id)
+            or access.is_staff_of(actor, activity.community_id)):
+        raise Forbidden("仅本队队长或社区工作人员可以确认服务时长")
     if activity.ends_at > now():
         raise ApiError("activity_not_ended", "活动结束后才能确认服务时长")
     record_no_shows(activity.id)
@@ -69,27 +100,87 @@ def confirm(actor: User, activity_id: int) -> list[Attendance]:
     if missing:
         raise ApiError("checkout_missing", "有人签到后未签退，请先修正其服务时长",
                        details={"attendance_ids": missing})
-    for attendance in rows:
-        if attendance.status == AttendanceStatus.OPEN:
-            attendance.confirm(actor.id)
+    rate = effective_rate(activity)
+    confirmed = [a for a in rows if a.status == AttendanceStatus.OPEN and a.user_id != actor.id]
+    for attendance in confirmed:
+        attendance.confirm(actor.id, rate)
+    if confirmed:
+        mark_hours_confirmed(activity)
+        audit(actor.id, activity.community_id, "attendance.confirmed", f"activity:{activity.id}",
+              "确认服务时长", after={"attendance_ids": [a.id for a in confirmed],
+                                   "points_per_hour": rate})
     db.session.commit()
     return rows
 
 
-def approve(actor: User, ids: list[int]) -> list[Attendance]:
-    """Staff approve confirmed hours; each approval credits service points exactly once."""
+def effective_rate(activity: Activity) -> int:
+    if activity.points_per_hour is not None:
+        return activity.points_per_hour
+    return db.session.get(Community, activity.community_id).points_per_hour
+
+
+def approve(actor: User, ids: list[int], reviewed: list[dict] | None = None
+            ) -> list[Attendance]:
+    """Staff approve confirmed hours, each crediting service points exactly once.
+
+    Two people stand behind every credit: the approver is neither the resident nor the one
+    who confirmed the row. ``reviewed`` is what the clerk's page showed; a row that has
+    changed since answers 409 and nothing in the batch is credited."""
     rows = _decidable(actor, ids)
     pending = [a.id for a in rows if a.status not in (AttendanceStatus.CONFIRMED,
                                                       AttendanceStatus.APPROVED)]
     if pending:
         raise ApiError("attendance_not_confirmed", "只能审核队长已确认的服务时长",
                        details={"attendance_ids": pending})
-    for attendance in rows:
-        if attendance.status == AttendanceStatus.CONFIRMED:
-            activity = db.session.get(Activity, attendance.activity_id)
-            attendance.approve(actor.id, credit_service(attendance, activity, actor.id))
+    to_credit = [a for a in rows if a.status == AttendanceStatus.CONFIRMED]
+    refused = [a.id for a in to_credit
+               if not are_two_people(a.user_id, a.confirmed_by, actor.id)]
+    if refused:
+        raise Forbidden(FOUR_EYES_MESSAGE, code="four_eyes_required",
+                        details={"attendance_ids": refused})
+    _require_unchanged(to_credit, reviewed or [])
+    for attendance in to_credit:
+        _credit(actor, attendance)
     db.session.commit()
     return rows
+
+
+def _require_unchanged(rows: list[Attendance], reviewed: list[dict]) -> None:
+    shown = {row["id"]: row for row in reviewed}
+    changed = [a.id for a in rows if a.id in shown
+               and (shown[a.id]["minutes"], shown[a.id]["points"]) != (a.minutes, a.points_due)]
+    if changed:
+        raise ApiError("attendance_changed", "服务时长在您审核期间已被修改，请刷新后重新审核",
+                       details={"attendance_ids": changed})
+
+
+def _credit(actor: User, attendance: Attendance) -> None:
+    activity = db.session.get(Activity, attendance.activity_id)
+    credit = Credit(
+        community_id=attendance.community_id, user_id=attendance.user_id,
+        reason=TransferReason.SERVICE, points=attendance.points_due or 0,
+        ref=f"attendance:{attendance.id}",
+        idempotency_key=f"service:attendance:{attendance.id}",
+        prepared_by=attendance.confirmed_by, approved_by=actor.id,
+        served_from=activity.starts_at, served_to=activity.ends_at)
+    try:
+        moved = mint(credit)
+    except ApiError as error:
+        error.details = {**error.details, "attendance_ids": [attendance.id]}
+        raise
+    points = moved.amount if moved is not None else 0
+    before = {"status": attendance.status, "minutes": attendance.minutes,
+              "points_per_hour": attendance.points_per_hour}
+    attendance.approve(actor.id, points)
+    audit(actor.id, attendance.community_id, "attendance.approved",
+          f"attendance:{attendance.id}", "审核通过", before=before,
+          after={"status": attendance.status, "points": points,
+                 "transfer_id": moved.id if moved is not None else None})
+    if points > 0:
+        notify(attendance.user_id, "points_credited",
+               f"「{activity.title}」服务时长已审核，获得{points}积分",
+               dedupe_key=f"points_credited:attendance:{attendance.id}",
+               data={"title": activity.title, "points": points}, page="pages/points/index")
 
 
 def reject(actor: User, ids: list[int], reason: str) -> list[Attendance]:
@@ -100,7 +191,11 @@ def reject(actor: User, ids: list[int], reason: str) -> list[Attendance]:
                        details={"attendance_ids": approved})
     for attendance in rows:
         if attendance.status != AttendanceStatus.REJECTED:
+            before = {"status": attendance.status, "minutes": attendance.minutes}
             attendance.reject(actor.id, reason)
+            audit(actor.id, attendance.community_id, "attendance.rejected",
+                  f"attendance:{attendance.id}", reason, before=before,
+                  after={"status": attendance.status})
     db.session.commit()
     return rows
 
@@ -183,14 +278,4 @@ def _decidable(actor: User, ids: list[int]) -> list[Attendance]:
 
 def with_display_names(actor: User, rows: list[Attendance]) -> list[Attendance]:
     """Attach each resident's name as ``actor`` may see it (masked for leaders)."""
-    from backend.communities.services import display_names
-
-    by_community: dict[int, list[int]] = {}
-    for attendance in rows:
-        by_community.setdefault(attendance.community_id, []).append(attendance.user_id)
-    names: dict[int, str] = {}
-    for community_id, user_ids in by_community.items():
-        names.update(display_names(actor, community_id, user_ids))
-    for attendance in rows:
-        attendance.display_name = names[attendance.user_id]
-    return rows
+    return attach_display_names(actor, rows, lambda row: row.community_id)

@@ -33,6 +33,8 @@ class ScanResult(enum.StrEnum):
     INVALID_CODE = "invalid_code"
     EXPIRED_CODE = "expired_code"
     OUTSIDE_WINDOW = "outside_window"
+    # Checked in to another activity at the same time: one hour is paid once.
+    TIME_CONFLICT = "time_conflict"
 
 
 # A scan with one of these results proves the resident was at the door at ``scanned_at``.
@@ -107,6 +109,8 @@ class Attendance(db.Model):
         _enum(AttendanceStatus, "attendance_status"), default=AttendanceStatus.OPEN)
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The rate the leader's sign-off was made at: approval credits what was confirmed.
+    points_per_hour: Mapped[int | None]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str | None] = mapped_column(String(200))
@@ -122,15 +126,28 @@ class Attendance(db.Model):
         self.served_minutes = minutes
         self._refresh_minutes()
 
+    @property
+    def points_due(self) -> int | None:
+        """What approval will credit before the daily cap (once the rate is frozen)."""
+        if self.points_per_hour is None:
+            return None
+        return self.minutes * self.points_per_hour // 60
+
     def correct(self, minutes: int) -> None:
+        """A leader's or staff member's fix; confirmed hours need confirming again."""
         self.corrected_minutes = minutes
         self._refresh_minutes()
-        if self.status == AttendanceStatus.NO_SHOW:
-            self.status = AttendanceStatus.OPEN
+        if self.status in (AttendanceStatus.NO_SHOW, AttendanceStatus.CONFIRMED):
+            self.reopen()
 
-    def confirm(self, leader_id: int) -> None:
+    def reopen(self) -> None:
+        self.status = AttendanceStatus.OPEN
+        self.confirmed_by = self.confirmed_at = self.points_per_hour = None
+
+    def confirm(self, leader_id: int, points_per_hour: int) -> None:
         self.status = AttendanceStatus.CONFIRMED
         self.confirmed_by, self.confirmed_at = leader_id, now()
+        self.points_per_hour = points_per_hour
 
     def approve(self, staff_id: int, points: int) -> None:
         self.status = AttendanceStatus.APPROVED

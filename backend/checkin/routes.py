@@ -147,7 +147,7 @@ def confirm_attendances(aid):
 def approve_attendances(data):
     """Approve confirmed hours (staff); each approval credits service points once."""
     viewer = current_user()
-    return _listed(viewer, attendance.approve(viewer, data["ids"]))
+    return _listed(viewer, attendance.approve(viewer, data["ids"], data["reviewed"]))
 
 
 @blp.route("/attendances/reject", methods=["POST"])

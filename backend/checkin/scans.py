@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from flask import current_app
 from sqlalchemy import select
 
-from backend.activities.models import ActivityStatus
+from backend.activities.models import Activity, ActivityStatus
 from backend.checkin import codes, statements
 from backend.checkin.hours import served_minutes
 from backend.checkin.models import (
@@ -79,6 +79,7 @@ class Person:
     community_id: int | None
     signed_up: bool
     attendance: Mapping[str, Any] | None = None
+    conflict_activity_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
             if attendance is None:
                 raise RaceLost()
     answer = _answer(result, attendance, reading.holder_id, person.name if person else None)
+    if result == ScanResult.TIME_CONFLICT:
+        answer["conflict"] = _conflict(person.conflict_activity_id)
     inserted = statements.insert_scan(dict(
         activity_id=activity.id, scan_id=item["scan_id"], direction=item["direction"],
         scanner_id=scanner_id, device=item.get("device"), scanned_at=at,
@@ -168,7 +171,7 @@ def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
 def person_at(door: statements.Door) -> Person:
     """The code holder as the door query found them."""
     return Person(door.real_name, door.holder_community_id, door.signup_id is not None,
-                  door.attendance)
+                  door.attendance, door.conflict_activity_id)
 
 
 def _person(activity: DoorActivity, scanner_id: int, user_id: int) -> Person:
@@ -184,6 +187,9 @@ def _right_to_attend(activity: DoorActivity, person: Person, at: datetime
     may_walk_in = activity.walk_ins_allowed and person.community_id == activity.community_id
     if not (person.signed_up or may_walk_in):
         return ScanResult.NOT_SIGNED_UP
+    entered = person.attendance is not None and person.attendance["checked_in_at"] is not None
+    if person.conflict_activity_id is not None and not entered:
+        return ScanResult.TIME_CONFLICT
     return None
 
 
@@ -212,7 +218,8 @@ def _new_attendance(activity: DoorActivity, user_id: int, walk_in: bool) -> dict
     return dict(id=None, activity_id=activity.id, community_id=activity.community_id,
                 user_id=user_id, walk_in=walk_in, checked_in_at=None, checked_out_at=None,
                 last_out_at=None, served_minutes=0, corrected_minutes=None, minutes=0,
-                status=AttendanceStatus.OPEN, points=None, created_at=now())
+                status=AttendanceStatus.OPEN, points=None, confirmed_by=None,
+                confirmed_at=None, points_per_hour=None, created_at=now())
 
 
 def _fold(activity: DoorActivity, row: dict[str, Any], direction: Direction, at: datetime
@@ -239,6 +246,11 @@ def _fold(activity: DoorActivity, row: dict[str, Any], direction: Direction, at:
                       else row["served_minutes"])
     if first_in is not None and row["status"] == AttendanceStatus.NO_SHOW:
         row["status"] = AttendanceStatus.OPEN
+    if row["status"] == AttendanceStatus.CONFIRMED and row["minutes"] != before["minutes"]:
+        # A late upload changed confirmed hours: the leader confirms them again, so that
+        # approval credits what was reviewed (the model's ``reopen``).
+        row.update(status=AttendanceStatus.OPEN, confirmed_by=None, confirmed_at=None,
+                   points_per_hour=None)
     fold = present = None
     if any(row[name] != before[name] for name in statements.FOLDED):
         fold = {"attendance_id": row["id"],
@@ -249,6 +261,12 @@ def _fold(activity: DoorActivity, row: dict[str, Any], direction: Direction, at:
         present = {"of_activity": activity.id, "of_user": row["user_id"],
                    "entered_at": row["checked_in_at"]}
     return fold, present
+
+
+def _conflict(activity_id: int) -> dict[str, Any]:
+    """The other activity, named for the leader at the door (a rare path: its own query)."""
+    title = db.session.scalar(select(Activity.title).where(Activity.id == activity_id))
+    return {"activity_id": activity_id, "title": title}
 
 
 def _answer(result: ScanResult, attendance: dict[str, Any] | None, user_id: int | None,

@@ -57,6 +57,11 @@ class AttendanceSchema(ma.Schema):
 
 class AttendanceEntrySchema(AttendanceSchema):
     display_name = ma.fields.String(required=True)
+    confirmed_by = ma.fields.Integer(required=True, allow_none=True)
+    points_per_hour = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the rate frozen when the leader confirmed (null while open)"})
+    points_due = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "what approval credits before the daily cap"})
 
 
 class ScanResidentSchema(ma.Schema):
@@ -64,10 +69,17 @@ class ScanResidentSchema(ma.Schema):
     display_name = ma.fields.String(required=True)
 
 
+class ScanConflictSchema(ma.Schema):
+    activity_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True, allow_none=True)
+
+
 class ScanAnswerSchema(ma.Schema):
     result = ma.fields.Enum(ScanResult, by_value=True, required=True)
     attendance = ma.fields.Nested(AttendanceSchema, required=True, allow_none=True)
     resident = ma.fields.Nested(ScanResidentSchema, required=True, allow_none=True)
+    conflict = ma.fields.Nested(ScanConflictSchema, metadata={
+        "description": "with time_conflict: the overlapping activity checked in to"})
 
 
 class ScanBatchAnswerSchema(ma.Schema):
@@ -93,11 +105,28 @@ class CorrectionInSchema(ma.Schema):
     reason = text(200)
 
 
-class ApproveInSchema(ma.Schema):
+class ReviewedRowSchema(ma.Schema):
+    """What the staff page showed for one row when the clerk decided."""
+
+    id = ident(required=True)
+    minutes = ma.fields.Integer(strict=True, required=True,
+                                validate=ma.validate.Range(min=0, max=100_000))
+    points = ma.fields.Integer(strict=True, required=True,
+                               validate=ma.validate.Range(min=0, max=10_000_000))
+
+
+class IdsInSchema(ma.Schema):
     ids = ma.fields.List(ident(), required=True, validate=ma.validate.Length(min=1, max=500))
 
 
-class RejectInSchema(ApproveInSchema):
+class ApproveInSchema(IdsInSchema):
+    reviewed = ma.fields.List(ma.fields.Nested(ReviewedRowSchema), load_default=list,
+                              validate=ma.validate.Length(max=500), metadata={
+        "description": "minutes and points as displayed; a row that differs now answers "
+                       "409 attendance_changed and nothing is credited"})
+
+
+class RejectInSchema(IdsInSchema):
     reason = text(200)
 
 

@@ -48,12 +48,15 @@ ATTENDANCES = Attendance.__table__
 # Columns a scan may change; their bind parameters are prefixed (SQLAlchemy reserves the
 # bare column names for its own SET parameters).
 FOLDED = ("checked_in_at", "checked_out_at", "last_out_at", "served_minutes", "minutes",
-          "status")
+          "status", "confirmed_by", "confirmed_at", "points_per_hour")
 _HELD = (SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)
 # What the door and the answer read of an attendance row.
 _ATTENDANCE_READ = ("id", "activity_id", "user_id", "walk_in", "checked_in_at",
                     "checked_out_at", "last_out_at", "served_minutes", "corrected_minutes",
-                    "minutes", "status", "points")
+                    "minutes", "status", "points", "confirmed_by", "confirmed_at",
+                    "points_per_hour")
+# An attendance that holds the resident's time: checked in, and not ruled out.
+_HOLDS_TIME = (AttendanceStatus.OPEN, AttendanceStatus.CONFIRMED, AttendanceStatus.APPROVED)
 
 
 def _held(status: Any) -> Any:
@@ -86,6 +89,8 @@ class Door:
     real_name: str | None  # the holder's, when they are a resident
     holder_community_id: int | None
     signup_id: int | None  # the holder's confirmed (or no-show) sign-up
+    # Another activity, overlapping this one, that the holder is checked in to.
+    conflict_activity_id: int | None
     # The holder's attendance row, locked until the transaction ends (when asked for).
     attendance: Mapping[str, Any] | None = None
 
@@ -119,10 +124,19 @@ def _door(lock_attendance: bool) -> Executable:
     signup = select(Signup.id).where(
         Signup.activity_id == Activity.id, Signup.user_id == bindparam("holder_id"),
         _held(Signup.status)).scalar_subquery()
+    other = Activity.__table__.alias("other")
+    conflict = select(ATTENDANCES.c.activity_id).join(
+        other, other.c.id == ATTENDANCES.c.activity_id).where(
+        ATTENDANCES.c.user_id == bindparam("holder_id"),
+        ATTENDANCES.c.activity_id != Activity.id, ATTENDANCES.c.checked_in_at.is_not(None),
+        or_(*(ATTENDANCES.c.status == held for held in _HOLDS_TIME)),
+        other.c.starts_at < Activity.ends_at, Activity.starts_at < other.c.ends_at,
+    ).limit(1).scalar_subquery()
     columns = [Activity.id, Activity.community_id, Activity.status,
                Activity.starts_at, Activity.ends_at, Activity.walk_ins_allowed,
                or_(leader, staff).label("may_scan"), Resident.real_name,
-               Resident.community_id.label("holder_community_id"), signup.label("signup_id")]
+               Resident.community_id.label("holder_community_id"), signup.label("signup_id"),
+               conflict.label("conflict_activity_id")]
     joined = outerjoin(Activity, Resident, Resident.user_id == bindparam("holder_id"))
     if lock_attendance:
         of_holder = and_(ATTENDANCES.c.activity_id == Activity.id,

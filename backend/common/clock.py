@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
@@ -15,6 +15,18 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 def now() -> datetime:
     """The server clock, timezone-aware. Tests freeze it by patching this function."""
     return datetime.now(UTC)
+
+
+def local_midnight(day: date, next_day: bool = False) -> datetime:
+    """Start of ``day`` (or of the day after) in community time, as UTC; the calendar's
+    ends (year 1, year 9999) clamp instead of overflowing."""
+    try:
+        if next_day:
+            day += timedelta(days=1)
+        return to_utc(datetime.combine(day, time.min).replace(tzinfo=LOCAL_TZ))
+    except OverflowError:
+        edge = datetime.max if day.year > 1 else datetime.min
+        return edge.replace(tzinfo=UTC)
 
 
 def to_utc(value: datetime) -> datetime:

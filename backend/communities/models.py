@@ -39,6 +39,7 @@ class Community(db.Model):
         CheckConstraint("points_per_hour >= 0", name="points_per_hour_not_negative"),
         CheckConstraint("daily_points_cap IS NULL OR daily_points_cap >= 0",
                         name="daily_points_cap_not_negative"),
+        CheckConstraint("points_per_hour <= max_points_per_hour", name="rate_within_bound"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +53,10 @@ class Community(db.Model):
     # per day of service (null: no cap); fractions of a point are rounded down.
     points_per_hour: Mapped[int] = mapped_column(default=10)
     daily_points_cap: Mapped[int | None]
+    # Bounds the street sets for the rates staff choose (SPEC §3): an activity's own points
+    # per hour, a parking team's points per shift.
+    max_points_per_hour: Mapped[int] = mapped_column(default=30, server_default="30")
+    max_points_per_shift: Mapped[int] = mapped_column(default=50, server_default="50")
     # SPEC §6: points earned in year Y expire at the end of Y+1 (off unless staff turn it on).
     points_expire: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -7,6 +7,8 @@ from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
 from backend.communities import services
 from backend.communities.schemas import (
+    AuditArgsSchema,
+    AuditEntrySchema,
     CommunityInSchema,
     CommunitySchema,
     CommunitySettingsSchema,
@@ -116,3 +118,13 @@ class TeamMembers(MethodView):
 def _member(member, display_name: str) -> dict:
     return {"id": member.id, "team_id": member.team_id, "user_id": member.user_id,
             "role": member.role, "display_name": display_name}
+
+
+@blp.route("/communities/<id:cid>/audit", methods=["GET"])
+@blp.arguments(AuditArgsSchema, location="query")
+@blp.response(200, page_of(AuditEntrySchema))
+def audit_trail(args, cid):
+    """Who changed points, rates, stock, fees or rosters, when, before → after, and why
+    (staff of the community), newest first."""
+    page_args = {key: args.pop(key) for key in ("page", "per_page")}
+    return paginate(services.audit_trail(current_user(), cid, args), **page_args)

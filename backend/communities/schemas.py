@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
+from backend.common.pagination import PageArgsSchema
 from backend.common.schemas import StrictBoolean, ident, text
 from backend.communities.models import TeamCategory, TeamRole
 
@@ -22,6 +23,12 @@ class CommunitySettingsSchema(ma.Schema):
                                          validate=ma.validate.Range(min=0, max=100_000))
     points_expire = StrictBoolean(
         metadata={"description": "points earned in year Y expire at the end of Y+1"})
+    max_points_per_hour = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(min=0, max=1000),
+        metadata={"description": "admins: the most points per hour a rate may give"})
+    max_points_per_shift = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(min=0, max=1000),
+        metadata={"description": "admins: the most points a duty shift may give"})
 
 
 class CommunitySchema(CommunitySettingsSchema):
@@ -82,3 +89,22 @@ class MemberSchema(ma.Schema):
     user_id = ma.fields.Integer(required=True)
     role = ma.fields.Enum(TeamRole, by_value=True, required=True)
     display_name = ma.fields.String(required=True)
+
+
+class AuditArgsSchema(PageArgsSchema):
+    actor_id = ident(strict=False)
+    action = ma.fields.String(validate=ma.validate.Regexp(r"^[a-z_.]{1,60}$"),
+                              metadata={"example": "attendance.approved"})
+    first_day = ma.fields.Date(data_key="from")
+    last_day = ma.fields.Date(data_key="to")
+
+
+class AuditEntrySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    actor_id = ma.fields.Integer(required=True)
+    action = ma.fields.String(required=True)
+    subject = ma.fields.String(required=True)
+    before = ma.fields.Dict(required=True, allow_none=True)
+    after = ma.fields.Dict(required=True, allow_none=True)
+    reason = ma.fields.String(required=True)
+    created_at = LocalDateTime(required=True)

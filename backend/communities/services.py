@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from backend.auth.models import User
+from backend.common.audit import AuditEntry, audit
+from backend.common.audit import changes as audit_changes
+from backend.common.clock import local_midnight
 from backend.communities import access
 from backend.communities.models import (
     Community,
@@ -17,7 +21,7 @@ from backend.communities.models import (
     TeamMember,
     TeamRole,
 )
-from backend.errors import ApiError, Forbidden, NotFound
+from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.points.ledger import account_for
 from backend.points.models import AccountKind
@@ -56,12 +60,27 @@ def create_community(actor: User, name: str, street: str) -> Community:
     return community
 
 
+# Set by the street: the bounds within which staff choose the community's rates.
+STREET_SETTINGS = frozenset({"max_points_per_hour", "max_points_per_shift"})
+
+
 def update_community_settings(actor: User, community_id: int, changes: dict[str, Any]) -> Community:
+    """Staff change their community's rules and rates (audited); admins also set bounds."""
     community = get_community(community_id)
     if not access.is_admin(actor):
         access.require_staff(actor, community_id)
+        if STREET_SETTINGS & changes.keys():
+            raise Forbidden("积分上限由街道管理员设置")
+    bound = changes.get("max_points_per_hour", community.max_points_per_hour)
+    if changes.get("points_per_hour", community.points_per_hour) > bound:
+        raise ValidationFailed({"points_per_hour": [f"不能超过上限 {bound} 积分/小时"]})
+    before, after = audit_changes({field: getattr(community, field) for field in changes},
+                                  changes)
     for field, value in changes.items():
         setattr(community, field, value)
+    if after:
+        audit(actor.id, community_id, "community.settings_changed", f"community:{community_id}",
+              "修改社区规则", before=before, after=after)
     db.session.commit()
     return community
 
@@ -160,3 +179,34 @@ def display_names(viewer: User, community_id: int, user_ids: list[int]) -> dict[
         name = resident.real_name if resident is not None else f"用户{user_id}"
         names[user_id] = name if full else access.mask_name(name)
     return names
+
+
+def attach_display_names(viewer: User, rows: list[Any],
+                         community_of: Callable[[Any], int]) -> list[Any]:
+    """Set ``display_name`` on each row (one with a ``user_id``) as ``viewer`` may see it."""
+    by_community: dict[int, list[int]] = {}
+    for row in rows:
+        by_community.setdefault(community_of(row), []).append(row.user_id)
+    names: dict[int, str] = {}
+    for community_id, user_ids in by_community.items():
+        names.update(display_names(viewer, community_id, user_ids))
+    for row in rows:
+        row.display_name = names[row.user_id]
+    return rows
+
+
+def audit_trail(actor: User, community_id: int, filters: dict[str, Any]) -> Select:
+    """The community's audit log, newest first (staff): by actor, action and local dates."""
+    get_community(community_id)
+    access.require_staff(actor, community_id)
+    query = select(AuditEntry).where(AuditEntry.community_id == community_id)
+    if filters.get("actor_id") is not None:
+        query = query.where(AuditEntry.actor_id == filters["actor_id"])
+    if filters.get("action"):
+        query = query.where(AuditEntry.action == filters["action"])
+    if filters.get("first_day") is not None:
+        query = query.where(AuditEntry.created_at >= local_midnight(filters["first_day"]))
+    if filters.get("last_day") is not None:
+        query = query.where(AuditEntry.created_at
+                            < local_midnight(filters["last_day"], next_day=True))
+    return query.order_by(AuditEntry.id.desc())

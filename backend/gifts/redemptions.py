@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from backend.auth.models import User
+from backend.common.audit import audit
 from backend.common.clock import LOCAL_TZ, now
 from backend.communities.access import is_resident_of, is_staff_of, require_staff
 from backend.communities.services import get_community
@@ -22,7 +23,6 @@ from backend.extensions import db
 from backend.gifts.models import Gift, Redemption, RedemptionStatus
 from backend.gifts.services import get_gift_for, lock_gift
 from backend.notify.services import notify
-from backend.points.adjustments import audit
 from backend.points.ledger import account_for, transfer
 from backend.points.models import AccountKind, TransferReason
 
@@ -101,8 +101,9 @@ def fulfil(actor: User, pickup_code: str) -> Redemption:
     redemption.fulfil(actor.id)
     gift.reserved -= redemption.quantity
     gift.fulfilled += redemption.quantity
-    audit(actor, gift.community_id, "redemption.fulfilled", f"redemption:{redemption.id}",
-          "兑换领取", {"gift_id": gift.id, "quantity": redemption.quantity})
+    audit(actor.id, gift.community_id, "redemption.fulfilled", f"redemption:{redemption.id}",
+          "兑换领取", before={"status": "reserved"},
+          after={"status": "fulfilled", "gift_id": gift.id, "quantity": redemption.quantity})
     db.session.commit()
     return redemption
 
@@ -115,10 +116,11 @@ def cancel(actor: User, redemption_id: int) -> Redemption:
         raise NotFound("找不到该兑换记录")
     redemption = _cancel_locked(found, actor.id, "staff" if staff else "resident")
     if staff:
-        audit(actor, redemption.community_id, "redemption.cancelled",
-              f"redemption:{redemption.id}", "工作人员取消兑换",
-              {"gift_id": redemption.gift_id, "quantity": redemption.quantity,
-               "refund_transfer_id": redemption.refund_transfer_id})
+        audit(actor.id, redemption.community_id, "redemption.cancelled",
+              f"redemption:{redemption.id}", "工作人员取消兑换", before={"status": "reserved"},
+              after={"status": "cancelled", "gift_id": redemption.gift_id,
+                     "quantity": redemption.quantity,
+                     "refund_transfer_id": redemption.refund_transfer_id})
     db.session.commit()
     return redemption
 

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.auth.models import User
+from backend.common.audit import audit
 from backend.communities.access import can_see_community, is_staff_of, require_staff
 from backend.communities.services import get_community
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
 from backend.gifts.models import Gift
-from backend.points.adjustments import audit
 
 
 def create_gift(actor: User, community_id: int, data: dict[str, Any]) -> Gift:
@@ -24,9 +24,9 @@ def create_gift(actor: User, community_id: int, data: dict[str, Any]) -> Gift:
     gift = Gift(community_id=community_id, reserved=0, fulfilled=0, **data)
     db.session.add(gift)
     db.session.flush()
-    audit(actor, community_id, "gift.created", f"gift:{gift.id}", "上架礼品",
-          {"stock": gift.stock, "points_cost": gift.points_cost,
-           "per_user_limit": gift.per_user_limit})
+    audit(actor.id, community_id, "gift.created", f"gift:{gift.id}", "上架礼品",
+          after={"stock": gift.stock, "points_cost": gift.points_cost,
+                 "per_user_limit": gift.per_user_limit})
     db.session.commit()
     return gift
 
@@ -42,9 +42,9 @@ def update_gift(actor: User, gift_id: int, changes: dict[str, Any]) -> Gift:
     before = {field: getattr(gift, field) for field in changes}
     for field, value in changes.items():
         setattr(gift, field, value)
-    audit(actor, gift.community_id, "gift.updated", f"gift:{gift.id}",
+    audit(actor.id, gift.community_id, "gift.updated", f"gift:{gift.id}",
           "补货" if changes.get("stock", gift.stock) > before.get("stock", gift.stock)
-          else "修改礼品", {"before": before, "after": changes})
+          else "修改礼品", before=before, after=changes)
     db.session.commit()
     return gift
 

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
+from backend.common.audit import audit
 from backend.communities import access
+from backend.communities.models import Team
 from backend.communities.services import display_names
-from backend.errors import ApiError, Forbidden
+from backend.errors import ApiError, NotFound
 from backend.extensions import db
-from backend.parking.models import Assignment, AssignmentStatus, Fee
-from backend.parking.services import is_member, member_ids, parking_team
+from backend.parking.models import SERVED, Assignment, Fee
+from backend.parking.services import member_ids, month_bounds, parking_team
 
 
 def to_fen(amount: Decimal) -> int:
@@ -35,18 +37,62 @@ def to_yuan(fen: int) -> Decimal:
 
 
 def record_fee(actor: User, team_id: int, data: dict[str, Any]) -> Fee:
-    """A fee collected from a car owner, recorded by a member or a manager of the team."""
+    """A fee collected from a car owner, recorded by the team's leader or staff (audited).
+
+    The same plate and month twice is refused: a second payment is rare, a double entry is
+    not (void the first if it was wrong)."""
     team = parking_team(team_id)
-    if not (access.can_manage_team(actor, team) or is_member(actor, team_id)):
-        raise Forbidden("仅本队队员、队长或社区工作人员可以登记收费")
+    access.require_team_manager(actor, team)
     collector = data.get("collected_by") or actor.id
-    if collector not in member_ids(team_id):
+    if collector != actor.id and collector not in member_ids(team_id):
         raise ApiError("not_a_team_member", "收费人须为本队队员", details={"user_id": collector})
-    fee = Fee(team_id=team_id, plate=data["plate"].upper(), period=data["period"],
+    plate = data["plate"].upper()
+    duplicate = db.session.scalar(_standing_fees(team_id).where(
+        Fee.plate == plate, Fee.period == data["period"]).limit(1))
+    if duplicate is not None:
+        raise ApiError("duplicate_fee", f"{plate} 的 {data['period']} 停车费已登记",
+                       details={"fee_id": duplicate.id})
+    fee = Fee(team_id=team_id, plate=plate, period=data["period"],
               amount_fen=to_fen(data["amount"]), collected_by=collector, recorded_by=actor.id)
     db.session.add(fee)
+    db.session.flush()
+    audit(actor.id, team.community_id, "fee.recorded", f"fee:{fee.id}", "登记停车费",
+          after={"plate": fee.plate, "period": fee.period, "amount": str(to_yuan(fee.amount_fen)),
+                 "collected_by": collector})
     db.session.commit()
     return fee
+
+
+def void_fee(actor: User, fee_id: int, reason: str) -> Fee:
+    """Cancel a wrong entry with a second entry of the opposite amount (never an edit)."""
+    fee = db.session.scalar(select(Fee).where(Fee.id == fee_id).with_for_update()
+                            .execution_options(populate_existing=True))
+    team = db.session.get(Team, fee.team_id) if fee is not None else None
+    if team is None or not (access.can_manage_team(actor, team)
+                            or access.can_see_community(actor, team.community_id)):
+        raise NotFound("找不到该收费记录")
+    access.require_team_manager(actor, team)
+    if fee.is_void:
+        raise ApiError("fee_is_void", "作废记录本身不能再作废")
+    if db.session.scalar(select(Fee.id).where(Fee.voids_id == fee.id)) is not None:
+        raise ApiError("fee_already_void", "该收费记录已作废")
+    void = Fee(team_id=fee.team_id, plate=fee.plate, period=fee.period,
+               amount_fen=-fee.amount_fen, collected_by=fee.collected_by,
+               recorded_by=actor.id, voids_id=fee.id, void_reason=reason)
+    db.session.add(void)
+    db.session.flush()
+    audit(actor.id, team.community_id, "fee.voided", f"fee:{fee.id}", reason,
+          before={"amount": str(to_yuan(fee.amount_fen))},
+          after={"amount": "0.00", "void_fee_id": void.id})
+    db.session.commit()
+    return void
+
+
+def _standing_fees(team_id: int) -> Select:
+    """Fees not cancelled by a void (voids themselves excluded)."""
+    void = aliased(Fee)
+    return select(Fee).where(Fee.team_id == team_id, Fee.voids_id.is_(None),
+                             ~exists().where(void.voids_id == Fee.id))
 
 
 def team_fees(actor: User, team_id: int, period: str | None) -> Select:
@@ -60,26 +106,29 @@ def team_fees(actor: User, team_id: int, period: str | None) -> Select:
 def subsidy_report(actor: User, team_id: int, month: str) -> dict[str, Any]:
     team = parking_team(team_id)
     access.require_team_manager(actor, team)
-    pool = db.session.scalar(select(func.coalesce(func.sum(Fee.amount_fen), 0)).where(
-        Fee.team_id == team_id, Fee.period == month)) or 0
+    entries = list(db.session.scalars(select(Fee).where(
+        Fee.team_id == team_id, Fee.period == month).order_by(Fee.id)))
+    # Voids carry the opposite amount, so the pool is the plain sum.
+    pool = sum(fee.amount_fen for fee in entries)
     served = _shifts_served(team_id, month)
     members = member_ids(team_id) + [uid for uid in served if uid not in member_ids(team_id)]
     shares = split(pool, [served.get(uid, 0) for uid in members])
     names = display_names(actor, team.community_id, members)
     items = [{"user_id": uid, "display_name": names[uid], "shifts": served.get(uid, 0),
               "amount": to_yuan(fen)} for uid, fen in zip(members, shares, strict=True)]
+    voids = [{"fee_id": fee.voids_id, "plate": fee.plate, "amount": to_yuan(-fee.amount_fen),
+              "reason": fee.void_reason} for fee in entries if fee.is_void]
     return {"team_id": team_id, "month": month, "pool": to_yuan(pool),
+            "fees_recorded": sum(not fee.is_void for fee in entries), "voids": voids,
             "total_shifts": sum(served.values()), "items": items,
             "undistributed": to_yuan(pool - sum(shares))}
 
 
 def _shifts_served(team_id: int, month: str) -> dict[int, int]:
-    year, number = (int(part) for part in month.split("-"))
-    first = date(year, number, 1)
-    after = date(year + number // 12, number % 12 + 1, 1)
+    first, after = month_bounds(month)
     return dict(db.session.execute(
         select(Assignment.user_id, func.count()).where(
-            Assignment.team_id == team_id, Assignment.status == AssignmentStatus.COMPLETED,
+            Assignment.team_id == team_id, Assignment.status.in_(SERVED),
             Assignment.date >= first, Assignment.date < after)
         .group_by(Assignment.user_id)).all())
 

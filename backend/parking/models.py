@@ -19,20 +19,33 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.common.clock import UTCDateTime, now
+from backend.common.clock import LOCAL_TZ, UTCDateTime, now
 from backend.communities.models import _enum
 from backend.extensions import db
 from backend.parking.rules import Availability, Shift
 
 
 class DutySettings(db.Model):
-    """Per parking team: points credited for each completed shift."""
+    """Per parking team: points per approved shift (staff), and where the post stands."""
 
     __tablename__ = "duty_settings"
-    __table_args__ = (CheckConstraint("points_per_shift >= 0", name="points_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("points_per_shift >= 0", name="points_not_negative"),
+        CheckConstraint("post_radius_m IS NULL OR post_radius_m > 0", name="radius_positive"),
+    )
 
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
     points_per_shift: Mapped[int] = mapped_column(default=0)
+    # Check-in at the post needs the phone there (wx.getLocation), within the radius.
+    post_latitude: Mapped[float | None]
+    post_longitude: Mapped[float | None]
+    post_radius_m: Mapped[int | None]
+    # Signed into the printed post code: rotating it voids every copy of the old one.
+    post_code_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    @property
+    def has_post_location(self) -> bool:
+        return self.post_latitude is not None and self.post_longitude is not None
 
 
 class ShiftTemplate(db.Model):
@@ -105,8 +118,18 @@ class Roster(db.Model):
 
 class AssignmentStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
-    COMPLETED = "completed"  # checked in at the post: duty points credited
+    COMPLETED = "completed"  # checked in at the post (or handed over)
+    CONFIRMED = "confirmed"  # a leader signed the shift off
+    APPROVED = "approved"  # staff approved: duty points credited
     MISSED = "missed"  # ended with no check-in
+
+
+SERVED = (AssignmentStatus.COMPLETED, AssignmentStatus.CONFIRMED, AssignmentStatus.APPROVED)
+
+
+class CheckinMethod(enum.StrEnum):
+    LOCATION = "location"  # the post code, with the phone within the post's radius
+    HANDOVER = "handover"  # the outgoing member scanned the incoming one's code (交接班)
 
 
 class Assignment(db.Model):
@@ -135,9 +158,28 @@ class Assignment(db.Model):
     # Why nobody holds it (members excluded per rule), for the ``unfilled`` list.
     unfilled_reasons: Mapped[dict | None] = mapped_column(JSON)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checkin_method: Mapped[CheckinMethod | None] = mapped_column(
+        _enum(CheckinMethod, "duty_checkin_method"))
+    handed_over_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The two people behind the shift's points (SPEC §3), and the rate frozen at sign-off.
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points_per_shift: Mapped[int | None]
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points: Mapped[int | None]
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("point_transfers.id"))
 
     roster: Mapped[Roster] = relationship(back_populates="assignments")
+
+    @property
+    def label(self) -> str:
+        starts = self.starts_at.astimezone(LOCAL_TZ)
+        return f"{starts:%m月%d日} {self.shift}（{starts:%H:%M}起）"
+
+    @property
+    def is_served(self) -> bool:
+        return self.status in SERVED
 
     def as_shift(self) -> Shift:
         return Shift(self.date, self.shift, self.starts_at, self.ends_at)
@@ -146,9 +188,20 @@ class Assignment(db.Model):
     def is_night(self) -> bool:
         return self.as_shift().is_night
 
-    def complete(self, at: datetime, transfer_id: int | None) -> None:
-        self.status, self.checked_in_at, self.transfer_id = (
-            AssignmentStatus.COMPLETED, at, transfer_id)
+    def complete(self, at: datetime, method: CheckinMethod,
+                 handed_over_by: int | None = None) -> None:
+        self.status, self.checked_in_at = AssignmentStatus.COMPLETED, at
+        self.checkin_method, self.handed_over_by = method, handed_over_by
+
+    def confirm(self, leader_id: int, points_per_shift: int) -> None:
+        self.status, self.confirmed_by, self.confirmed_at = (
+            AssignmentStatus.CONFIRMED, leader_id, now())
+        self.points_per_shift = points_per_shift
+
+    def approve(self, staff_id: int, points: int, transfer_id: int | None) -> None:
+        self.status, self.approved_by, self.approved_at = (
+            AssignmentStatus.APPROVED, staff_id, now())
+        self.points, self.transfer_id = points, transfer_id
 
     def mark_missed(self) -> None:
         self.status = AssignmentStatus.MISSED
@@ -198,7 +251,9 @@ class Fee(db.Model):
 
     __tablename__ = "parking_fees"
     __table_args__ = (
-        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("(voids_id IS NULL AND amount_fen > 0) OR "
+                        "(voids_id IS NOT NULL AND amount_fen < 0 AND void_reason IS NOT NULL)",
+                        name="amount_signed_by_kind"),
         Index("ix_parking_fees_team_period", "team_id", "period"),
     )
 
@@ -210,3 +265,10 @@ class Fee(db.Model):
     collected_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # A wrong entry is never edited: a void is a second entry of the opposite amount.
+    voids_id: Mapped[int | None] = mapped_column(ForeignKey("parking_fees.id"), unique=True)
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def is_void(self) -> bool:
+        return self.voids_id is not None

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
-from backend.parking import duty, fees, services, swaps
+from backend.parking import duty, duty_approval, fees, services, swaps
 from backend.parking.schemas import (
     AssignmentEditSchema,
     AssignmentSchema,
@@ -14,12 +14,20 @@ from backend.parking.schemas import (
     AvailabilitySchema,
     CheckinInSchema,
     CheckinSchema,
+    DutyApproveInSchema,
+    DutyShiftEntrySchema,
+    DutyShiftListArgsSchema,
     FeeInSchema,
     FeeListArgsSchema,
     FeeSchema,
+    FeeVoidInSchema,
+    HandoverInSchema,
     MonthArgsSchema,
+    MonthInSchema,
     MyShiftsArgsSchema,
     PostCodeSchema,
+    PostInSchema,
+    PostSchema,
     RosterInSchema,
     RosterSchema,
     RosterSummarySchema,
@@ -157,12 +165,71 @@ def post_code_png(tid):
     return Response(duty.post_code_png(current_user(), tid), mimetype="image/png")
 
 
+@blp.route("/teams/<id:tid>/post-code/rotate", methods=["POST"])
+@blp.response(200, PostCodeSchema)
+def rotate_post_code(tid):
+    """Void every printed copy of the post code and return the new one (leader/staff)."""
+    return {"code": duty.rotate_post_code(current_user(), tid)}
+
+
+@blp.route("/teams/<id:tid>/post", methods=["PUT"])
+@blp.arguments(PostInSchema)
+@blp.response(200, PostSchema)
+def set_post(data, tid):
+    """Where the post stands and how near a phone must be to check in (leader/staff)."""
+    return duty.set_post(current_user(), tid, data)
+
+
 @blp.route("/duty/checkins", methods=["POST"])
 @blp.arguments(CheckinInSchema)
 @blp.response(200, CheckinSchema)
 def duty_checkin(data):
-    """The member on duty scans the post code inside the shift window."""
-    return duty.check_in(current_user(), data["code"])
+    """The member on duty scans the post code, at the post, inside the shift window."""
+    return duty.check_in(current_user(), data["code"], data["location"])
+
+
+@blp.route("/duty/handovers", methods=["POST"])
+@blp.arguments(HandoverInSchema)
+@blp.response(200, CheckinSchema)
+def duty_handover(data):
+    """The member going off duty scans the incoming member's check-in code (交接班)."""
+    return duty.hand_over(current_user(), data["code"])
+
+
+@blp.route("/teams/<id:tid>/duty/confirm", methods=["POST"])
+@blp.arguments(MonthInSchema)
+@blp.response(200, page_of(DutyShiftEntrySchema))
+def confirm_duty(data, tid):
+    """Sign off the team's completed shifts of a month (a leader, or staff)."""
+    viewer = current_user()
+    return _listed(viewer, duty_approval.confirm_month(viewer, tid, data["month"]))
+
+
+@blp.route("/communities/<id:cid>/duty/shifts", methods=["GET"])
+@blp.arguments(DutyShiftListArgsSchema, location="query")
+@blp.response(200, page_of(DutyShiftEntrySchema))
+def served_shifts(args, cid):
+    """Staff's list of served shifts, e.g. ``?status=confirmed`` waiting for approval."""
+    viewer = current_user()
+    query = duty_approval.served_shifts(viewer, cid, args.pop("status", None),
+                                        args.pop("month", None))
+    page = paginate(query, **args)
+    page["items"] = duty_approval.with_display_names(viewer, page["items"])
+    return page
+
+
+@blp.route("/duty/approve", methods=["POST"])
+@blp.arguments(DutyApproveInSchema)
+@blp.response(200, page_of(DutyShiftEntrySchema))
+def approve_duty(data):
+    """Approve signed-off shifts (staff, not the one who signed off): credits duty points."""
+    viewer = current_user()
+    return _listed(viewer, duty_approval.approve_shifts(viewer, data["ids"], data["reviewed"]))
+
+
+def _listed(viewer, rows) -> dict:
+    items = duty_approval.with_display_names(viewer, rows)
+    return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
 
 
 @blp.route("/teams/<id:tid>/fees")
@@ -175,8 +242,16 @@ class TeamFees(MethodView):
     @blp.arguments(FeeInSchema)
     @blp.response(201, FeeSchema)
     def post(self, data, tid):
-        """Record a fee collected from a car owner (members, leader, staff)."""
+        """Record a fee collected from a car owner (leader/staff)."""
         return fees.record_fee(current_user(), tid, data)
+
+
+@blp.route("/fees/<id:fee_id>/voids", methods=["POST"])
+@blp.arguments(FeeVoidInSchema)
+@blp.response(201, FeeSchema)
+def void_fee(data, fee_id):
+    """Void a wrong fee entry with a reason: an entry of the opposite amount (leader/staff)."""
+    return fees.void_fee(current_user(), fee_id, data["reason"])
 
 
 @blp.route("/teams/<id:tid>/subsidies", methods=["GET"])

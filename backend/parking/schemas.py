@@ -202,13 +202,30 @@ class AssignmentEditSchema(ma.Schema):
                     metadata={"description": "the member to put on the shift; null empties it"})
 
 
+class LocationSchema(ma.Schema):
+    """What ``wx.getLocation`` gives (WGS-84 degrees)."""
+
+    latitude = ma.fields.Float(required=True, allow_nan=False,
+                               validate=ma.validate.Range(min=-90, max=90))
+    longitude = ma.fields.Float(required=True, allow_nan=False,
+                                validate=ma.validate.Range(min=-180, max=180))
+    accuracy = ma.fields.Float(allow_nan=False, validate=ma.validate.Range(min=0, max=100_000))
+
+
 class CheckinInSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    location = ma.fields.Nested(LocationSchema, load_default=None, allow_none=True)
+
+
+class HandoverInSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=512),
+                            metadata={"description": "the incoming member's check-in code"})
 
 
 class CheckinSchema(ma.Schema):
     result = ma.fields.String(required=True, metadata={"enum": ["ok", "already_checked_in"]})
-    points = ma.fields.Integer(required=True)
+    points = ma.fields.Integer(required=True, metadata={
+        "description": "credited so far: duty points come with staff approval"})
     assignment = ma.fields.Nested(AssignmentSchema, required=True)
 
 
@@ -216,12 +233,66 @@ class PostCodeSchema(ma.Schema):
     code = ma.fields.String(required=True)
 
 
+class PostInSchema(ma.Schema):
+    latitude = ma.fields.Float(required=True, allow_nan=False,
+                               validate=ma.validate.Range(min=-90, max=90))
+    longitude = ma.fields.Float(required=True, allow_nan=False,
+                                validate=ma.validate.Range(min=-180, max=180))
+    radius_m = ma.fields.Integer(strict=True, load_default=100,
+                                 validate=ma.validate.Range(min=10, max=2000))
+
+
+class PostSchema(ma.Schema):
+    team_id = ma.fields.Integer(required=True)
+    latitude = ma.fields.Float(required=True, allow_none=True, attribute="post_latitude")
+    longitude = ma.fields.Float(required=True, allow_none=True, attribute="post_longitude")
+    radius_m = ma.fields.Integer(required=True, allow_none=True, attribute="post_radius_m")
+
+
+class MonthInSchema(ma.Schema):
+    month = Month(required=True)
+
+
+class DutyShiftEntrySchema(AssignmentSchema):
+    display_name = ma.fields.String(required=True)
+    checkin_method = ma.fields.String(required=True, allow_none=True)
+    confirmed_by = ma.fields.Integer(required=True, allow_none=True)
+    points_per_shift = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the rate frozen when a leader signed the shift off"})
+    points = ma.fields.Integer(required=True, allow_none=True)
+
+
+class DutyShiftListArgsSchema(PageArgsSchema):
+    status = ma.fields.Enum(AssignmentStatus, by_value=True)
+    month = Month()
+
+
+class ReviewedShiftSchema(ma.Schema):
+    id = ident(required=True)
+    points = ma.fields.Integer(strict=True, required=True,
+                               validate=ma.validate.Range(min=0, max=100_000))
+
+
+class DutyApproveInSchema(ma.Schema):
+    ids = ma.fields.List(ident(), required=True, validate=ma.validate.Length(min=1, max=500))
+    reviewed = ma.fields.List(ma.fields.Nested(ReviewedShiftSchema), load_default=list,
+                              validate=ma.validate.Length(max=500))
+
+
+MAX_FEE_YUAN = 3000
+
+
 class FeeInSchema(ma.Schema):
     plate = text(12, metadata={"example": "京A12345"})
     period = Month(required=True)
+    # A month's parking in an old estate is tens to a few hundred yuan.
     amount = Money(required=True, validate=ma.validate.Range(min=Decimal("0.01"),
-                                                             max=Decimal(100000)))
+                                                             max=Decimal(MAX_FEE_YUAN)))
     collected_by = ident(load_default=None, allow_none=True)
+
+
+class FeeVoidInSchema(ma.Schema):
+    reason = text(200)
 
 
 class FeeSchema(ma.Schema):
@@ -233,9 +304,14 @@ class FeeSchema(ma.Schema):
     collected_by = ma.fields.Integer(required=True)
     recorded_by = ma.fields.Integer(required=True)
     created_at = LocalDateTime(required=True)
+    voids_id = ma.fields.Integer(required=True, allow_none=True,
+                                 metadata={"description": "a void: the entry it cancels"})
+    void_reason = ma.fields.String(required=True, allow_none=True)
 
     def dump_amount(self, fee) -> str:
-        return f"{fee.amount_fen // 100}.{fee.amount_fen % 100:02d}"
+        sign = "-" if fee.amount_fen < 0 else ""
+        fen = abs(fee.amount_fen)
+        return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 class FeeListArgsSchema(PageArgsSchema):
@@ -253,10 +329,19 @@ class SubsidyItemSchema(ma.Schema):
     amount = ma.fields.Decimal(required=True, as_string=True, places=2)
 
 
+class SubsidyVoidSchema(ma.Schema):
+    fee_id = ma.fields.Integer(required=True)
+    plate = ma.fields.String(required=True)
+    amount = ma.fields.Decimal(required=True, as_string=True, places=2)
+    reason = ma.fields.String(required=True)
+
+
 class SubsidyReportSchema(ma.Schema):
     team_id = ma.fields.Integer(required=True)
     month = ma.fields.String(required=True)
     pool = ma.fields.Decimal(required=True, as_string=True, places=2)
+    fees_recorded = ma.fields.Integer(required=True)
+    voids = ma.fields.List(ma.fields.Nested(SubsidyVoidSchema), required=True)
     total_shifts = ma.fields.Integer(required=True)
     undistributed = ma.fields.Decimal(required=True, as_string=True, places=2)
     items = ma.fields.List(ma.fields.Nested(SubsidyItemSchema), required=True)

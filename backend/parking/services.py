@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 
 from backend.auth.models import User
+from backend.common.audit import audit
 from backend.common.clock import LOCAL_TZ, now
 from backend.communities import access
-from backend.communities.models import Team, TeamCategory, TeamMember, TeamRole
+from backend.communities.models import Community, Team, TeamCategory, TeamMember, TeamRole
 from backend.communities.services import get_team
 from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
@@ -35,6 +36,12 @@ SHIFTS_PAGE = "pages/duty/shifts"
 
 
 # --- access ---------------------------------------------------------------------------------
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """``"2026-12"`` → its first day and the first day of the next month."""
+    year, number = (int(part) for part in month.split("-"))
+    return date(year, number, 1), date(year + number // 12, number % 12 + 1, 1)
 
 
 def parking_team(team_id: int) -> Team:
@@ -112,11 +119,29 @@ def replace_templates(actor: User, team_id: int, shifts: list[dict[str, Any]],
                                      start_time=s["start"], end_time=s["end"],
                                      needed=s["needed"]) for i, s in enumerate(shifts))
     if points_per_shift is not None:
-        settings = db.session.get(DutySettings, team_id) or DutySettings(team_id=team_id)
-        settings.points_per_shift = points_per_shift
-        db.session.add(settings)
+        _set_points_per_shift(actor, team, points_per_shift)
     db.session.commit()
     return template_view(team_id)
+
+
+def _set_points_per_shift(actor: User, team: Team, points: int) -> None:
+    """A staff setting within the community's bound (SPEC §3), audited."""
+    settings = db.session.get(DutySettings, team.id)
+    before = settings.points_per_shift if settings is not None else 0
+    if points == before:
+        return
+    if not access.is_staff_of(actor, team.community_id):
+        raise Forbidden("值班积分标准由社区工作人员设置", code="rate_requires_staff")
+    bound = db.session.get(Community, team.community_id).max_points_per_shift
+    if points > bound:
+        raise ValidationFailed({"points_per_shift": [f"不能超过本社区上限 {bound} 积分/班"]})
+    if settings is None:
+        settings = DutySettings(team_id=team.id, post_code_version=0)
+        db.session.add(settings)
+    settings.points_per_shift = points
+    audit(actor.id, team.community_id, "duty.rate_changed", f"team:{team.id}",
+          "修改值班积分标准", before={"points_per_shift": before},
+          after={"points_per_shift": points})
 
 
 def template_view(team_id: int) -> dict[str, Any]:

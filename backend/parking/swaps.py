@@ -14,7 +14,8 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from backend.auth.models import User
-from backend.common.clock import LOCAL_TZ, now
+from backend.common.audit import audit
+from backend.common.clock import now
 from backend.communities import access
 from backend.communities.models import Team, TeamMember
 from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
@@ -82,11 +83,6 @@ def _require_upcoming(assignment: Assignment) -> None:
         raise ApiError("shift_started", "班次已开始或已结束，不能再调整")
 
 
-def _label(assignment: Assignment) -> str:
-    starts = assignment.starts_at.astimezone(LOCAL_TZ)
-    return f"{starts:%m月%d日} {assignment.shift}（{starts:%H:%M}起）"
-
-
 def request_swap(actor: User, assignment_id: int, to_user_id: int) -> SwapRequest:
     assignment = _visible_assignment(actor, assignment_id)
     if assignment.user_id != actor.id:
@@ -106,7 +102,7 @@ def request_swap(actor: User, assignment_id: int, to_user_id: int) -> SwapReques
                        from_user_id=actor.id, to_user_id=to_user_id)
     db.session.add(swap)
     db.session.flush()
-    notify(to_user_id, "swap_request", f"队友请您代班：{_label(assignment)}",
+    notify(to_user_id, "swap_request", f"队友请您代班：{assignment.label}",
            dedupe_key=f"swap_request:{swap.id}:{to_user_id}",
            data={"swap_request_id": swap.id}, page=SHIFTS_PAGE)
     db.session.commit()
@@ -155,7 +151,7 @@ def accept_swap(actor: User, swap_id: int) -> SwapRequest:
     _recheck(assignment, swap)
     swap.status = SwapStatus.ACCEPTED
     for leader in leader_ids(swap.team_id):
-        notify(leader, "swap_request", f"换班待审批：{_label(assignment)}",
+        notify(leader, "swap_request", f"换班待审批：{assignment.label}",
                dedupe_key=f"swap_approval:{swap.id}:{leader}",
                data={"swap_request_id": swap.id}, page=SHIFTS_PAGE)
     db.session.commit()
@@ -171,8 +167,11 @@ def approve_swap(actor: User, swap_id: int) -> SwapRequest:
     _recheck(assignment, swap)
     assignment.user_id = swap.to_user_id
     swap.status, swap.decided_at, swap.approved_by = SwapStatus.APPROVED, now(), actor.id
+    audit(actor.id, db.session.get(Team, swap.team_id).community_id, "swap.approved",
+          f"assignment:{assignment.id}", "批准换班", before={"user_id": swap.from_user_id},
+          after={"user_id": swap.to_user_id, "swap_request_id": swap.id})
     for user_id in (swap.from_user_id, swap.to_user_id):
-        notify(user_id, "swap_request", f"换班已批准：{_label(assignment)}",
+        notify(user_id, "swap_request", f"换班已批准：{assignment.label}",
                dedupe_key=f"swap_approved:{swap.id}:{user_id}",
                data={"swap_request_id": swap.id}, page=SHIFTS_PAGE)
     db.session.commit()
@@ -207,6 +206,10 @@ def edit_assignment(actor: User, assignment_id: int, user_id: int | None) -> Ass
         _lock_member(assignment.team_id, user_id)
         _refuse_if_breaking(user_id, assignment)
     changed = user_id != assignment.user_id
+    if changed and published:
+        audit(actor.id, db.session.get(Team, assignment.team_id).community_id,
+              "assignment.edited", f"assignment:{assignment.id}", "调整已发布的排班",
+              before={"user_id": assignment.user_id}, after={"user_id": user_id})
     assignment.user_id = user_id
     assignment.unfilled_reasons = None if user_id is not None else {}
     if changed:
@@ -214,7 +217,7 @@ def edit_assignment(actor: User, assignment_id: int, user_id: int | None) -> Ass
             SwapRequest.assignment_id == assignment.id, SwapRequest.status.in_(OPEN_SWAP))
             .values(status=SwapStatus.CANCELLED, decided_at=now()))
     if changed and published and user_id is not None:
-        notify(user_id, "roster_published", f"队长为您安排了班次：{_label(assignment)}",
+        notify(user_id, "roster_published", f"队长为您安排了班次：{assignment.label}",
                dedupe_key=f"assignment_edit:{assignment.id}:{user_id}:{now().timestamp()}",
                data={"assignment_id": assignment.id}, page=SHIFTS_PAGE)
     db.session.commit()

@@ -1,25 +1,21 @@
-"""Manual point adjustments with four-eyes approval, each step in the audit log."""
+"""Manual point adjustments with four-eyes approval, each step in the audit log.
+
+Two staff members stand behind every adjustment (SPEC §3): one requests it, another
+applies it, and neither may be the resident whose points it changes."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import select
 
 from backend.auth.models import User
-from backend.common.clock import now
-from backend.communities.access import is_resident_of, require_staff
+from backend.common.audit import audit
+from backend.communities.access import is_resident_of, require_staff, staff_community_ids
 from backend.communities.services import get_community, get_user
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
+from backend.points.credits import require_two_people
 from backend.points.ledger import account_for, transfer
-from backend.points.models import (
-    AccountKind,
-    Adjustment,
-    AdjustmentStatus,
-    AuditEntry,
-    TransferReason,
-)
+from backend.points.models import AccountKind, Adjustment, AdjustmentStatus, TransferReason
 
 
 def request_adjustment(actor: User, community_id: int, user_id: int, amount: int,
@@ -28,12 +24,14 @@ def request_adjustment(actor: User, community_id: int, user_id: int, amount: int
     require_staff(actor, community_id)
     if not is_resident_of(get_user(user_id), community_id):
         raise ApiError("not_a_resident", "只能调整本社区居民的积分", details={"user_id": user_id})
+    if user_id == actor.id:
+        raise Forbidden("不能为自己申请积分调整，请由其他工作人员办理", code="four_eyes_required")
     adjustment = Adjustment(community_id=community_id, user_id=user_id, amount=amount,
                             reason=reason, requested_by=actor.id)
     db.session.add(adjustment)
     db.session.flush()
-    audit(actor, community_id, "adjustment.requested", f"adjustment:{adjustment.id}", reason,
-          {"user_id": user_id, "amount": amount})
+    audit(actor.id, community_id, "adjustment.requested", f"adjustment:{adjustment.id}",
+          reason, after={"user_id": user_id, "amount": amount, "status": "pending"})
     db.session.commit()
     return adjustment
 
@@ -43,28 +41,22 @@ def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
     adjustment = db.session.scalar(
         select(Adjustment).where(Adjustment.id == adjustment_id).with_for_update()
         .execution_options(populate_existing=True))
-    if adjustment is None:
-        raise NotFound("找不到该积分调整")
-    require_staff(actor, adjustment.community_id)
-    if adjustment.requested_by == actor.id:
-        raise Forbidden("积分调整须由另一位工作人员审批", code="four_eyes_required")
+    if not staff_community_ids(actor):
+        raise Forbidden("仅社区工作人员可以审批积分调整")
+    if adjustment is None or adjustment.community_id not in staff_community_ids(actor):
+        raise NotFound("找不到该积分调整")  # another community's does not exist (SPEC §3)
+    require_two_people(adjustment.user_id, adjustment.requested_by, actor.id)
     if adjustment.status != AdjustmentStatus.PENDING:
         raise ApiError("adjustment_already_applied", "该积分调整已审批")
     pool = account_for(adjustment.community_id, AccountKind.ADJUSTMENTS)
     resident = account_for(adjustment.community_id, AccountKind.RESIDENT, adjustment.user_id)
     source, target = (pool, resident) if adjustment.amount > 0 else (resident, pool)
     moved = transfer(source, target, abs(adjustment.amount), TransferReason.ADJUST,
-                     f"adjustment:{adjustment.id}", f"adjustment-{adjustment.id}", actor.id)
-    adjustment.status, adjustment.approved_by = AdjustmentStatus.APPLIED, actor.id
-    adjustment.approved_at, adjustment.transfer_id = now(), moved.id
-    audit(actor, adjustment.community_id, "adjustment.approved", f"adjustment:{adjustment.id}",
-          adjustment.reason, {"transfer_id": moved.id, "amount": adjustment.amount})
+                     f"adjustment:{adjustment.id}", f"adjustment-{adjustment.id}", actor.id,
+                     prepared_by=adjustment.requested_by)
+    adjustment.apply(actor.id, moved.id)
+    audit(actor.id, adjustment.community_id, "adjustment.approved",
+          f"adjustment:{adjustment.id}", adjustment.reason, before={"status": "pending"},
+          after={"status": "applied", "transfer_id": moved.id, "amount": adjustment.amount})
     db.session.commit()
     return adjustment
-
-
-def audit(actor: User, community_id: int, action: str, target: str, reason: str,
-          detail: dict[str, Any]) -> None:
-    """Add an audit entry to the current transaction (flush only)."""
-    db.session.add(AuditEntry(community_id=community_id, actor_id=actor.id, action=action,
-                              target=target, reason=reason, detail=detail))

@@ -17,13 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
-from backend.common.clock import LOCAL_TZ
+from backend.common.clock import LOCAL_TZ, local_midnight
 from backend.communities.access import mask_phone, require_staff
 from backend.communities.models import Resident
 from backend.communities.services import get_community
 from backend.extensions import db
 from backend.points.models import Account, Transfer
-from backend.points.periods import local_midnight
 
 HEADER = ["流水号", "时间", "类型", "关联", "积分", "转出账户", "转出居民", "转出手机",
           "转入账户", "转入居民", "转入手机", "转出后余额", "转入后余额", "操作人"]

@@ -61,8 +61,12 @@ def _find_account(community_id: int, kind: AccountKind, user_id: int | None) -> 
 
 def transfer(source: Account, target: Account, amount: int, reason: TransferReason, ref: str,
              idempotency_key: str, author_id: int | None = None,
-             reverses_id: int | None = None) -> Transfer:
-    """Move ``amount`` points; the same key again returns the first transfer unchanged."""
+             reverses_id: int | None = None, prepared_by: int | None = None,
+             served: tuple[datetime, datetime] | None = None) -> Transfer:
+    """Move ``amount`` points; the same key again returns the first transfer unchanged.
+
+    ``prepared_by`` and ``author_id`` are the two people behind points that are minted or
+    given back; ``served`` is when the service or duty that earned them took place."""
     existing = db.session.scalar(select(Transfer).where(
         Transfer.idempotency_key == idempotency_key))
     if existing is not None:
@@ -83,6 +87,8 @@ def transfer(source: Account, target: Account, amount: int, reason: TransferReas
     row = Transfer(community_id=source.community_id, from_account_id=source.id,
                    to_account_id=target.id, amount=amount, reason=reason, ref=ref,
                    idempotency_key=idempotency_key, author_id=author_id,
+                   prepared_by=prepared_by, served_from=served[0] if served else None,
+                   served_to=served[1] if served else None,
                    reverses_id=reverses_id, from_balance_after=source.balance,
                    to_balance_after=target.balance, created_at=dated)
     db.session.add(row)
@@ -99,12 +105,16 @@ def _refuse_closed_period(community_id: int, dated: datetime) -> None:
                        details={"period": f"{month:%Y-%m}"})
 
 
-def reverse(original: Transfer, idempotency_key: str, author_id: int | None) -> Transfer:
-    """Undo a transfer with the opposite one (never by editing it)."""
+def reverse(original: Transfer, idempotency_key: str, author_id: int,
+            prepared_by: int) -> Transfer:
+    """Undo a transfer with the opposite one (never by editing it); it keeps the original's
+    reason and service time, so day totals and flows net out."""
     source = db.session.get(Account, original.to_account_id)
     target = db.session.get(Account, original.from_account_id)
+    served = (original.served_from, original.served_to) if original.served_from else None
     return transfer(source, target, original.amount, original.reason, f"reversal:{original.id}",
-                    idempotency_key, author_id, reverses_id=original.id)
+                    idempotency_key, author_id, reverses_id=original.id,
+                    prepared_by=prepared_by, served=served)
 
 
 def lock(account_id: int) -> Account:

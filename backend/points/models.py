@@ -8,7 +8,6 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -67,6 +66,14 @@ class Transfer(db.Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("from_account_id <> to_account_id", name="distinct_accounts"),
+        # SPEC §3: points for service and duty have two different people on record (the
+        # one who confirmed and the one who approved); the reconciliation also checks that
+        # neither is the resident who receives them.
+        CheckConstraint("reason NOT IN ('service', 'duty') OR reverses_id IS NOT NULL OR "
+                        "(prepared_by IS NOT NULL AND author_id IS NOT NULL "
+                        "AND prepared_by <> author_id)", name="minted_by_two"),
+        CheckConstraint("served_from IS NULL OR served_to > served_from",
+                        name="served_in_order"),
         Index("ix_point_transfers_from", "from_account_id", "id"),
         Index("ix_point_transfers_to", "to_account_id", "id"),
         Index("ix_point_transfers_community_created", "community_id", "created_at"),
@@ -81,6 +88,12 @@ class Transfer(db.Model):
     # What caused it, e.g. "attendance:42", "redemption:7".
     ref: Mapped[str] = mapped_column(String(80))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The first of the two people behind points that are minted or given back (who
+    # confirmed the hours, requested the adjustment or reversal); ``author_id`` approved it.
+    prepared_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the service or duty that earned it took place: one hour is paid once.
+    served_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    served_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("point_transfers.id"),
                                                     unique=True)
@@ -114,20 +127,37 @@ class Adjustment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    def apply(self, approver_id: int, transfer_id: int) -> None:
+        self.status, self.approved_by = AdjustmentStatus.APPLIED, approver_id
+        self.approved_at, self.transfer_id = now(), transfer_id
 
-class AuditEntry(db.Model):
-    """Who changed points or stock, when, what and why (SPEC §3)."""
 
-    __tablename__ = "audit_log"
+class ReversalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+
+
+class Reversal(db.Model):
+    """Undoing a mistaken transfer: requested by one staff member, applied by another."""
+
+    __tablename__ = "point_reversals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
-    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    action: Mapped[str] = mapped_column(String(60))
-    target: Mapped[str] = mapped_column(String(80))
-    reason: Mapped[str] = mapped_column(String(200), default="")
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("point_transfers.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ReversalStatus] = mapped_column(
+        _enum(ReversalStatus, "reversal_status"), default=ReversalStatus.PENDING)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reversing_transfer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("point_transfers.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def apply(self, approver_id: int, reversing_transfer_id: int) -> None:
+        self.status, self.approved_by = ReversalStatus.APPLIED, approver_id
+        self.approved_at, self.reversing_transfer_id = now(), reversing_transfer_id
 
 
 class ClosedPeriod(db.Model):

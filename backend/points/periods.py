@@ -7,17 +7,17 @@ reconciliation report re-counts it to show that nothing was written into it afte
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from backend.auth.models import User
-from backend.common.clock import LOCAL_TZ, now, to_utc
+from backend.common.audit import audit
+from backend.common.clock import local_midnight, now
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
 from backend.errors import ApiError
 from backend.extensions import db
-from backend.points.adjustments import audit
 from backend.points.ledger import Check
 from backend.points.models import ClosedPeriod, Transfer
 
@@ -42,22 +42,10 @@ def close_period(actor: User, community_id: int, month: date) -> ClosedPeriod:
                           amount_total=total, closed_by=actor.id)
     db.session.add(period)
     db.session.flush()
-    audit(actor, community_id, "period.closed", f"period:{month:%Y-%m}", "月末结账",
-          {"transfer_count": count, "amount_total": total})
+    audit(actor.id, community_id, "period.closed", f"period:{month:%Y-%m}", "月末结账",
+          after={"transfer_count": count, "amount_total": total})
     db.session.commit()
     return period
-
-
-def local_midnight(day: date, next_day: bool = False) -> datetime:
-    """Start of ``day`` (or of the day after) in community time, as UTC; the calendar's
-    ends (year 1, year 9999) clamp instead of overflowing."""
-    try:
-        if next_day:
-            day += timedelta(days=1)
-        return to_utc(datetime.combine(day, time.min).replace(tzinfo=LOCAL_TZ))
-    except OverflowError:
-        edge = datetime.max if day.year > 1 else datetime.min
-        return edge.replace(tzinfo=UTC)
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:

@@ -10,18 +10,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
 from backend.checkin.checks import service_transfers_check
+from backend.common.clock import local_midnight
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
 from backend.extensions import db
 from backend.gifts.checks import redeem_transfers_check
-from backend.points.ledger import invariant_checks
+from backend.parking.checks import duty_transfers_check
+from backend.points.ledger import Check, invariant_checks
 from backend.points.models import Account, AccountKind, Transfer, TransferReason
-from backend.points.periods import closed_period_check, closed_periods, local_midnight
+from backend.points.periods import closed_period_check, closed_periods
+
+# Money-like points enter resident accounts from these: minted, not moved back.
+MINTING_ACCOUNTS = (AccountKind.ISSUED, AccountKind.ADJUSTMENTS, AccountKind.EXPIRED)
 
 # Bucket per reason, with the sign of a transfer *into* resident accounts.
 BUCKETS = {TransferReason.SERVICE: ("issued", 1), TransferReason.DUTY: ("issued", 1),
@@ -49,10 +54,61 @@ def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -
     checks += [vars(check) for check in invariant_checks(community_id)]
     checks.append(vars(redeem_transfers_check(community_id)))
     checks.append(vars(service_transfers_check(community_id)))
+    checks.append(vars(duty_transfers_check(community_id)))
+    checks.append(vars(minted_by_two_people_check(community_id)))
+    checks.append(vars(reversals_check(community_id)))
     closed = closed_periods(community_id, first_day, last_day)
     checks.append(vars(closed_period_check(closed)))
     return {**report, "checks": checks,
-            "closed_periods": [f"{period.month:%Y-%m}" for period in closed]}
+            "closed_periods": [f"{period.month:%Y-%m}" for period in closed],
+            "reversals": _reversals_in(community_id, start, end)}
+
+
+def minted_by_two_people_check(community_id: int) -> Check:
+    """SPEC §3: every transfer that mints points into a resident's account (service, duty,
+    an adjustment, a reversal giving points back) has two different people on record,
+    neither of them that resident."""
+    source, target = aliased(Account), aliased(Account)
+    orphans = list(db.session.scalars(
+        select(Transfer.id).join(source, source.id == Transfer.from_account_id)
+        .join(target, target.id == Transfer.to_account_id)
+        .where(Transfer.community_id == community_id, target.kind == AccountKind.RESIDENT,
+               source.kind.in_(MINTING_ACCOUNTS),
+               or_(Transfer.prepared_by.is_(None), Transfer.author_id.is_(None),
+                   Transfer.prepared_by == Transfer.author_id,
+                   Transfer.prepared_by == target.user_id,
+                   Transfer.author_id == target.user_id))
+        .order_by(Transfer.id).limit(10)))
+    return Check("minted_transfers_have_two_people", not orphans,
+                 f"transfers minted without two other people: {orphans}" if orphans
+                 else "every minted transfer has two people on record, neither the resident")
+
+
+def reversals_check(community_id: int) -> Check:
+    """Each reversal undoes a transfer of the same community: same amount and reason, the
+    accounts swapped."""
+    original = aliased(Transfer)
+    wrong = list(db.session.scalars(
+        select(Transfer.id).outerjoin(original, original.id == Transfer.reverses_id)
+        .where(Transfer.community_id == community_id, Transfer.reverses_id.is_not(None),
+               or_(original.id.is_(None), original.community_id != Transfer.community_id,
+                   original.amount != Transfer.amount, original.reason != Transfer.reason,
+                   original.from_account_id != Transfer.to_account_id,
+                   original.to_account_id != Transfer.from_account_id))
+        .order_by(Transfer.id).limit(10)))
+    return Check("reversals_match_originals", not wrong,
+                 f"reversals that do not mirror their original: {wrong}" if wrong
+                 else "every reversal mirrors the transfer it undoes")
+
+
+def _reversals_in(community_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    rows = db.session.execute(
+        select(Transfer.id, Transfer.reverses_id, Transfer.amount, Transfer.reason)
+        .where(Transfer.community_id == community_id, Transfer.reverses_id.is_not(None),
+               Transfer.created_at >= start, Transfer.created_at < end)
+        .order_by(Transfer.id))
+    return [{"transfer_id": id_, "reverses_id": reverses, "amount": amount,
+             "reason": reason.value} for id_, reverses, amount, reason in rows]
 
 
 def _net_into_residents():

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
-from backend.points import adjustments, export, periods, services
+from backend.points import adjustments, export, periods, reversals, services
 from backend.points.reconciliation import reconcile
 from backend.points.schemas import (
     AdjustmentInSchema,
@@ -14,7 +14,12 @@ from backend.points.schemas import (
     PeriodArgsSchema,
     PointsSummarySchema,
     ReconciliationSchema,
+    ReversalInSchema,
+    ReversalListArgsSchema,
+    ReversalSchema,
     StatementEntrySchema,
+    TransferListArgsSchema,
+    TransferSchema,
 )
 
 blp = Blueprint("points", __name__, description="Points: balances and statements")
@@ -60,6 +65,40 @@ def request_adjustment(data, cid):
 def approve_adjustment(adj_id):
     """Apply an adjustment (a different staff member of the community)."""
     return adjustments.approve_adjustment(current_user(), adj_id)
+
+
+@blp.route("/communities/<id:cid>/points/transfers", methods=["GET"])
+@blp.arguments(TransferListArgsSchema, location="query")
+@blp.response(200, page_of(TransferSchema))
+def community_transfers(args, cid):
+    """The community's ledger lines, newest first, e.g. one resident's (staff)."""
+    query = reversals.community_transfers(current_user(), cid, args.pop("user_id", None),
+                                          args.pop("reason", None))
+    return paginate(query, **args)
+
+
+@blp.route("/points/transfers/<id:transfer_id>/reversals", methods=["POST"])
+@blp.arguments(ReversalInSchema)
+@blp.response(201, ReversalSchema)
+def request_reversal(data, transfer_id):
+    """Ask to reverse a mistaken transfer (staff); another staff member applies it."""
+    return reversals.request_reversal(current_user(), transfer_id, data["reason"])
+
+
+@blp.route("/points/reversals/<id:reversal_id>/approve", methods=["POST"])
+@blp.response(200, ReversalSchema)
+def approve_reversal(reversal_id):
+    """Write the reversing transfer (a different staff member of the community)."""
+    return reversals.approve_reversal(current_user(), reversal_id)
+
+
+@blp.route("/communities/<id:cid>/points/reversals", methods=["GET"])
+@blp.arguments(ReversalListArgsSchema, location="query")
+@blp.response(200, page_of(ReversalSchema))
+def community_reversals(args, cid):
+    """Reversals asked for and applied, newest first (staff)."""
+    query = reversals.community_reversals(current_user(), cid, args.pop("status", None))
+    return paginate(query, **args)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

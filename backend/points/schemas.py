@@ -3,8 +3,9 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
+from backend.common.pagination import PageArgsSchema
 from backend.common.schemas import DateRangeSchema, ident, text
-from backend.points.models import TransferReason
+from backend.points.models import ReversalStatus, TransferReason
 
 
 class ExpiringSchema(ma.Schema):
@@ -48,6 +49,13 @@ class ClosedPeriodSchema(ma.Schema):
     closed_at = LocalDateTime(required=True)
 
 
+class ReversalLineSchema(ma.Schema):
+    transfer_id = ma.fields.Integer(required=True)
+    reverses_id = ma.fields.Integer(required=True)
+    amount = ma.fields.Integer(required=True)
+    reason = ma.fields.String(required=True)
+
+
 class ReconciliationSchema(ma.Schema):
     opening_total = ma.fields.Integer(required=True)
     issued = ma.fields.Integer(required=True)
@@ -59,6 +67,8 @@ class ReconciliationSchema(ma.Schema):
     checks = ma.fields.List(ma.fields.Nested(CheckSchema), required=True)
     closed_periods = ma.fields.List(ma.fields.String(), required=True,
                                     metadata={"description": "closed months in the period"})
+    reversals = ma.fields.List(ma.fields.Nested(ReversalLineSchema), required=True,
+                               metadata={"description": "reversing transfers in the period"})
 
 
 class AdjustmentInSchema(ma.Schema):
@@ -82,3 +92,44 @@ class AdjustmentSchema(ma.Schema):
     transfer_id = ma.fields.Integer(required=True, allow_none=True)
     created_at = LocalDateTime(required=True)
     approved_at = LocalDateTime(required=True, allow_none=True)
+
+
+class ReversalInSchema(ma.Schema):
+    reason = text(200)
+
+
+class ReversalSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    community_id = ma.fields.Integer(required=True)
+    transfer_id = ma.fields.Integer(required=True)
+    reason = ma.fields.String(required=True)
+    status = ma.fields.Enum(ReversalStatus, by_value=True, required=True)
+    requested_by = ma.fields.Integer(required=True)
+    approved_by = ma.fields.Integer(required=True, allow_none=True)
+    reversing_transfer_id = ma.fields.Integer(required=True, allow_none=True)
+    created_at = LocalDateTime(required=True)
+    approved_at = LocalDateTime(required=True, allow_none=True)
+
+
+class ReversalListArgsSchema(PageArgsSchema):
+    status = ma.fields.Enum(ReversalStatus, by_value=True)
+
+
+class TransferListArgsSchema(PageArgsSchema):
+    user_id = ident(strict=False)
+    reason = ma.fields.Enum(TransferReason, by_value=True)
+
+
+class TransferSchema(ma.Schema):
+    """A ledger line as staff see it (both sides, who made it, what reversed it)."""
+
+    id = ma.fields.Integer(required=True)
+    amount = ma.fields.Integer(required=True)
+    reason = ma.fields.Enum(TransferReason, by_value=True, required=True)
+    ref = ma.fields.String(required=True)
+    from_account_id = ma.fields.Integer(required=True)
+    to_account_id = ma.fields.Integer(required=True)
+    prepared_by = ma.fields.Integer(required=True, allow_none=True)
+    author_id = ma.fields.Integer(required=True, allow_none=True)
+    reverses_id = ma.fields.Integer(required=True, allow_none=True)
+    created_at = LocalDateTime(required=True)
