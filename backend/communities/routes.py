@@ -63,6 +63,13 @@ def add_staff(data, cid):
     return staff, 201 if created else 200
 
 
+@blp.route("/communities/<id:cid>/staff/<id:uid>", methods=["DELETE"])
+@blp.response(204)
+def remove_staff(cid, uid):
+    """End a user's office as staff (street administrators); their tokens stop working."""
+    services.remove_staff(current_user(), cid, uid)
+
+
 @blp.route("/communities/<id:cid>/join", methods=["POST"])
 @blp.arguments(JoinInSchema)
 @blp.response(201, ResidentSchema)
@@ -111,6 +118,14 @@ class TeamMembers(MethodView):
         team = services.get_team(tid)
         name = services.display_names(viewer, team.community_id, [member.user_id])
         return _member(member, name[member.user_id]), 201 if created else 200
+
+
+@blp.route("/teams/<id:tid>/members/<id:uid>", methods=["DELETE"])
+@blp.response(204)
+def remove_member(tid, uid):
+    """Take a member or leader off the team (staff, or the team's leader); their tokens
+    stop working."""
+    services.remove_team_member(current_user(), tid, uid)
 
 
 def _member(member, display_name: str) -> dict:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.common.clock import now
-from backend.communities.access import is_resident_of, require_staff
+from backend.communities.access import is_resident_of, require_staff, require_staff_or_hide
 from backend.communities.services import get_community, get_user
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
@@ -45,7 +45,7 @@ def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
         .execution_options(populate_existing=True))
     if adjustment is None:
         raise NotFound("找不到该积分调整")
-    require_staff(actor, adjustment.community_id)
+    require_staff_or_hide(actor, adjustment.community_id, "找不到该积分调整")
     if adjustment.requested_by == actor.id:
         raise Forbidden("积分调整须由另一位工作人员审批", code="four_eyes_required")
     if adjustment.status != AdjustmentStatus.PENDING:
