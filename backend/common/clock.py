@@ -14,6 +14,8 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # The calendar clients may name: far dates overflow the first ``+ timedelta`` (year 9999).
 MIN_YEAR, MAX_YEAR = 2000, 2100
 YEARS_REFUSED = f"日期须在 {MIN_YEAR} 年至 {MAX_YEAR} 年之间"
+# The same bound in the OpenAPI description (a pattern beside format date / date-time).
+YEARS_PATTERN = r"^(20[0-9]{2}|2100)-"
 
 
 def now() -> datetime:
@@ -61,6 +63,10 @@ class UTCDateTime(TypeDecorator):
 class LocalDateTime(ma.fields.DateTime):
     """ISO 8601 with offset out (Asia/Shanghai); ISO 8601 in, naive read as local time, in
     the years ``MIN_YEAR``–``MAX_YEAR``."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": YEARS_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

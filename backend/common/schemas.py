@@ -15,12 +15,21 @@ import re
 
 import marshmallow as ma
 
-from backend.common.clock import MAX_YEAR, MIN_YEAR, YEARS_REFUSED, month_bounds, today
+from backend.common.clock import (
+    MAX_YEAR,
+    MIN_YEAR,
+    YEARS_PATTERN,
+    YEARS_REFUSED,
+    month_bounds,
+    today,
+)
 
-# Written as regex escapes (not the characters themselves): the same text is the OpenAPI
-# pattern, and a lone surrogate could not be encoded into the JSON description.
-_NEVER = (r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069"
+# Written as regex escapes: the same text is the OpenAPI pattern. Lone surrogates are left
+# out of the pattern (JSON text cannot hold one, and regex engines read the range as the
+# halves of every emoji) but refused all the same.
+_NEVER = (r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
           r"\ufeff\ufffe\uffff")
+_SURROGATES = r"\ud800-\udfff"
 _LINE_BREAKS = r"\t\n\r\u2028\u2029"
 TEXT_REFUSED = "不能包含控制字符、换行或无法显示的字符"
 MULTILINE_REFUSED = "不能包含控制字符或无法显示的字符"
@@ -37,7 +46,7 @@ class TextPolicy(ma.validate.Validator):
         self.allow_blank = allow_blank
         refused = _NEVER if multiline else _NEVER + _LINE_BREAKS
         self.message = MULTILINE_REFUSED if multiline else TEXT_REFUSED
-        self.refused = re.compile(f"[{refused}]")
+        self.refused = re.compile(f"[{refused}{_SURROGATES}]")
         self.regex = re.compile(f"^[^{refused}]*$" if allow_blank
                                 else rf"^[^{refused}]*[^\s{refused}][^{refused}]*$")
 
@@ -96,6 +105,10 @@ class StrictBoolean(ma.fields.Boolean):
 class BoundedDate(ma.fields.Date):
     """A calendar date in ``MIN_YEAR``–``MAX_YEAR`` (a night shift on 9999-12-31 would end
     in year 10000)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": YEARS_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         parsed = super()._deserialize(value, attr, data, **kwargs)
