@@ -70,7 +70,9 @@ class TrimmedString(ma.fields.String):
             validate, list | tuple) else [validate]
         super().__init__(validate=[
             TextPolicy(max_length, multiline, allow_blank),
-            ma.validate.Length(min=0 if allow_blank else 1, max=max_length), *extra], **kwargs)
+            ma.validate.Length(min=0 if allow_blank else 1, max=max_length,
+                               error="最多 {max} 个字符" if allow_blank
+                               else "须为 {min} 至 {max} 个字符"), *extra], **kwargs)
 
     def deserialize(self, value, attr=None, data=None, **kwargs):
         output = super().deserialize(value, attr, data, **kwargs)
