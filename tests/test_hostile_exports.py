@@ -13,7 +13,7 @@ import pypdf
 import pytest
 from PIL import Image
 
-from backend.communities.models import Resident, TeamMember, TeamRole
+from backend.communities.models import Community, Resident, TeamMember, TeamRole
 from backend.extensions import db
 from backend.points.ledger import account_for, transfer
 from backend.points.models import AccountKind, TransferReason
@@ -108,17 +108,19 @@ def test_a_control_character_in_a_stored_name_does_not_break_the_workbooks(app, 
 
 
 @pytest.fixture
-def server_image(tmp_path):
-    path = tmp_path / "secret.png"
+def server_image(tmp_path_factory):
+    path = tmp_path_factory.mktemp("s") / "secret.png"
     Image.new("RGB", (40, 40), "red").save(path)
     return path
 
 
 def test_a_certificate_prints_a_markup_name_as_text(app, make, world, server_image):
-    name = (f'<a href="http://evil.example">张三</a><img src="{server_image}"/>'
-            '<font color="red">&amp;</font><img src="/etc/hostname"/>')
+    name = '<a href="http://evil.example">张三</a>&amp;'
     with app.app_context():
         db.session.query(Resident).filter_by(user_id=world.resident_a.id).one().real_name = name
+        community = db.session.get(Community, world.a)
+        community.name = f'<img src="{server_image}"/>'
+        community.street = '<font color="red">街</font><img src="/etc/hostname"/>'
         db.session.commit()
     approved_service(app, make, world)
     certificate = make.call("POST", f"/api/v1/communities/{world.a}/certificates",
@@ -127,8 +129,8 @@ def test_a_certificate_prints_a_markup_name_as_text(app, make, world, server_ima
     assert pdf.status_code == 200
     reader = pypdf.PdfReader(io.BytesIO(pdf.data))
     text = "".join(page.extract_text() for page in reader.pages)
-    assert '<a href="http://evil.example">张三</a>' in text  # the characters, printed
-    assert "&amp;" in text
+    assert '<a href="http://evil.example">张三</a>&amp;' in text  # the characters, printed
+    assert '<img src="/etc/hostname"/>' in text
     links = [annotation.get_object() for page in reader.pages
              for annotation in page.get("/Annots") or []]
     assert [a for a in links if a.get("/Subtype") == "/Link"] == []

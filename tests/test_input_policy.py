@@ -74,7 +74,8 @@ def test_every_field_of_every_operation_is_under_the_policy(app):
 
 @pytest.mark.parametrize("value, message", [
     ("张\x00三", "不能包含控制字符"), ("张\u0007三", "不能包含控制字符"), ("\ud800", "不能包含"),
-    ("张三\n", "换行"), ("\u202e三张", "不能包含"), ("   ", "不能为空"), ("a" * 101, "须为 1 至 100 个字符"),
+    ("张三\n", "换行"), ("\u202e三张", "不能包含"), ("   ", "不能为空"),
+    ("a" * 101, "须为 1 至 100 个字符"),
 ])
 def test_text_fields_refuse_what_no_name_needs(make, world, value, message):
     response = make.call("POST", "/api/v1/communities", world.admin,
