@@ -6,6 +6,7 @@ import base64
 import binascii
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "test", "production")
 DEV_SECRET_KEY = "dev-only-linli-secret-key"
@@ -148,6 +149,19 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+def _check_wechat_base(base: str | None) -> None:
+    """Production talks to WeChat over https. Plain http only to a loopback address that was
+    set on purpose (a local egress proxy, or a benchmark's stand-in): never the mock's
+    default, which is what a forgotten setting would mean."""
+    if not base or base.rstrip("/") == MOCK_WECHAT_API_BASE:
+        raise ConfigError("LINLI_WECHAT_API_BASE must be set in production "
+                          "(https://api.weixin.qq.com); the mock is for development")
+    parts = urlsplit(base)
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError("LINLI_WECHAT_API_BASE must use https in production "
+                          "(plain http is only accepted to a loopback address)")
+
+
 def _refuse_dev_secrets_in_production(settings: dict[str, Any]) -> None:
     if settings["LINLI_ENV"] != "production":
         return
@@ -157,10 +171,7 @@ def _refuse_dev_secrets_in_production(settings: dict[str, Any]) -> None:
         raise ConfigError(f"LINLI_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} "
                           "characters in production (e.g. python -c 'import secrets; "
                           "print(secrets.token_urlsafe(32))')")
-    base = settings["WECHAT_API_BASE"] or ""
-    if not base.startswith("https://"):
-        raise ConfigError("LINLI_WECHAT_API_BASE must be set to the WeChat platform over "
-                          "https in production (https://api.weixin.qq.com), not the mock")
+    _check_wechat_base(settings["WECHAT_API_BASE"])
     if settings["MOCK_PAGES"]:
         raise ConfigError("LINLI_MOCK_PAGES cannot be on in production: the mock pages log "
                           "in through the mock WeChat platform")

@@ -75,7 +75,8 @@ def test_production_refuses_a_short_secret_key(production):
         load_settings()
 
 
-@pytest.mark.parametrize("base", [None, "http://127.0.0.1:8001", "http://api.weixin.qq.com"])
+@pytest.mark.parametrize("base", [None, "http://127.0.0.1:8001", "http://127.0.0.1:8001/",
+                                  "http://api.weixin.qq.com", "ftp://api.weixin.qq.com"])
 def test_production_refuses_the_mock_or_a_plain_http_wechat_base(production, base):
     if base is None:
         production.delenv("LINLI_WECHAT_API_BASE")
@@ -83,6 +84,12 @@ def test_production_refuses_the_mock_or_a_plain_http_wechat_base(production, bas
         production.setenv("LINLI_WECHAT_API_BASE", base)
     with pytest.raises(ConfigError, match="LINLI_WECHAT_API_BASE"):
         load_settings()
+
+
+def test_production_takes_a_deliberate_loopback_base(production):
+    """A local egress proxy (or a benchmark's stand-in), set on purpose."""
+    production.setenv("LINLI_WECHAT_API_BASE", "http://127.0.0.1:9100")
+    assert load_settings()["WECHAT_API_BASE"] == "http://127.0.0.1:9100"
 
 
 def test_production_refuses_the_mock_pages(production):
