@@ -68,11 +68,12 @@ class TrimmedString(ma.fields.String):
                  validate=None, **kwargs) -> None:
         extra = [] if validate is None else list(validate) if isinstance(
             validate, list | tuple) else [validate]
+        if not allow_blank:
+            # Described as minLength 1; an empty value is refused once, by TextPolicy.
+            kwargs["metadata"] = {"minLength": 1, **kwargs.get("metadata", {})}
         super().__init__(validate=[
             TextPolicy(max_length, multiline, allow_blank),
-            ma.validate.Length(min=0 if allow_blank else 1, max=max_length,
-                               error="最多 {max} 个字符" if allow_blank
-                               else "须为 {min} 至 {max} 个字符"), *extra], **kwargs)
+            ma.validate.Length(max=max_length, error="最多 {max} 个字符"), *extra], **kwargs)
 
     def deserialize(self, value, attr=None, data=None, **kwargs):
         output = super().deserialize(value, attr, data, **kwargs)
