@@ -24,13 +24,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from backend import cli, database, errors
     from backend.auth.services import require_login_for_api
     from backend.checkin import statements
-    from backend.common import idempotency
+    from backend.common import bodies, idempotency
     from backend.common.converters import (
         IdConverter,
         MonthConverter,
+        VerificationCodeConverter,
         id_parameter_schema,
         month_parameter_schema,
+        verification_code_parameter_schema,
     )
+    from backend.communities import access
     from backend.extensions import api, db, migrate
     from backend.notify.queue import install_relay
 
@@ -42,21 +45,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(statements.release)  # the scans' own pooled connection
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["month"] = MonthConverter
+    app.url_map.converters["verification_code"] = VerificationCodeConverter
     api.init_app(app)
     api.register_converter(IdConverter, id_parameter_schema)
     api.register_converter(MonthConverter, month_parameter_schema)
+    api.register_converter(VerificationCodeConverter, verification_code_parameter_schema)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "token"}
     )
     _register_blueprints(api)
     errors.register_error_handlers(app)
     app.before_request(require_login_for_api)
+    access.register(app)  # another community's team: 404 before its arguments are read
+    bodies.register(app)  # after the login check (no token: 401 whatever the body)
     # Callers authenticate with bearer tokens; no cookie session is opened per request.
     app.session_interface = NoCookieSessions()
     idempotency.register(app)
     install_relay()
     cli.register(app)
-    if app.config["LINLI_ENV"] != "production":
+    if app.config["MOCK_PAGES"]:
         # The mock pages log in through the mock platform's /_mock/login-code.
         from backend.miniprogram import bp as miniprogram
 

@@ -6,8 +6,14 @@ import base64
 import binascii
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
+ENVIRONMENTS = ("development", "test", "production")
 DEV_SECRET_KEY = "dev-only-linli-secret-key"
+# What the WeChat platform base is in development: the mock (miniprogram_mock.wx_server).
+MOCK_WECHAT_API_BASE = "http://127.0.0.1:8001"
+# itsdangerous signs tokens with HMAC-SHA1 over the key: a short key is guessable offline.
+MIN_SECRET_KEY_LENGTH = 32
 DEV_WECHAT_APPID = "wx_dev_linli"
 DEV_WECHAT_SECRET = "dev-wechat-secret"
 # Ed25519 seed (base64url, 32 bytes) that signs check-in codes; dev/test only.
@@ -36,41 +42,78 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _int(name: str, default: int) -> int:
+    value = _env(name, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    if value.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ConfigError(f"{name} must be on or off (1/0, true/false), not {value!r}")
+    return value.lower() in ("1", "true", "yes", "on")
+
+
 def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Build the Flask config from the environment, then apply ``overrides``."""
-    env = _env("LINLI_ENV", "development")
+    """Build the Flask config from the environment, then apply ``overrides``; refuse
+    settings that are unsafe or meaningless (``ConfigError``) rather than guess."""
+    env = (overrides or {}).get("LINLI_ENV") or _env("LINLI_ENV", "development")
+    if env not in ENVIRONMENTS:
+        # Anything else (e.g. "prod", "Production") must not start as development.
+        raise ConfigError(f"LINLI_ENV must be exactly one of {', '.join(ENVIRONMENTS)}, "
+                          f"not {env!r}")
     settings: dict[str, Any] = {
         "LINLI_ENV": env,
         "SQLALCHEMY_DATABASE_URI": _env("LINLI_DATABASE_URL", "sqlite:///instance/linli.db"),
         # A pooled PostgreSQL connection idle this long is pinged before use (see database.py).
         "DATABASE_PING_AFTER_IDLE_S": float(_env("LINLI_DATABASE_PING_AFTER_IDLE_S", "10")),
         "REDIS_URL": _env("LINLI_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "WECHAT_API_BASE": _env("LINLI_WECHAT_API_BASE", "http://127.0.0.1:8001"),
+        # No default in production: the mock is only ever a development stand-in.
+        "WECHAT_API_BASE": _env("LINLI_WECHAT_API_BASE",
+                                None if env == "production" else MOCK_WECHAT_API_BASE),
         "WECHAT_APPID": _env("LINLI_WECHAT_APPID", DEV_WECHAT_APPID),
         "WECHAT_SECRET": _env("LINLI_WECHAT_SECRET", DEV_WECHAT_SECRET),
         "SECRET_KEY": _env("LINLI_SECRET_KEY", DEV_SECRET_KEY),
         "BOOTSTRAP_ADMIN_OPENIDS": _split(_env("LINLI_BOOTSTRAP_ADMIN_OPENIDS", "")),
-        "TOKEN_MAX_AGE_S": int(_env("LINLI_TOKEN_MAX_AGE_S", str(30 * 24 * 3600))),
+        "TOKEN_MAX_AGE_S": _int("LINLI_TOKEN_MAX_AGE_S", 30 * 24 * 3600),
+        # Flask/Werkzeug answer a larger request body with 413 before anything parses it.
+        "MAX_CONTENT_LENGTH": _int("LINLI_MAX_CONTENT_LENGTH", 512 * 1024),
+        # The mock mini-program pages at /mp/ (never in production).
+        "MOCK_PAGES": _flag("LINLI_MOCK_PAGES", env != "production"),
         # Notifications (SPEC §9): quiet hours in community time, RQ back-off in seconds.
         "QUIET_HOURS": _env("LINLI_QUIET_HOURS", "22:00-07:00"),
         "NOTIFY_RETRY_INTERVALS": [int(x) for x in _split(
             _env("LINLI_NOTIFY_RETRY_INTERVALS", "10,60,300,900"))],
         # A claimed send older than this was interrupted (worker killed): staff decide.
-        "NOTIFY_SEND_LEASE_S": int(_env("LINLI_NOTIFY_SEND_LEASE_S", "120")),
-        "OUTBOX_DRAIN_INTERVAL_S": int(_env("LINLI_OUTBOX_DRAIN_INTERVAL_S", "30")),
+        "NOTIFY_SEND_LEASE_S": _int("LINLI_NOTIFY_SEND_LEASE_S", 120),
+        "OUTBOX_DRAIN_INTERVAL_S": _int("LINLI_OUTBOX_DRAIN_INTERVAL_S", 30),
         # Rows younger than this are being enqueued by their own request; the drain waits.
-        "OUTBOX_SETTLE_S": int(_env("LINLI_OUTBOX_SETTLE_S", "10")),
+        "OUTBOX_SETTLE_S": _int("LINLI_OUTBOX_SETTLE_S", 10),
+        # Subscription grants (SPEC §9): unspent ones a user may hold per template, and how
+        # long spent ones are kept before the retention sweep deletes them.
+        "MAX_OPEN_GRANTS": _int("LINLI_MAX_OPEN_GRANTS", 50),
+        "GRANT_KEEP_DAYS": _int("LINLI_GRANT_KEEP_DAYS", 30),
+        # Idempotency keys (SPEC §2) are answered again for this long, then swept.
+        "IDEMPOTENCY_KEEP_H": _int("LINLI_IDEMPOTENCY_KEEP_H", 24),
         # Parking duty (SPEC §8): a member may check in this many minutes before the shift.
-        "DUTY_CHECKIN_EARLY_MIN": int(_env("LINLI_DUTY_CHECKIN_EARLY_MIN", "30")),
-        "LOGIN_RATE_PER_MIN": int(_env("LINLI_LOGIN_RATE_PER_MIN", "30")),
+        "DUTY_CHECKIN_EARLY_MIN": _int("LINLI_DUTY_CHECKIN_EARLY_MIN", 30),
+        # Logins per minute from one address, and per WeChat user (openid) from anywhere.
+        "LOGIN_RATE_PER_MIN": _int("LINLI_LOGIN_RATE_PER_MIN", 30),
+        "LOGIN_USER_RATE_PER_MIN": _int("LINLI_LOGIN_USER_RATE_PER_MIN", 10),
         # Check-in (SPEC §5): code signing key, scan window around the activity, limits.
         "CHECKIN_SIGNING_KEY": _env("LINLI_CHECKIN_SIGNING_KEY", DEV_CHECKIN_SIGNING_KEY),
-        "CHECKIN_EARLY_MIN": int(_env("LINLI_CHECKIN_EARLY_MIN", "30")),
-        "CHECKIN_LATE_MIN": int(_env("LINLI_CHECKIN_LATE_MIN", "120")),
-        "OFFLINE_UPLOAD_MAX_H": int(_env("LINLI_OFFLINE_UPLOAD_MAX_H", "48")),
-        "SCAN_RATE_PER_MIN": int(_env("LINLI_SCAN_RATE_PER_MIN", "600")),
-        # How many proxies (nginx, a load balancer) sit in front of gunicorn.
-        "PROXY_COUNT": int(_env("LINLI_PROXY_COUNT", "0")),
+        "CHECKIN_EARLY_MIN": _int("LINLI_CHECKIN_EARLY_MIN", 30),
+        "CHECKIN_LATE_MIN": _int("LINLI_CHECKIN_LATE_MIN", 120),
+        "OFFLINE_UPLOAD_MAX_H": _int("LINLI_OFFLINE_UPLOAD_MAX_H", 48),
+        "SCAN_RATE_PER_MIN": _int("LINLI_SCAN_RATE_PER_MIN", 600),
+        # How many proxies (nginx, a load balancer) sit in front of gunicorn: each adds
+        # itself to X-Forwarded-For, and the rate limits count the address before them.
+        "PROXY_COUNT": _int("LINLI_PROXY_COUNT", 0),
         "TEMPLATE_IDS": {
             key: _env(f"LINLI_TEMPLATE_{key.upper()}", default)
             for key, default in DEFAULT_TEMPLATE_IDS.items()
@@ -106,11 +149,32 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+def _check_wechat_base(base: str | None) -> None:
+    """Production talks to WeChat over https. Plain http only to a loopback address that was
+    set on purpose (a local egress proxy, or a benchmark's stand-in): never the mock's
+    default, which is what a forgotten setting would mean."""
+    if not base or base.rstrip("/") == MOCK_WECHAT_API_BASE:
+        raise ConfigError("LINLI_WECHAT_API_BASE must be set in production "
+                          "(https://api.weixin.qq.com); the mock is for development")
+    parts = urlsplit(base)
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError("LINLI_WECHAT_API_BASE must use https in production "
+                          "(plain http is only accepted to a loopback address)")
+
+
 def _refuse_dev_secrets_in_production(settings: dict[str, Any]) -> None:
     if settings["LINLI_ENV"] != "production":
         return
     if settings["SECRET_KEY"] == DEV_SECRET_KEY:
         raise ConfigError("LINLI_SECRET_KEY must be set in production")
+    if len(settings["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"LINLI_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} "
+                          "characters in production (e.g. python -c 'import secrets; "
+                          "print(secrets.token_urlsafe(32))')")
+    _check_wechat_base(settings["WECHAT_API_BASE"])
+    if settings["MOCK_PAGES"]:
+        raise ConfigError("LINLI_MOCK_PAGES cannot be on in production: the mock pages log "
+                          "in through the mock WeChat platform")
     if settings["WECHAT_SECRET"] == DEV_WECHAT_SECRET:
         raise ConfigError("LINLI_WECHAT_SECRET must be set in production")
     if settings["CHECKIN_SIGNING_KEY"] == DEV_CHECKIN_SIGNING_KEY:

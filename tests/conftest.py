@@ -75,6 +75,7 @@ def make_app(database_url: str, redis_url: str, wechat_base: str, **extra):
         "REDIS_URL": redis_url,
         "_TEST_REDIS_URL": redis_url,
         "LOGIN_RATE_PER_MIN": 100_000,  # tests log in far faster than people do
+        "LOGIN_USER_RATE_PER_MIN": 100_000,
         "QUIET_HOURS": "off",  # the suite runs at any hour; quiet hours have their own tests
         "NOTIFY_RETRY_INTERVALS": [1, 1, 1],  # the same back-off as the test workers
         "WECHAT_API_BASE": wechat_base,

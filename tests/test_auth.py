@@ -136,3 +136,34 @@ def test_login_works_when_redis_is_down(app, mock_wx):
         app.extensions.pop("linli_wechat", None)
         app.config["REDIS_URL"] = app.config["_TEST_REDIS_URL"]
     assert response.status_code == 200
+
+
+def test_logins_are_rate_limited_per_wechat_user_from_any_address(app, client, mock_wx,
+                                                                  redis_url):
+    limit = app.config["LOGIN_USER_RATE_PER_MIN"]
+    app.config["LOGIN_USER_RATE_PER_MIN"] = 2
+    try:
+        with time_machine.travel(now().replace(second=5), tick=False):
+            statuses = [client.post("/api/v1/auth/wechat-login",
+                                    json={"code": login_code(mock_wx, "o-many-phones")},
+                                    environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code
+                        for i in range(3)]
+            someone_else = login(client, login_code(mock_wx, "o-calm"))
+    finally:
+        app.config["LOGIN_USER_RATE_PER_MIN"] = limit
+    assert statuses == [200, 200, 429]
+    assert someone_else.status_code == 200
+
+
+def test_behind_a_proxy_the_address_before_it_is_counted(app, mock_wx, redis_url):
+    from tests.conftest import make_app
+
+    proxied = make_app(app.config["SQLALCHEMY_DATABASE_URI"], redis_url, mock_wx,
+                       PROXY_COUNT=1, LOGIN_RATE_PER_MIN=1)
+    client = proxied.test_client()
+    with time_machine.travel(now().replace(second=5), tick=False):
+        statuses = [client.post("/api/v1/auth/wechat-login", json={"code": f"bad-{i}"},
+                                headers={"X-Forwarded-For": f"203.0.113.{i % 2}"}).status_code
+                    for i in range(4)]
+    # Two residents behind one proxy each have their own bucket.
+    assert statuses == [401, 401, 429, 429]

@@ -31,6 +31,7 @@ MATRIX = {
                             admin=201),
     "add staff": row("POST", "/communities/{a}/staff", {"user_id": "{outsider_id}"},
                      admin=201),
+    "remove staff": row("DELETE", "/communities/{a}/staff/{spare_staff_id}", admin=204),
     "change community settings": row("PATCH", "/communities/{a}", {"noshow_limit": 4},
                                      admin=200, staff_a=200),
     "get community": row("GET", "/communities/{a}", default=200),
@@ -46,10 +47,13 @@ MATRIX = {
                       leader_a=200, leader_a2=200, resident_a=200),
     "add team member": row("POST", "/teams/{team_a}/members",
                            {"user_id": "{resident_a_id}", "role": "member"},
-                           staff_a=201, leader_a=201),
-    "list team members": row("GET", "/teams/{team_a}/members", staff_a=200, leader_a=200),
+                           staff_a=201, leader_a=201, **OTHER_COMMUNITY),
+    "list team members": row("GET", "/teams/{team_a}/members", staff_a=200, leader_a=200,
+                             **OTHER_COMMUNITY),
+    "remove team member": row("DELETE", "/teams/{team_a}/members/{spare_member_id}",
+                              staff_a=204, leader_a=204, **OTHER_COMMUNITY),
     "create activity": row("POST", "/teams/{team_a}/activities", "activity",
-                           staff_a=201, leader_a=201),
+                           staff_a=201, leader_a=201, **OTHER_COMMUNITY),
     "list activities of A": row("GET", "/activities?community_id={a}", admin=200,
                                 staff_a=200, leader_a=200, leader_a2=200, resident_a=200),
     "list my activities": row("GET", "/activities", default=200),
@@ -71,11 +75,14 @@ MATRIX = {
                             resident_a=200),
     "my signups": row("GET", "/me/signups", default=200),
     "me": row("GET", "/me", default=200),
+    "log out": row("POST", "/auth/logout", default=204),
     "reconciliation of A": row("GET", "/communities/{a}/points/reconciliation?from=2026-11-01"
                                "&to=2026-11-30", staff_a=200),
     "request adjustment": row("POST", "/communities/{a}/points/adjustments",
                               {"user_id": "{resident_a_id}", "amount": 5, "reason": "补录"},
                               staff_a=201),
+    "approve adjustment": row("POST", "/points/adjustments/{adjustment}/approve",
+                              staff_a=200, **OTHER_COMMUNITY),
     "ledger CSV of A": row("GET", "/communities/{a}/points/ledger.csv?from=2026-11-01"
                            "&to=2026-11-30", staff_a=200),
     "ledger XLSX of A": row("GET", "/communities/{a}/points/ledger.xlsx?from=2026-11-01"
@@ -143,14 +150,16 @@ MATRIX = {
 PARKING_MATRIX = {
     "set shift templates": row("PUT", "/teams/{parking}/shift-templates",
                                {"shifts": [{"name": "早班", "start": "07:00", "end": "15:00"}]},
-                               staff_a=200, leader_a=200),
+                               staff_a=200, leader_a=200, **OTHER_COMMUNITY),
     "get shift templates": row("GET", "/teams/{parking}/shift-templates", staff_a=200,
-                               leader_a=200),
+                               leader_a=200, **OTHER_COMMUNITY),
     "set own availability": row("PUT", "/teams/{parking}/members/{leader_a_uid}/availability",
-                                {"max_shifts_per_week": 5}, staff_a=200, leader_a=200),
+                                {"max_shifts_per_week": 5}, staff_a=200, leader_a=200,
+                                **OTHER_COMMUNITY),
     "generate roster": row("POST", "/teams/{parking}/rosters", "roster", staff_a=201,
-                           leader_a=201),
-    "list team rosters": row("GET", "/teams/{parking}/rosters", staff_a=200, leader_a=200),
+                           leader_a=201, **OTHER_COMMUNITY),
+    "list team rosters": row("GET", "/teams/{parking}/rosters", staff_a=200, leader_a=200,
+                             **OTHER_COMMUNITY),
     "get roster": row("GET", "/rosters/{roster}", staff_a=200, leader_a=200, admin=404,
                       **OTHER_COMMUNITY),
     "publish roster": row("POST", "/rosters/{draft_roster}/publish", staff_a=200, leader_a=200,
@@ -167,18 +176,22 @@ PARKING_MATRIX = {
     "decline a swap": row("POST", "/swap-requests/{swap}/decline", staff_a=200, leader_a=200,
                           admin=404, **OTHER_COMMUNITY),
     "my swap requests": row("GET", "/me/swap-requests", default=200),
-    "post code": row("GET", "/teams/{parking}/post-code", staff_a=200, leader_a=200),
-    "post code png": row("GET", "/teams/{parking}/post-code.png", staff_a=200, leader_a=200),
+    "post code": row("GET", "/teams/{parking}/post-code", staff_a=200, leader_a=200,
+                     **OTHER_COMMUNITY),
+    "post code png": row("GET", "/teams/{parking}/post-code.png", staff_a=200, leader_a=200,
+                         **OTHER_COMMUNITY),
     "duty check-in off duty": row("POST", "/duty/checkins", {"code": "post_code"}, default=409),
     "record fee": row("POST", "/teams/{parking}/fees", {"plate": "京A12345", "period": "2026-12",
-                      "amount": 50, "collected_by": "{leader_a_id}"}, staff_a=201, leader_a=201),
-    "list fees": row("GET", "/teams/{parking}/fees", staff_a=200, leader_a=200),
+                      "amount": 50, "collected_by": "{leader_a_id}"}, staff_a=201, leader_a=201,
+                      **OTHER_COMMUNITY),
+    "list fees": row("GET", "/teams/{parking}/fees", staff_a=200, leader_a=200,
+                     **OTHER_COMMUNITY),
     "subsidy report": row("GET", "/teams/{parking}/subsidies?month=2026-12", staff_a=200,
-                          leader_a=200),
+                          leader_a=200, **OTHER_COMMUNITY),
     "subsidy csv": row("GET", "/teams/{parking}/subsidies.csv?month=2026-12", staff_a=200,
-                       leader_a=200),
+                       leader_a=200, **OTHER_COMMUNITY),
     "subsidy xlsx": row("GET", "/teams/{parking}/subsidies.xlsx?month=2026-12", staff_a=200,
-                        leader_a=200),
+                        leader_a=200, **OTHER_COMMUNITY),
 }
 MATRIX |= PARKING_MATRIX
 
@@ -213,6 +226,12 @@ def scene(make, world, soon, app, request):
                                   world.staff_a, json={"user_id": world.resident_a.id}
                                   ).get_json()["id"]
     world.gift, world.reservation, world.pickup_code = _gift_with_reservation(make, world, app)
+    world.spare_staff_id = make.staff(world.a).id
+    world.spare_member_id = make.member(world.team_a, world.a).id
+    # Requested by another staff member of A: staff_a is the second pair of eyes.
+    world.adjustment = make.call(
+        "POST", f"/api/v1/communities/{world.a}/points/adjustments", make.staff(world.a),
+        json={"user_id": world.resident_a.id, "amount": 5, "reason": "补录"}).json["id"]
     if request.node.callspec.params.get("endpoint") in PARKING_MATRIX:
         authz_scene(app, make, world)
         world.leader_a_uid = world.leader_a.id

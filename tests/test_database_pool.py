@@ -17,7 +17,7 @@ from tests.conftest import make_app
 pytestmark = pytest.mark.postgres_only
 
 APPLICATION = "linli-pool-test"
-VERIFY = "/api/v1/certificates/verify/NOSUCHCODE"  # public; looks the code up: 200, not valid
+VERIFY = "/api/v1/certificates/verify/NOSU-CHCO-DEXX-XXXX"  # public; looked up: 200, not valid
 
 
 def _pool_app(database_url, redis_server_url, wechat_mock, ping_after_idle_s):

@@ -39,3 +39,11 @@ def test_each_limit_is_counted_on_its_own_and_its_window_expires(app):
         keys = redis_connection().keys("linli:rate:probe:*")
         assert sorted(int(redis_connection().get(key)) for key in keys) == [1, 4, 5]
         assert all(0 < redis_connection().ttl(key) <= ratelimit.WINDOW_S + 5 for key in keys)
+
+
+def test_a_forwarded_request_without_a_proxy_count_is_reported(app, monkeypatch, caplog):
+    monkeypatch.setattr(ratelimit, "_proxy_warned", False)
+    with app.test_request_context(headers={"X-Forwarded-For": "203.0.113.9"},
+                                  environ_base={"REMOTE_ADDR": "10.0.0.1"}):
+        assert ratelimit.client_ip() == "10.0.0.1"
+    assert "LINLI_PROXY_COUNT" in caplog.text

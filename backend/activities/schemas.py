@@ -8,13 +8,13 @@ import marshmallow as ma
 from backend.activities.models import ActivityStatus, SignupStatus
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import StrictBoolean, TrimmedString, ident, text
+from backend.common.schemas import StrictBoolean, ident, text
 
 
 class ActivityInSchema(ma.Schema):
     title = text(100)
-    description = TrimmedString(load_default="", validate=ma.validate.Length(max=5000))
-    location = TrimmedString(load_default="", validate=ma.validate.Length(max=200))
+    description = text(5000, False, multiline=True, allow_blank=True, load_default="")
+    location = text(200, False, allow_blank=True, load_default="")
     starts_at = LocalDateTime(required=True)
     ends_at = LocalDateTime(required=True)
     capacity = ma.fields.Integer(strict=True, required=True,
@@ -38,8 +38,8 @@ class ActivityPatchSchema(ma.Schema):
     """What a leader may change; times only while the activity is a draft."""
 
     title = text(100, required=False)
-    description = TrimmedString(validate=ma.validate.Length(max=5000))
-    location = TrimmedString(validate=ma.validate.Length(max=200))
+    description = text(5000, False, multiline=True, allow_blank=True)
+    location = text(200, False, allow_blank=True)
     starts_at = LocalDateTime()
     ends_at = LocalDateTime()
     capacity = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=100_000))

@@ -18,3 +18,6 @@ class User(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Signed into every token; raising it revokes every token issued before (logout,
+    # removal from a role).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")

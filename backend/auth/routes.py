@@ -19,6 +19,13 @@ def wechat_login(data):
     return {"token": result.token, "user": _user(result.user), "is_new": result.is_new}
 
 
+@blp.route("/auth/logout", methods=["POST"])
+@blp.response(204)
+def logout():
+    """Log out: this token, and every other token of mine issued before it, answers 401."""
+    services.logout(services.current_user())
+
+
 @blp.route("/me", methods=["GET"])
 @blp.response(200, MeSchema)
 def me():

@@ -99,17 +99,31 @@ def get_for_viewer(actor: User, certificate_id: int) -> Certificate:
 
 
 def check(verification_code: str) -> dict[str, Any]:
-    """The public check: what was certified, and whether it is intact."""
-    normalised = verification_code.strip().upper()
+    """The public check: whether the certificate is intact, and what a verifier compares
+    with the paper — the masked name, the issuing community, the dates and hours; not who
+    approved or issued it, not points, not internal ids."""
+    raw = verification_code.replace("-", "").upper()
+    normalised = "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
     certificate = db.session.scalar(select(Certificate).where(
         Certificate.verification_code == normalised))
     if certificate is None:
         return {"valid": False, "verification_code": normalised, "content": None,
                 "detail": "查无此证明编号"}
     intact = _verify(certificate.content, certificate.signature)
-    public = {key: value for key, value in certificate.content.items() if key != "volunteer"}
-    return {"valid": intact, "verification_code": normalised, "content": public,
+    return {"valid": intact, "verification_code": normalised,
+            "content": public_content(certificate.content),
             "detail": "证明真实有效" if intact else "证明内容与签名不符，可能已被篡改"}
+
+
+def public_content(content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": content["title"], "volunteer_masked": content["volunteer_masked"],
+        "community": content["community"], "street": content["street"],
+        "period": content["period"], "total_minutes": content["total_minutes"],
+        "total_hours": content["total_hours"], "issued_at": content["issued_at"],
+        "items": [{"date": item["date"], "minutes": item["minutes"], "hours": item["hours"]}
+                  for item in content["items"]],
+    }
 
 
 def pdf(certificate: Certificate, verify_url: str) -> bytes:

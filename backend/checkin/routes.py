@@ -26,6 +26,7 @@ from backend.checkin.schemas import (
 )
 from backend.common.clock import now
 from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.communities.access import staff_only
 
 blp = Blueprint("checkin", __name__, description="Check-in codes, scans, attendance, hours")
 
@@ -172,6 +173,7 @@ def my_volunteer_record(args):
 
 
 @blp.route("/communities/<id:cid>/certificates", methods=["POST"])
+@staff_only
 @blp.arguments(CertificateInSchema)
 @blp.response(201, CertificateSchema)
 def issue_certificate(data, cid):
@@ -199,7 +201,7 @@ def certificate_pdf(cert_id):
     return response
 
 
-@blp.route("/certificates/verify/<string(maxlength=32):code>", methods=["GET"])
+@blp.route("/certificates/verify/<verification_code:code>", methods=["GET"])
 @blp.response(200, CertificateCheckSchema)
 def verify_certificate(code):
     """Public (no login): check a certificate by its verification code."""

@@ -23,7 +23,7 @@ class CheckinCodeSchema(ma.Schema):
 
 
 class ScanInSchema(ma.Schema):
-    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=512))
+    code = text(512)
     direction = ma.fields.Enum(Direction, by_value=True, required=True)
     scan_id = scan_id_field()
     scanned_at = LocalDateTime(metadata={"description": "when the scan was made (offline)"})
@@ -36,7 +36,7 @@ class ScanBatchInSchema(ma.Schema):
 
 
 class SelfCheckinInSchema(ma.Schema):
-    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=512))
+    code = text(512)
     direction = ma.fields.Enum(Direction, by_value=True, required=True)
     scan_id = scan_id_field()
 
@@ -176,8 +176,33 @@ class CertificateSchema(ma.Schema):
     content = ma.fields.Dict(required=True)
 
 
+class PeriodSchema(ma.Schema):
+    from_ = ma.fields.String(required=True, allow_none=True, data_key="from", attribute="from")
+    to = ma.fields.String(required=True, allow_none=True)
+
+
+class PublicServiceSchema(ma.Schema):
+    date = ma.fields.String(required=True)
+    minutes = ma.fields.Integer(required=True)
+    hours = ma.fields.Float(required=True)
+
+
+class PublicCertificateSchema(ma.Schema):
+    """What the public check shows: enough to compare with the paper, nothing more."""
+
+    title = ma.fields.String(required=True)
+    volunteer_masked = ma.fields.String(required=True)
+    community = ma.fields.String(required=True)
+    street = ma.fields.String(required=True)
+    period = ma.fields.Nested(PeriodSchema, required=True)
+    total_minutes = ma.fields.Integer(required=True)
+    total_hours = ma.fields.Float(required=True)
+    issued_at = ma.fields.String(required=True)
+    items = ma.fields.List(ma.fields.Nested(PublicServiceSchema), required=True)
+
+
 class CertificateCheckSchema(ma.Schema):
     valid = ma.fields.Boolean(required=True)
     verification_code = ma.fields.String(required=True)
-    content = ma.fields.Dict(required=True, allow_none=True)
+    content = ma.fields.Nested(PublicCertificateSchema, required=True, allow_none=True)
     detail = ma.fields.String(required=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from backend.activities.models import Activity, Signup, SignupStatus
 from backend.activities.services import get_managed_activity, get_visible_activity
 from backend.auth.models import User
-from backend.auth.services import current_user
+from backend.auth.services import current_user, require_current_token
 from backend.checkin import codes, scans, statements
 from backend.checkin.codes import CodeKind
 from backend.checkin.models import Direction
@@ -134,8 +134,9 @@ def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
     row = statements.door(activity_id, actor_id, holder_id,
                           lock_attendance=holder_id is not None)
     if row is None or not row.may_scan:
-        get_managed_activity(current_user(), activity_id)  # the right 403 or 404
+        get_managed_activity(current_user(), activity_id)  # the right 401, 403 or 404
         raise Forbidden("仅本队队长或社区工作人员可以扫码")
+    require_current_token(row.scanner_token_version)
     scans.require_open_for_scans(row)
     _limit(actor_id)
     return row, None if holder_id is None else scans.person_at(row)

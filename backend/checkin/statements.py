@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
+from backend.auth.models import User
 from backend.checkin.models import Attendance, AttendanceStatus, Scan
 from backend.common.clock import UTCDateTime
 from backend.communities.models import Resident, StaffMember, TeamMember, TeamRole
@@ -86,6 +87,7 @@ class Door:
     ends_at: datetime
     walk_ins_allowed: bool
     may_scan: bool  # the scanner leads the activity's team or is staff of its community
+    scanner_token_version: int | None  # to check the bearer token is not revoked
     real_name: str | None  # the holder's, when they are a resident
     holder_community_id: int | None
     signup_id: int | None  # the holder's confirmed (or no-show) sign-up
@@ -132,9 +134,11 @@ def _door(lock_attendance: bool) -> Executable:
         or_(*(ATTENDANCES.c.status == held for held in _HOLDS_TIME)),
         other.c.starts_at < Activity.ends_at, Activity.starts_at < other.c.ends_at,
     ).limit(1).scalar_subquery()
+    token_version = select(User.token_version).where(User.id == scanner).scalar_subquery()
     columns = [Activity.id, Activity.community_id, Activity.status,
                Activity.starts_at, Activity.ends_at, Activity.walk_ins_allowed,
-               or_(leader, staff).label("may_scan"), Resident.real_name,
+               or_(leader, staff).label("may_scan"),
+               token_version.label("scanner_token_version"), Resident.real_name,
                Resident.community_id.label("holder_community_id"), signup.label("signup_id"),
                conflict.label("conflict_activity_id")]
     joined = outerjoin(Activity, Resident, Resident.user_id == bindparam("holder_id"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,11 @@ from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+# The calendar clients may name: far dates overflow the first ``+ timedelta`` (year 9999).
+MIN_YEAR, MAX_YEAR = 2000, 2100
+YEARS_REFUSED = f"日期须在 {MIN_YEAR} 年至 {MAX_YEAR} 年之间"
+# The same bound in the OpenAPI description (a pattern beside format date / date-time).
+YEARS_PATTERN = r"^(20[0-9]{2}|2100)-"
 
 
 def now() -> datetime:
@@ -27,6 +33,16 @@ def local_midnight(day: date, next_day: bool = False) -> datetime:
     except OverflowError:
         edge = datetime.max if day.year > 1 else datetime.min
         return edge.replace(tzinfo=UTC)
+
+
+def today() -> date:
+    """The community's local date now."""
+    return now().astimezone(LOCAL_TZ).date()
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    """The first and the last day of ``day``'s month."""
+    return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def to_utc(value: datetime) -> datetime:
@@ -57,7 +73,12 @@ class UTCDateTime(TypeDecorator):
 
 
 class LocalDateTime(ma.fields.DateTime):
-    """ISO 8601 with offset out (Asia/Shanghai); ISO 8601 in, naive read as local time."""
+    """ISO 8601 with offset out (Asia/Shanghai); ISO 8601 in, naive read as local time, in
+    the years ``MIN_YEAR``–``MAX_YEAR``."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": YEARS_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
@@ -66,7 +87,6 @@ class LocalDateTime(ma.fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return to_utc(parsed)
-        except OverflowError as error:  # e.g. 0001-01-01T00:00+08:00 has no UTC year
-            raise ma.ValidationError("时间超出范围") from error
+        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+            raise ma.ValidationError(YEARS_REFUSED)
+        return to_utc(parsed)

@@ -1,6 +1,8 @@
-"""``<id:name>`` URL parts: positive integers that fit the database's integer ids.
+"""URL parts with a fixed shape: ``<id:name>`` positive integers that fit the database's
+integer ids, ``<month:name>``, ``<verification_code:name>``.
 
-Anything else never reaches a view, so a 30-digit id is a 404, not an overflow.
+Anything else never reaches a view (or the database), so a 30-digit id or a code with a
+NUL byte in it is a 404, not an overflow or a driver error.
 """
 
 from __future__ import annotations
@@ -35,3 +37,15 @@ class MonthConverter(BaseConverter):
 
 def month_parameter_schema(converter: MonthConverter) -> dict:
     return {"type": "string", "pattern": "^" + MonthConverter.regex + "$", "example": "2026-10"}
+
+
+class VerificationCodeConverter(BaseConverter):
+    """A certificate's verification code as printed (``ABCD-EFGH-JKMN-PQRS``), any case,
+    with or without the dashes."""
+
+    regex = r"[A-Za-z0-9]{4}(?:-?[A-Za-z0-9]{4}){3}"
+
+
+def verification_code_parameter_schema(converter: VerificationCodeConverter) -> dict:
+    return {"type": "string", "pattern": "^" + VerificationCodeConverter.regex + "$",
+            "example": "ABCD-EFGH-JKMN-PQRS"}

@@ -3,7 +3,8 @@
 A POST with the header first reserves ``(user, key)`` in its own short transaction; the
 unique constraint makes exactly one request win, in any number of processes. The answer
 is stored when the request finishes. A different body under the same key is refused, and
-a reservation left behind by a crashed process is taken over after a while.
+a reservation left behind by a crashed process is taken over after a while. Answers are
+kept for ``IDEMPOTENCY_KEEP_H`` hours (a client retries within minutes), then swept.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta
 
-from flask import Flask, Response, g, request
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, delete, select
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +26,9 @@ from backend.extensions import db
 
 HEADER = "Idempotency-Key"
 STALE_AFTER = timedelta(minutes=5)
+# Printable ASCII: what clients send (UUIDs, counters), and nothing a database refuses (NUL).
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+SWEEP_BATCH = 5000
 
 
 class IdempotencyKey(db.Model):
@@ -40,6 +45,9 @@ class IdempotencyKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
+Index("ix_idempotency_keys_created_at", IdempotencyKey.created_at)
+
+
 def register(app: Flask) -> None:
     app.before_request(_replay_or_reserve)
     app.after_request(_store_answer)
@@ -49,14 +57,14 @@ def _replay_or_reserve() -> Response | None:
     key = request.headers.get(HEADER)
     if request.method != "POST" or not key:
         return None
-    from backend.auth.services import user_id_from_request
+    from backend.auth.services import verified_user_id
 
-    user_id = user_id_from_request()
+    user_id = verified_user_id()  # a revoked token is a 401 here, not a replay
     if user_id is None:
         return None  # the view answers 401 (or, for login, has nothing to duplicate)
-    if len(key) > 200:
-        raise ApiError("validation_error", "Idempotency-Key 过长", 422,
-                       {"fields": {HEADER: ["最长 200 个字符"]}})
+    if not _KEY.fullmatch(key):
+        raise ApiError("validation_error", "Idempotency-Key 格式有误", 422,
+                       {"fields": {HEADER: ["须为 1 至 200 个可见 ASCII 字符"]}})
     digest = _request_hash()
     record = _reserve(user_id, key, digest)
     if record is None:
@@ -115,3 +123,20 @@ def _store_answer(response: Response) -> Response:
         record.body = response.get_data()
     db.session.commit()
     return response
+
+
+def sweep_expired_keys() -> int:
+    """Delete answers older than ``IDEMPOTENCY_KEEP_H`` (in batches, each committed: safe to
+    run twice or concurrently). Returns how many were deleted."""
+    cutoff = now() - timedelta(hours=current_app.config["IDEMPOTENCY_KEEP_H"])
+    deleted = 0
+    while True:
+        batch = select(IdempotencyKey.id).where(IdempotencyKey.created_at < cutoff).limit(
+            SWEEP_BATCH)
+        count = db.session.execute(delete(IdempotencyKey).where(
+            IdempotencyKey.id.in_(batch.scalar_subquery())),
+            execution_options={"synchronize_session": False}).rowcount
+        db.session.commit()
+        deleted += count
+        if count < SWEEP_BATCH:
+            return deleted

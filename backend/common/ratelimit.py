@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import request
+from flask import current_app, request
 
 from backend.common.connections import REDIS_FAILURES, redis_connection
 from backend.errors import ApiError
 
 log = logging.getLogger(__name__)
 WINDOW_S = 60
+_proxy_warned = False  # once per process
 # Count in every window key and let each expire after its window: one round trip, one
 # command (redis-py sends it by its SHA and loads it on NOSCRIPT).
 _COUNT = """
@@ -52,4 +53,12 @@ def enforce_each(action: str, limits: dict[str, int]) -> None:
 
 def client_ip() -> str:
     """The caller's address (behind a proxy, set LINLI_PROXY_COUNT so ProxyFix fills it)."""
+    global _proxy_warned
+    if (not _proxy_warned and not current_app.config["PROXY_COUNT"]
+            and "X-Forwarded-For" in request.headers):
+        # Every request then seems to come from the proxy: one rate-limit bucket for all.
+        _proxy_warned = True
+        log.warning("X-Forwarded-For received but LINLI_PROXY_COUNT is 0: rate limits count "
+                    "the proxy's address for every caller; set LINLI_PROXY_COUNT to the "
+                    "number of proxies in front of gunicorn")
     return request.remote_addr or "unknown"

@@ -1,17 +1,31 @@
 """Who may do what (SPEC §3): staff in their community, leaders for their teams,
-residents on their own records. Lookups are cached per request in ``flask.g``."""
+residents on their own records. Lookups are cached per request in ``flask.g``.
+
+A record of another community is a 404, never a 403 that confirms it exists; refusals come
+before the request's arguments are looked at (``staff_only``, ``hide_foreign_teams``), so a
+resident is told "not yours", not what is wrong with a staff form.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from flask import g
+from flask import Flask, g, request
 from sqlalchemy import select
 
 from backend.auth.models import User
-from backend.auth.services import is_admin
-from backend.communities.models import Resident, StaffMember, Team, TeamMember, TeamRole
-from backend.errors import Forbidden
+from backend.auth.services import current_user, is_admin
+from backend.communities.models import (
+    Community,
+    Resident,
+    StaffMember,
+    Team,
+    TeamMember,
+    TeamRole,
+)
+from backend.errors import Forbidden, NotFound
 from backend.extensions import db
 
 
@@ -75,7 +89,48 @@ def require_staff(user: User, community_id: int) -> None:
 
 def require_team_manager(user: User, team: Team) -> None:
     if not can_manage_team(user, team):
+        if not can_see_community(user, team.community_id):
+            raise NotFound("找不到该队伍")
         raise Forbidden("仅本队队长或社区工作人员可以执行此操作")
+
+
+def require_staff_or_hide(user: User, community_id: int, not_found: str) -> None:
+    """Staff of the community; others of it get 403, outsiders a 404 (``not_found``)."""
+    if not is_staff_of(user, community_id):
+        if not can_see_community(user, community_id):
+            raise NotFound(not_found)
+        require_staff(user, community_id)
+
+
+def staff_only(view: Callable) -> Callable:
+    """For views of ``/communities/<cid>/…`` that only the community's staff may use: the
+    404 or 403 comes before the query and body are validated. Put it under ``@blp.route``,
+    above ``@blp.arguments``."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        community_id = kwargs["cid"]
+        if db.session.get(Community, community_id) is None:
+            raise NotFound("找不到该社区")
+        require_staff(current_user(), community_id)
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def hide_foreign_teams() -> None:
+    """Any ``/teams/<tid>/…`` of a team the caller's communities do not hold is a 404
+    (SPEC §3), before the view or its arguments are looked at."""
+    team_id = (request.view_args or {}).get("tid")
+    if team_id is None or request.method == "OPTIONS":
+        return
+    team = db.session.get(Team, team_id)
+    if team is None or not can_see_community(current_user(), team.community_id):
+        raise NotFound("找不到该队伍")
+
+
+def register(app: Flask) -> None:
+    app.before_request(hide_foreign_teams)
 
 
 def can_see_community(user: User, community_id: int) -> bool:

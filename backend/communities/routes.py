@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
 from backend.communities import services
+from backend.communities.access import staff_only
 from backend.communities.schemas import (
     AuditArgsSchema,
     AuditEntrySchema,
@@ -65,6 +66,13 @@ def add_staff(data, cid):
     return staff, 201 if created else 200
 
 
+@blp.route("/communities/<id:cid>/staff/<id:uid>", methods=["DELETE"])
+@blp.response(204)
+def remove_staff(cid, uid):
+    """End a user's office as staff (street administrators); their tokens stop working."""
+    services.remove_staff(current_user(), cid, uid)
+
+
 @blp.route("/communities/<id:cid>/join", methods=["POST"])
 @blp.arguments(JoinInSchema)
 @blp.response(201, ResidentSchema)
@@ -115,12 +123,21 @@ class TeamMembers(MethodView):
         return _member(member, name[member.user_id]), 201 if created else 200
 
 
+@blp.route("/teams/<id:tid>/members/<id:uid>", methods=["DELETE"])
+@blp.response(204)
+def remove_member(tid, uid):
+    """Take a member or leader off the team (staff, or the team's leader); their tokens
+    stop working."""
+    services.remove_team_member(current_user(), tid, uid)
+
+
 def _member(member, display_name: str) -> dict:
     return {"id": member.id, "team_id": member.team_id, "user_id": member.user_id,
             "role": member.role, "display_name": display_name}
 
 
 @blp.route("/communities/<id:cid>/audit", methods=["GET"])
+@staff_only
 @blp.arguments(AuditArgsSchema, location="query")
 @blp.response(200, page_of(AuditEntrySchema))
 def audit_trail(args, cid):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 
 from backend.auth.models import User
+from backend.auth.services import revoke_tokens
 from backend.common.audit import AuditEntry, audit
 from backend.common.audit import changes as audit_changes
 from backend.common.clock import local_midnight
@@ -100,6 +101,19 @@ def add_staff(actor: User, community_id: int, user_id: int) -> tuple[StaffMember
     return staff, True
 
 
+def remove_staff(actor: User, community_id: int, user_id: int) -> None:
+    """End a user's office as staff of the community (admins). Their tokens are revoked
+    with it: a removed staff member logs in again, and holds no staff role from now on."""
+    access.require_admin(actor)
+    get_community(community_id)
+    removed = db.session.execute(delete(StaffMember).where(
+        StaffMember.community_id == community_id, StaffMember.user_id == user_id)).rowcount
+    if not removed:
+        raise NotFound("该用户不是本社区工作人员")
+    revoke_tokens(user_id)
+    db.session.commit()
+
+
 def join_community(user: User, community_id: int, details: dict[str, str]) -> tuple[Resident, bool]:
     """Become a resident; joining the same community again updates the address."""
     get_community(community_id)
@@ -154,6 +168,19 @@ def add_team_member(actor: User, team_id: int, user_id: int,
     member.role = role
     db.session.commit()
     return member, created
+
+
+def remove_team_member(actor: User, team_id: int, user_id: int) -> None:
+    """Take a member or leader off the team (staff, or the team's leader); their tokens are
+    revoked, so a former leader's phone stops acting as one at once."""
+    team = get_team(team_id)
+    access.require_team_manager(actor, team)
+    removed = db.session.execute(delete(TeamMember).where(
+        TeamMember.team_id == team_id, TeamMember.user_id == user_id)).rowcount
+    if not removed:
+        raise NotFound("该用户不是本队队员")
+    revoke_tokens(user_id)
+    db.session.commit()
 
 
 def list_team_members(actor: User, team_id: int):

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.communities.access import staff_only
 from backend.communities.services import resident_names
 from backend.gifts import redemptions, services
 from backend.gifts.schemas import (
@@ -34,6 +35,7 @@ class Gifts(MethodView):
         """The community's gifts with stock left (its residents and staff)."""
         return paginate(services.list_gifts(current_user(), cid), **args)
 
+    @staff_only
     @blp.arguments(GiftInSchema)
     @blp.response(201, GiftSchema)
     def post(self, data, cid):
@@ -95,6 +97,7 @@ def my_redemptions(args):
 
 
 @blp.route("/communities/<id:cid>/redemptions", methods=["GET"])
+@staff_only
 @blp.arguments(RedemptionListArgsSchema, location="query")
 @blp.response(200, page_of(StaffRedemptionSchema))
 def community_redemptions(args, cid):

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import TrimmedString, text
+from backend.common.schemas import text
 from backend.gifts.models import RedemptionStatus
 
 
@@ -15,7 +15,7 @@ def _count(maximum: int, **kwargs) -> ma.fields.Integer:
 
 class GiftInSchema(ma.Schema):
     name = text(100)
-    description = TrimmedString(load_default="", validate=ma.validate.Length(max=1000))
+    description = text(1000, False, multiline=True, allow_blank=True, load_default="")
     points_cost = _count(1_000_000, required=True)
     stock = ma.fields.Integer(strict=True, required=True,
                               validate=ma.validate.Range(min=0, max=1_000_000))
@@ -25,7 +25,7 @@ class GiftInSchema(ma.Schema):
 
 class GiftPatchSchema(ma.Schema):
     name = text(100, required=False)
-    description = TrimmedString(validate=ma.validate.Length(max=1000))
+    description = text(1000, False, multiline=True, allow_blank=True)
     points_cost = _count(1_000_000)
     stock = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=1_000_000),
                               metadata={"description": "total on the shelf; never below "

@@ -69,3 +69,4 @@ class SubscriptionGrant(db.Model):
 
 Index("ix_subscription_grants_unused", SubscriptionGrant.user_id,
       SubscriptionGrant.template_key, SubscriptionGrant.used_at)
+Index("ix_subscription_grants_used_at", SubscriptionGrant.used_at)

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.communities.access import staff_only
 from backend.notify import services
 from backend.notify.schemas import (
     GrantListSchema,
@@ -56,6 +57,7 @@ class MySubscriptions(MethodView):
 
 
 @blp.route("/communities/<id:cid>/notifications/failed", methods=["GET"])
+@staff_only
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, page_of(OutboxEntrySchema))
 def failed_notifications(args, cid):

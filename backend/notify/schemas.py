@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
+from backend.common.schemas import text
 
 
 class TemplateSchema(ma.Schema):
@@ -28,7 +29,7 @@ class NotificationSchema(ma.Schema):
 
 class SubscriptionInSchema(ma.Schema):
     template_ids = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(min=1, max=100)), required=True,
+        text(100), required=True,
         validate=ma.validate.Length(min=1, max=20))
 
 

@@ -6,10 +6,11 @@ only if the change that caused it was committed.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from backend.auth.models import User
 from backend.common.clock import now
@@ -78,22 +79,43 @@ def mark_read(user: User, notification_id: int) -> Notification:
 
 
 def grant_subscriptions(user: User, template_ids: list[str]) -> list[str]:
-    """Record what wx.requestSubscribeMessage accepted: one grant per template id.
+    """Record what wx.requestSubscribeMessage accepted: one grant per template id, up to
+    ``MAX_OPEN_GRANTS`` unspent ones per template (beyond that WeChat's own count is the
+    limit that matters, and the table would only grow).
 
     Returns the ids that are not Linli's templates (ignored, e.g. after a settings change).
     """
     keys_by_id = {tid: key for key, tid in current_app.config["TEMPLATE_IDS"].items()}
-    db.session.add_all(SubscriptionGrant(user_id=user.id, template_key=keys_by_id[tid])
-                       for tid in template_ids if tid in keys_by_id)
+    limit, held = current_app.config["MAX_OPEN_GRANTS"], _open_grants(user.id)
+    for tid in template_ids:
+        key = keys_by_id.get(tid)
+        if key is not None and held.get(key, 0) < limit:
+            db.session.add(SubscriptionGrant(user_id=user.id, template_key=key))
+            held[key] = held.get(key, 0) + 1
     db.session.commit()
     return [tid for tid in template_ids if tid not in keys_by_id]
 
 
-def available_grants(user: User) -> list[dict[str, Any]]:
-    counts = dict(db.session.execute(
+def _open_grants(user_id: int) -> dict[str, int]:
+    return dict(db.session.execute(
         select(SubscriptionGrant.template_key, func.count())
-        .where(SubscriptionGrant.user_id == user.id, SubscriptionGrant.used_at.is_(None))
+        .where(SubscriptionGrant.user_id == user_id, SubscriptionGrant.used_at.is_(None))
         .group_by(SubscriptionGrant.template_key)).all())
+
+
+def sweep_spent_grants() -> int:
+    """Delete grants spent more than ``GRANT_KEEP_DAYS`` ago (each already paid for its one
+    send; the notice keeps the record). Safe to run twice. Returns how many went."""
+    cutoff = now() - timedelta(days=current_app.config["GRANT_KEEP_DAYS"])
+    count = db.session.execute(delete(SubscriptionGrant).where(
+        SubscriptionGrant.used_at < cutoff),
+        execution_options={"synchronize_session": False}).rowcount
+    db.session.commit()
+    return count
+
+
+def available_grants(user: User) -> list[dict[str, Any]]:
+    counts = _open_grants(user.id)
     ids = current_app.config["TEMPLATE_IDS"]
     return [{"key": key, "template_id": ids[key], "available": counts.get(key, 0)}
             for key in TEMPLATE_TITLES]

@@ -15,7 +15,10 @@ from rq import get_current_job
 
 from backend.common.clock import now
 from backend.common.connections import wechat_client
+from backend.common.idempotency import sweep_expired_keys
+from backend.extensions import db
 from backend.notify import outbox
+from backend.notify.services import sweep_spent_grants
 from backend.wechat import WeChatError
 
 log = logging.getLogger(__name__)
@@ -74,7 +77,6 @@ def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
     """The periodic work: drain the outbox, remind, mark no-shows, lapse unclaimed gift
     reservations, expire old points; then book the next tick."""
     from backend.checkin.attendance import record_no_shows
-    from backend.extensions import db
     from backend.gifts import tasks as gift_tasks
     from backend.notify import reminders
     from backend.points.expiry import expire_due_points
@@ -89,10 +91,25 @@ def maintenance_tick(reschedule: bool = True) -> dict[str, int]:
     from backend.parking.tasks import duty_tick
 
     report.update(duty_tick())
+    report.update(_retention_sweeps())
     if reschedule:
         schedule_next_tick()
     log.info("job %s maintenance tick: %s", _job_id(), report)
     return report
+
+
+def _retention_sweeps() -> dict[str, int]:
+    """Each sweep on its own: one failing (logged) never stops the others or the tick."""
+    swept: dict[str, int] = {}
+    for name, sweep in (("idempotency_keys_swept", sweep_expired_keys),
+                        ("grants_swept", sweep_spent_grants)):
+        try:
+            swept[name] = sweep()
+        except Exception:  # reported; the next tick tries again
+            db.session.rollback()
+            log.exception("job %s retention sweep %s failed", _job_id(), name)
+            swept[name] = -1
+    return swept
 
 
 def schedule_next_tick() -> None:

@@ -8,16 +8,14 @@ remainders (ties: fewer fen first, then member order), so the parts add up to th
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
+from backend.common import cells
 from backend.common.audit import audit
 from backend.communities import access
 from backend.communities.models import Team
@@ -159,21 +157,11 @@ def report_rows(report: dict[str, Any]) -> list[list[Any]]:
 
 
 def report_csv(report: dict[str, Any]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADER)
-    writer.writerows(report_rows(report))
-    # With a BOM, so that Excel opens the Chinese text as UTF-8.
-    return ("\ufeff" + buffer.getvalue()).encode()
+    # Names are the residents' own text: common.cells keeps formulas and controls out.
+    return cells.csv_bytes([HEADER, *report_rows(report)])
 
 
 def report_xlsx(report: dict[str, Any]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.title = f"补贴{report['month']}"
-    sheet.append(HEADER)
-    for row in report_rows(report):
-        sheet.append([Decimal(row[3]) if i == 3 else value for i, value in enumerate(row)])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    rows = [[Decimal(row[3]) if i == 3 else value for i, value in enumerate(row)]
+            for row in report_rows(report)]
+    return cells.xlsx_bytes(f"补贴{report['month']}", [HEADER, *rows])

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.communities.access import staff_only
 from backend.parking import duty, duty_approval, fees, services, swaps
 from backend.parking.schemas import (
     AssignmentEditSchema,
@@ -206,6 +207,7 @@ def confirm_duty(data, tid):
 
 
 @blp.route("/communities/<id:cid>/duty/shifts", methods=["GET"])
+@staff_only
 @blp.arguments(DutyShiftListArgsSchema, location="query")
 @blp.response(200, page_of(DutyShiftEntrySchema))
 def served_shifts(args, cid):

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import DateRangeSchema, StrictBoolean, ident, text
+from backend.common.schemas import BoundedDate, DateRangeSchema, StrictBoolean, ident, text
 from backend.parking.models import AssignmentStatus, RosterStatus, SwapStatus
 
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -99,7 +99,7 @@ class PreferencesSchema(ma.Schema):
 
 
 class AvailabilityInSchema(ma.Schema):
-    unavailable = ma.fields.List(ma.fields.Date(), load_default=list,
+    unavailable = ma.fields.List(BoundedDate(), load_default=list,
                                  validate=ma.validate.Length(max=366))
     max_shifts_per_week = ma.fields.Integer(strict=True, load_default=None, allow_none=True,
                                             validate=ma.validate.Range(min=0, max=21))
@@ -177,8 +177,8 @@ class RosterSchema(ma.Schema):
 
 
 class MyShiftsArgsSchema(PageArgsSchema):
-    first_day = ma.fields.Date(data_key="from")
-    last_day = ma.fields.Date(data_key="to")
+    first_day = BoundedDate(data_key="from")
+    last_day = BoundedDate(data_key="to")
 
 
 class SwapInSchema(ma.Schema):
@@ -213,13 +213,12 @@ class LocationSchema(ma.Schema):
 
 
 class CheckinInSchema(ma.Schema):
-    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    code = text(200)
     location = ma.fields.Nested(LocationSchema, load_default=None, allow_none=True)
 
 
 class HandoverInSchema(ma.Schema):
-    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=512),
-                            metadata={"description": "the incoming member's check-in code"})
+    code = text(512, metadata={"description": "the incoming member's check-in code"})
 
 
 class CheckinSchema(ma.Schema):

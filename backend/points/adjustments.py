@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.common.audit import audit
-from backend.communities.access import is_resident_of, require_staff, staff_community_ids
+from backend.communities.access import is_resident_of, require_staff, require_staff_or_hide
 from backend.communities.services import get_community, get_user
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
@@ -41,10 +41,9 @@ def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
     adjustment = db.session.scalar(
         select(Adjustment).where(Adjustment.id == adjustment_id).with_for_update()
         .execution_options(populate_existing=True))
-    if not staff_community_ids(actor):
-        raise Forbidden("仅社区工作人员可以审批积分调整")
-    if adjustment is None or adjustment.community_id not in staff_community_ids(actor):
-        raise NotFound("找不到该积分调整")  # another community's does not exist (SPEC §3)
+    if adjustment is None:
+        raise NotFound("找不到该积分调整")
+    require_staff_or_hide(actor, adjustment.community_id, "找不到该积分调整")
     require_two_people(adjustment.user_id, adjustment.requested_by, actor.id)
     if adjustment.status != AdjustmentStatus.PENDING:
         raise ApiError("adjustment_already_applied", "该积分调整已审批")

@@ -1,22 +1,21 @@
 """The ledger export (SPEC §6): every transfer of a period, as CSV or XLSX, for staff.
 
 Residents are named in full (staff of the community see that anyway) but phone numbers
-are masked (SPEC §3). Cells a spreadsheet would run as a formula are quoted.
+are masked (SPEC §3). Every cell is written through ``common.cells`` (formula-looking text
+stays text, control characters are dropped).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
+from backend.common import cells
 from backend.common.clock import LOCAL_TZ, local_midnight
 from backend.communities.access import mask_phone, require_staff
 from backend.communities.models import Resident
@@ -28,7 +27,6 @@ HEADER = ["流水号", "时间", "类型", "关联", "积分", "转出账户", "
           "转入账户", "转入居民", "转入手机", "转出后余额", "转入后余额", "操作人"]
 KIND_NAMES = {"resident": "居民", "issued": "发放", "redeemed": "兑换", "expired": "过期",
               "adjustments": "调整"}
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def ledger_rows(actor: User, community_id: int, first_day: date,
@@ -57,7 +55,7 @@ def _rows(community_id: int, first_day: date, last_day: date) -> Iterator[list[A
 
 def _line(transfer: Transfer, source: tuple, target: tuple) -> list[Any]:
     return [transfer.id, transfer.created_at.astimezone(LOCAL_TZ).isoformat(),
-            str(transfer.reason), safe(transfer.ref), transfer.amount, *_party(*source),
+            str(transfer.reason), transfer.ref, transfer.amount, *_party(*source),
             *_party(*target), transfer.from_balance_after, transfer.to_balance_after,
             transfer.author_id or ""]
 
@@ -66,33 +64,13 @@ def _party(account: Account, resident: Resident | None, user: User | None) -> li
     name = resident.real_name if resident else (f"用户{account.user_id}" if account.user_id
                                                 else "")
     phone = mask_phone(user.phone) if user is not None else None
-    return [KIND_NAMES.get(str(account.kind), str(account.kind)), safe(name), phone or ""]
-
-
-def safe(value: str) -> str:
-    """Quote text a spreadsheet would otherwise evaluate (CSV/formula injection)."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    return [KIND_NAMES.get(str(account.kind), str(account.kind)), name, phone or ""]
 
 
 def as_csv(rows: Iterator[list[Any]]) -> Iterator[str]:
     """CSV text chunk by chunk, with a BOM so that Excel reads it as UTF-8."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
-        if count % 1000 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return cells.csv_chunks(rows)
 
 
 def as_xlsx(rows: Iterator[list[Any]]) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("积分流水")
-    for row in rows:
-        sheet.append(row)
-    output = io.BytesIO()
-    workbook.save(output)
-    return output.getvalue()
+    return cells.xlsx_bytes("积分流水", rows)

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.communities.access import staff_only
 from backend.points import adjustments, export, periods, reversals, services
 from backend.points.reconciliation import reconcile
 from backend.points.schemas import (
@@ -44,6 +45,7 @@ def my_statement(args):
 
 
 @blp.route("/communities/<id:cid>/points/reconciliation", methods=["GET"])
+@staff_only
 @blp.arguments(PeriodArgsSchema, location="query")
 @blp.response(200, ReconciliationSchema)
 def reconciliation(args, cid):
@@ -53,6 +55,7 @@ def reconciliation(args, cid):
 
 
 @blp.route("/communities/<id:cid>/points/adjustments", methods=["POST"])
+@staff_only
 @blp.arguments(AdjustmentInSchema)
 @blp.response(201, AdjustmentSchema)
 def request_adjustment(data, cid):
@@ -68,6 +71,7 @@ def approve_adjustment(adj_id):
 
 
 @blp.route("/communities/<id:cid>/points/transfers", methods=["GET"])
+@staff_only
 @blp.arguments(TransferListArgsSchema, location="query")
 @blp.response(200, page_of(TransferSchema))
 def community_transfers(args, cid):
@@ -93,6 +97,7 @@ def approve_reversal(reversal_id):
 
 
 @blp.route("/communities/<id:cid>/points/reversals", methods=["GET"])
+@staff_only
 @blp.arguments(ReversalListArgsSchema, location="query")
 @blp.response(200, page_of(ReversalSchema))
 def community_reversals(args, cid):
@@ -106,6 +111,7 @@ FILE = {"type": "string", "format": "binary"}
 
 
 @blp.route("/communities/<id:cid>/points/ledger.csv", methods=["GET"])
+@staff_only
 @blp.arguments(PeriodArgsSchema, location="query")
 @blp.response(200, FILE, content_type="text/csv", description="every transfer, UTF-8 CSV")
 def ledger_csv(args, cid):
@@ -118,6 +124,7 @@ def ledger_csv(args, cid):
 
 
 @blp.route("/communities/<id:cid>/points/ledger.xlsx", methods=["GET"])
+@staff_only
 @blp.arguments(PeriodArgsSchema, location="query")
 @blp.response(200, FILE, content_type=XLSX, description="every transfer, one sheet")
 def ledger_xlsx(args, cid):

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import DateRangeSchema, ident, text
+from backend.common.schemas import OptionalPeriodSchema, ident, text
 from backend.points.models import ReversalStatus, TransferReason
 
 
@@ -29,8 +29,8 @@ class StatementEntrySchema(ma.Schema):
     balance_after = ma.fields.Integer(required=True)
 
 
-class PeriodArgsSchema(DateRangeSchema):
-    """From and to, local dates."""
+class PeriodArgsSchema(OptionalPeriodSchema):
+    """From and to, local dates; the current month when not given."""
 
 
 class CheckSchema(ma.Schema):
