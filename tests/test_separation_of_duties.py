@@ -4,6 +4,7 @@ beside the honest path that still works."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
@@ -493,3 +494,48 @@ def test_the_audit_trail_reads_who_did_what_before_and_after(app, make, world, c
                          outsider).status_code == 403
     with app.app_context():
         assert db.session.query(AuditEntry).count() == trail.json["total"]
+
+
+@pytest.mark.postgres_only
+def test_a_correction_racing_an_approval_credits_what_was_reviewed_or_nothing(
+        app, make, world, served):
+    """Real concurrent requests on PostgreSQL: whichever wins, the credit is the reviewed
+    amount or none, never the uncorrected and the corrected both, nor the change unseen."""
+    import requests
+
+    from tests.conftest import all_at_once
+
+    outcomes = []
+    for round_ in range(6):
+        starts = START + timedelta(days=round_)
+        activity = make.activity(world.team_a, starts_at=starts,
+                                 ends_at=starts + timedelta(hours=2))
+        make.call("POST", f"/api/v1/activities/{activity}/signups", world.resident_a)
+        with time_machine.travel(starts, tick=False) as traveller:
+            scan(make, world.leader_a, activity, personal_code(app, world.resident_a.id))
+            traveller.shift(timedelta(minutes=90))
+            row = scan(make, world.leader_a, activity, personal_code(app, world.resident_a.id),
+                       "out").json["attendance"]
+        with time_machine.travel(starts + timedelta(hours=3), tick=False):
+            assert confirm(make, world.leader_a, activity).status_code == 200
+            approve_body = {"ids": [row["id"]],
+                            "reviewed": [{"id": row["id"], "minutes": 90, "points": 15}]}
+            approval, correction = all_at_once([
+                partial(requests.post, f"{served}/attendances/approve", timeout=30,
+                        headers=world.staff_a.headers, json=approve_body),
+                partial(requests.patch, f"{served}/attendances/{row['id']}", timeout=30,
+                        headers=world.leader_a.headers,
+                        json={"minutes": 120, "reason": "签退晚扫"})])
+        with app.app_context():
+            credits = db.session.query(Transfer).filter_by(
+                ref=f"attendance:{row['id']}").all()
+        if approval.status_code == 200:
+            assert correction.status_code == 409  # the approved row is locked
+            assert [c.amount for c in credits] == [15]
+            outcomes.append("approved")
+        else:
+            assert correction.status_code == 200 and approval.status_code == 409
+            assert approval.json()["error"]["code"] == "attendance_not_confirmed"
+            assert credits == []
+            outcomes.append("corrected")
+    assert len(outcomes) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from backend.auth.models import User
 from backend.auth.services import revoke_tokens
 from backend.common.audit import AuditEntry, audit
 from backend.common.audit import changes as audit_changes
-from backend.common.clock import local_midnight
+from backend.common.clock import LOCAL_TZ, local_midnight
 from backend.communities import access
 from backend.communities.models import (
     Community,
@@ -237,3 +238,28 @@ def audit_trail(actor: User, community_id: int, filters: dict[str, Any]) -> Sele
         query = query.where(AuditEntry.created_at
                             < local_midnight(filters["last_day"], next_day=True))
     return query.order_by(AuditEntry.id.desc())
+
+
+AUDIT_HEADER = ["编号", "时间", "操作人", "操作", "对象", "修改前", "修改后", "原因"]
+
+
+def audit_rows(actor: User, community_id: int, filters: dict[str, Any]) -> list[list[Any]]:
+    """The trail as spreadsheet rows, the actor named as staff see them."""
+    entries = list(db.session.scalars(audit_trail(actor, community_id, filters).limit(50_000)))
+    names = _actor_names({entry.actor_id for entry in entries})
+    return [AUDIT_HEADER] + [
+        [entry.id, entry.created_at.astimezone(LOCAL_TZ).isoformat(),
+         names.get(entry.actor_id, f"用户{entry.actor_id}"), entry.action, entry.subject,
+         _compact(entry.before), _compact(entry.after), entry.reason] for entry in entries]
+
+
+def _actor_names(user_ids: set[int]) -> dict[int, str]:
+    residents = resident_names(list(user_ids))
+    users = {user.id: user for user in db.session.scalars(
+        select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    return {uid: residents[uid].real_name if uid in residents else users[uid].nickname
+            for uid in user_ids if uid in residents or uid in users}
+
+
+def _compact(values: dict[str, Any] | None) -> str:
+    return json.dumps(values, ensure_ascii=False, sort_keys=True) if values else ""

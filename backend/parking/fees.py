@@ -149,10 +149,17 @@ def split(pool_fen: int, weights: list[int]) -> list[int]:
 HEADER = ["队员编号", "队员", "完成班次", "补贴（元）"]
 
 
+VOID_HEADER = ["作废收费", "车牌", "原因", "金额（元）"]
+
+
 def report_rows(report: dict[str, Any]) -> list[list[Any]]:
     rows = [[i["user_id"], i["display_name"], i["shifts"], str(i["amount"])]
             for i in report["items"]]
     rows.append(["", "合计", report["total_shifts"], str(report["pool"])])
+    if report["voids"]:
+        rows += [[], VOID_HEADER]
+        rows += [[v["fee_id"], v["plate"], v["reason"], str(-v["amount"])]
+                 for v in report["voids"]]
     return rows
 
 
@@ -162,6 +169,6 @@ def report_csv(report: dict[str, Any]) -> bytes:
 
 
 def report_xlsx(report: dict[str, Any]) -> bytes:
-    rows = [[Decimal(row[3]) if i == 3 else value for i, value in enumerate(row)]
-            for row in report_rows(report)]
+    rows = [[Decimal(value) if i == 3 and row[0] != VOID_HEADER[0] else value
+             for i, value in enumerate(row)] for row in report_rows(report)]
     return cells.xlsx_bytes(f"补贴{report['month']}", [HEADER, *rows])

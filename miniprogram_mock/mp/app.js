@@ -26,6 +26,8 @@ const ROUTES = [
   ["/staff/pickup", "staff_pickup"],
   ["/staff/reconciliation", "staff_reconciliation"],
   ["/staff/roster", "staff_roster"],
+  ["/staff/duty", "staff_duty"],
+  ["/staff/audit", "staff_audit"],
 ];
 
 export function roleInfo(user = session()?.user) {

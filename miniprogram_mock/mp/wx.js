@@ -228,8 +228,19 @@ export function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// --- wx.getLocation: the phone's position (WGS-84), which duty check-in sends -----------
+// WeChat asks the user once (scope.userLocation); the browser's geolocation prompt plays it.
+const getLocation = wrap("getLocation", ({ type = "wgs84" } = {}) => new Promise((resolve, reject) => {
+  if (!navigator.geolocation) return reject({ errMsg: "unsupported" });
+  navigator.geolocation.getCurrentPosition(
+    ({ coords }) => resolve({ latitude: coords.latitude, longitude: coords.longitude,
+      accuracy: coords.accuracy, type, errMsg: "getLocation:ok" }),
+    (error) => reject({ errMsg: error.code === 1 ? "auth deny" : "location unavailable" }),
+    { enableHighAccuracy: true, timeout: 10000, maximumAge: 30000 });
+}));
+
 export const wx = {
-  login, request, scanCode, requestSubscribeMessage, showToast,
+  login, request, scanCode, requestSubscribeMessage, showToast, getLocation,
   setStorageSync, getStorageSync, removeStorageSync,
   // Not WeChat's: the demo's "which WeChat account is on this phone".
   setMockAccount, mockAccount,

@@ -4,7 +4,10 @@ import { actionButton, empty, fmtDate, h, load, toast } from "../ui.js";
 import { wx } from "../wx.js";
 
 const SWAP_ZH = { pending: "待对方同意", accepted: "待队长批准", approved: "已调换", declined: "已拒绝", cancelled: "已撤回" };
-const SHIFT_ZH = { scheduled: "待值班", completed: "已签到", missed: "缺勤" };
+const SHIFT_ZH = {
+  scheduled: "待值班", completed: "已签到，待队长确认", confirmed: "队长已确认，待社区审核",
+  approved: "积分已发放", missed: "缺勤",
+};
 
 function clock(iso) {
   return new Date(iso).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false });
@@ -69,10 +72,21 @@ export default {
     el.replaceChildren(
       actionButton("扫岗位码签到", async () => {
         const { result } = await wx.scanCode({ onlyFromCamera: false });
-        await api.post("/duty/checkins", { code: result });
-        toast("值班签到成功");
+        // The post code proves the post only together with the phone being there.
+        const location = await wx.getLocation({ type: "wgs84" }).then(
+          ({ latitude, longitude, accuracy }) => ({ latitude, longitude, accuracy }),
+          () => null);
+        if (!location) return toast("请允许获取位置：值班签到需要确认您在岗亭附近");
+        await api.post("/duty/checkins", { code: result, location });
+        toast("值班签到成功，积分待审核后发放");
         await reload();
       }, { slot, testid: "duty-checkin" }),
+      actionButton("交接班：扫接班队员的签到码", async () => {
+        const { result } = await wx.scanCode({ onlyFromCamera: false });
+        await api.post("/duty/handovers", { code: result });
+        toast("交接完成，接班队员已签到");
+        await reload();
+      }, { slot, className: "secondary block", testid: "duty-handover" }),
       slot,
       h("div", { class: "section-title" }, "我的班次"), shifts,
       h("div", { class: "section-title" }, "换班申请"), swaps);

@@ -27,19 +27,22 @@ export default {
         const box = h("input", { type: "checkbox", style: "width:auto", value: a.id, testid: `approve-box-${a.user_id}` });
         box.checked = a.status === "confirmed";
         box.disabled = a.status !== "confirmed";
+        // What the clerk sees is what is approved: the page sends it back with the ids.
+        box.reviewed = { id: a.id, minutes: a.minutes, points: a.points_due ?? 0 };
         boxes.push(box);
         const activity = activities[a.activity_id];
         return h("label", { class: "cell", testid: `approval-${a.id}` },
           h("div", {}, h("div", {}, a.display_name),
             h("div", { class: "muted" }, activity ? `${activity.title} · ${fmtTime(activity.starts_at)}` : `活动 #${a.activity_id}`),
-            h("div", { class: "muted" }, `${a.minutes} 分钟 · ${ATTENDANCE_ZH[a.status] || a.status}`)), box);
+            h("div", { class: "muted" }, `${a.minutes} 分钟${a.points_due == null ? "" : ` · ${a.points_due} 积分`} · ${ATTENDANCE_ZH[a.status] || a.status}`)), box);
       }));
     });
-    el.replaceChildren(h("p", { class: "muted" }, "以下是队长已确认、等待社区审核的服务时长。"), list,
+    el.replaceChildren(h("p", { class: "muted" }, "以下是队长已确认、等待社区审核的服务时长。自己的时长和自己确认的时长须由其他工作人员审核。"), list,
       actionButton("审核通过所选", async () => {
-        const ids = boxes.filter((b) => b.checked && !b.disabled).map((b) => Number(b.value));
-        if (!ids.length) return toast("请选择要审核的记录");
-        const approved = await api.post("/attendances/approve", { ids });
+        const chosen = boxes.filter((b) => b.checked && !b.disabled);
+        if (!chosen.length) return toast("请选择要审核的记录");
+        const ids = chosen.map((b) => Number(b.value));
+        const approved = await api.post("/attendances/approve", { ids, reviewed: chosen.map((b) => b.reviewed) });
         const points = approved.items.reduce((sum, a) => sum + (a.points || 0), 0);
         toast(`已审核 ${ids.length} 条，发放 ${points} 积分`);
         await reload();

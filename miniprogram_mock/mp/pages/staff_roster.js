@@ -37,6 +37,15 @@ async function teamView(team, info) {
     out.replaceChildren(...parts);
   };
   const parts = [h("div", { class: "section-title" }, team.name), out];
+  // Signing off the month's served shifts; the leader's own are left to another leader or
+  // staff, and staff approve them afterwards (值班积分审批).
+  const month = h("input", { type: "month", value: todayLocal().slice(0, 7), testid: `duty-month-${team.id}` });
+  const signSlot = h("div");
+  parts.push(h("div", { class: "card" }, h("div", { class: "row" }, month,
+    actionButton("确认该月值班", async () => {
+      const confirmed = await api.post(`/teams/${team.id}/duty/confirm`, { month: month.value });
+      toast(`已确认 ${confirmed.items.length} 个班次，待社区审核`);
+    }, { slot: signSlot, className: "secondary", testid: `duty-confirm-${team.id}` })), signSlot));
   if (info.leaderTeams.includes(team.id)) {
     const from = h("input", { type: "date", value: todayLocal(1) });
     const to = h("input", { type: "date", value: todayLocal(30) });

@@ -15,7 +15,9 @@ export default {
         cell("工时审批", "", "#/staff/approvals", { testid: "work-approvals" }),
         cell("礼品核销", "", "#/staff/pickup", { testid: "work-pickup" }),
         cell("积分对账", "", "#/staff/reconciliation", { testid: "work-reconciliation" }),
-        cell("值班表", "", "#/staff/roster", { testid: "work-roster" })));
+        cell("值班表", "", "#/staff/roster", { testid: "work-roster" }),
+        cell("值班积分审批", "", "#/staff/duty", { testid: "work-duty" }),
+        cell("操作记录", "", "#/staff/audit", { testid: "work-audit" })));
     }
     el.replaceChildren(...(parts.length ? parts : [h("p", { class: "empty" }, "你还没有队长或工作人员身份")]));
   },
