@@ -88,3 +88,6 @@ def authz_scene(app, make, world) -> None:
     world.post_code = make.call("GET", f"/api/v1/teams/{world.parking}/post-code",
                                 world.leader_a).json["code"]
     world.roster_body = {"from": later.isoformat(), "to": later.isoformat()}
+    world.fee = make.call("POST", f"/api/v1/teams/{world.parking}/fees", world.leader_a,
+                          json={"plate": "鄂A99999", "period": f"{first:%Y-%m}",
+                                "amount": "30.00"}).json["id"]

@@ -132,7 +132,7 @@ MATRIX = {
                               {"minutes": 10, "reason": "补签退"}, staff_a=200, leader_a=200,
                               **OTHER_COMMUNITY),
     "confirm hours": row("POST", "/activities/{ended}/attendances/confirm", leader_a=200,
-                         **OTHER_COMMUNITY),
+                         staff_a=200, **OTHER_COMMUNITY),
     "approve hours": row("POST", "/attendances/approve", {"ids": ["{confirmed}"]},
                          staff_a=200, staff_b=404),
     "reject hours": row("POST", "/attendances/reject", {"ids": ["{confirmed}"],
@@ -143,6 +143,14 @@ MATRIX = {
                              {"user_id": "{resident_a_id}"}, staff_a=201),
     "certificate pdf": row("GET", "/certificates/{certificate}.pdf", default=404,
                            staff_a=200, resident_a=200),
+    "audit trail of A": row("GET", "/communities/{a}/audit", staff_a=200),
+    "audit workbook of A": row("GET", "/communities/{a}/audit.xlsx", staff_a=200),
+    "transfers of A": row("GET", "/communities/{a}/points/transfers", staff_a=200),
+    "reversals of A": row("GET", "/communities/{a}/points/reversals", staff_a=200),
+    "ask for a reversal": row("POST", "/points/transfers/{leader_credit}/reversals",
+                              {"reason": "误记"}, staff_a=201, staff_b=404),
+    "apply a reversal": row("POST", "/points/reversals/{reversal}/approve", staff_a=200,
+                            staff_b=404),
     "verify certificate": row("GET", "/certificates/verify/ABCD-EFGH-JKMN-PQRS", default=200,
                               anonymous=200),
 }
@@ -181,6 +189,20 @@ PARKING_MATRIX = {
     "post code png": row("GET", "/teams/{parking}/post-code.png", staff_a=200, leader_a=200,
                          **OTHER_COMMUNITY),
     "duty check-in off duty": row("POST", "/duty/checkins", {"code": "post_code"}, default=409),
+    "hand over with a bad code": row("POST", "/duty/handovers", {"code": "x"}, default=409),
+    "set the post": row("PUT", "/teams/{parking}/post",
+                        {"latitude": 30.5, "longitude": 114.3, "radius_m": 80}, staff_a=200,
+                        leader_a=200, **OTHER_COMMUNITY),
+    "rotate the post code": row("POST", "/teams/{parking}/post-code/rotate", staff_a=200,
+                                leader_a=200, **OTHER_COMMUNITY),
+    "sign off a month of duty": row("POST", "/teams/{parking}/duty/confirm",
+                                    {"month": "2026-12"}, staff_a=200, leader_a=200,
+                                    **OTHER_COMMUNITY),
+    "served shifts of A": row("GET", "/communities/{a}/duty/shifts", staff_a=200),
+    "approve duty not signed off": row("POST", "/duty/approve", {"ids": ["{shift}"]},
+                                       staff_a=409, staff_b=404),
+    "void a fee": row("POST", "/fees/{fee}/voids", {"reason": "误登记"}, staff_a=201,
+                      leader_a=201, **OTHER_COMMUNITY),
     "record fee": row("POST", "/teams/{parking}/fees", {"plate": "京A12345", "period": "2026-12",
                       "amount": 50, "collected_by": "{leader_a_id}"}, staff_a=201, leader_a=201,
                       **OTHER_COMMUNITY),
@@ -215,10 +237,11 @@ def scene(make, world, soon, app, request):
     world.ended = make.activity(world.team_a, starts_at=now() - timedelta(hours=3))
     with app.app_context():
         from backend.checkin.models import Attendance, AttendanceStatus
-        rows = [Attendance(activity_id=activity, community_id=world.a,
-                           user_id=world.resident_a.id, status=status)
-                for activity, status in ((world.published, AttendanceStatus.OPEN),
-                                         (world.ended, AttendanceStatus.CONFIRMED))]
+        rows = [Attendance(activity_id=world.published, community_id=world.a,
+                           user_id=world.resident_a.id, status=AttendanceStatus.OPEN),
+                Attendance(activity_id=world.ended, community_id=world.a,
+                           user_id=world.resident_a.id, status=AttendanceStatus.CONFIRMED,
+                           confirmed_by=world.leader_a.id, points_per_hour=10)]
         db.session.add_all(rows)
         db.session.commit()
         world.attendance, world.confirmed = rows[0].id, rows[1].id
@@ -232,6 +255,15 @@ def scene(make, world, soon, app, request):
     world.adjustment = make.call(
         "POST", f"/api/v1/communities/{world.a}/points/adjustments", make.staff(world.a),
         json={"user_id": world.resident_a.id, "amount": 5, "reason": "补录"}).json["id"]
+    with app.app_context():
+        from backend.points.models import Account, Transfer
+
+        account = db.session.query(Account.id).filter_by(user_id=world.leader_a.id).scalar()
+        world.leader_credit = db.session.query(Transfer.id).filter_by(
+            to_account_id=account).scalar()
+    world.reversal = make.call(
+        "POST", f"/api/v1/points/transfers/{world.leader_credit}/reversals",
+        make.staff(world.a), json={"reason": "误记"}).json["id"]
     if request.node.callspec.params.get("endpoint") in PARKING_MATRIX:
         authz_scene(app, make, world)
         world.leader_a_uid = world.leader_a.id

@@ -17,6 +17,7 @@ from backend.communities.models import Community, Resident, TeamMember, TeamRole
 from backend.extensions import db
 from backend.points.ledger import account_for, transfer
 from backend.points.models import AccountKind, TransferReason
+from tests.points_support import signed
 from tests.test_checkin_self_and_certificates import approved_service
 
 FORMULAS = ['=HYPERLINK("http://evil.example/x","点此领取")', "+1+1", "-2+3", "@SUM(A1:A9)",
@@ -36,7 +37,8 @@ def credit(app, world, people) -> None:
         issued = account_for(world.a, AccountKind.ISSUED)
         for person in people:
             transfer(issued, account_for(world.a, AccountKind.RESIDENT, person.id), 5,
-                     TransferReason.SERVICE, "attendance:0", f"hostile-{person.id}")
+                     TransferReason.SERVICE, "attendance:0", f"hostile-{person.id}",
+                     **signed())
         db.session.commit()
 
 

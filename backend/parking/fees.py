@@ -42,7 +42,7 @@ def record_fee(actor: User, team_id: int, data: dict[str, Any]) -> Fee:
     team = parking_team(team_id)
     access.require_team_manager(actor, team)
     collector = data.get("collected_by") or actor.id
-    if collector != actor.id and collector not in member_ids(team_id):
+    if collector not in member_ids(team_id):
         raise ApiError("not_a_team_member", "收费人须为本队队员", details={"user_id": collector})
     plate = data["plate"].upper()
     duplicate = db.session.scalar(_standing_fees(team_id).where(
