@@ -45,3 +45,27 @@ def test_template_data_fits_wechat_limits():
     assert len(data["thing1"]) == 20 and data["thing1"].endswith("…")
     assert data["time2"] == "2026年12月01日 09:00"
     assert data["thing3"] == "报名成功通知"
+
+
+def test_a_notice_is_enqueued_when_its_transaction_commits_not_at_a_savepoint(
+        app, make, world, redis_url):
+    """A savepoint inside the use case (opening an account, say) is not its commit: the
+    notice is relayed to RQ once, after the outer commit."""
+    from rq import Queue
+    from sqlalchemy import select
+
+    from backend.common.connections import redis_connection
+    from backend.extensions import db
+    from backend.notify.services import notify
+
+    with app.app_context():
+        queues = [Queue(name, connection=redis_connection()) for name in ("linli", "linli-high")]
+        notify(world.resident_a.id, "signup_confirmed", "测试", dedupe_key="savepoint")
+        with db.session.begin_nested():
+            pass
+        assert sum(queue.count for queue in queues) == 0
+        db.session.commit()
+        assert sum(queue.count for queue in queues) == 1
+        queued = db.session.scalar(select(Notification.queued_at).where(
+            Notification.dedupe_key == "savepoint"))
+        assert queued is not None

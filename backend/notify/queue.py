@@ -73,15 +73,22 @@ def install_relay() -> None:
         return
     _installed = True
 
+    # SQLAlchemy fires these for savepoints too (``begin_nested``): only the outermost
+    # transaction's end decides whether the notices exist. Relaying at a savepoint would
+    # enqueue notices before their rows are committed, and on SQLite wait for the write
+    # lock the outer transaction still holds.
     @event.listens_for(Session, "after_commit")
     def relay(session: Session) -> None:
+        if session.in_nested_transaction():
+            return
         notices = session.info.pop(_NEW_NOTICES, [])
         if notices:
             enqueue_many(notices)
 
     @event.listens_for(Session, "after_rollback")
     def forget(session: Session) -> None:
-        session.info.pop(_NEW_NOTICES, None)
+        if not session.in_nested_transaction():
+            session.info.pop(_NEW_NOTICES, None)
 
 
 def enqueue_many(notices: list[tuple[int, datetime | None]]) -> int:
