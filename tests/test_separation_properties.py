@@ -341,7 +341,7 @@ def test_no_point_is_ever_minted_by_one_person(app, make):
             assert len(shifts) == len(self.w.shifts)
 
     run_state_machine_as_test(Community, settings=settings(
-        max_examples=15, stateful_step_count=50, deadline=None, derandomize=True,
+        max_examples=40, stateful_step_count=60, deadline=None, derandomize=True,
         database=None, suppress_health_check=list(HealthCheck)))
     reached = set().union(*minted_runs)
     assert {"service", "duty", "adjust"} <= reached, reached
