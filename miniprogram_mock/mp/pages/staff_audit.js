@@ -34,7 +34,7 @@ export default {
     const reload = () => load(list, async () => {
       const page = await api.get(`/communities/${info.staffCommunity}/audit`, { ...query(), per_page: 100 });
       if (!page.items.length) return empty("这段时间没有操作记录");
-      return h("div", { class: "cells" }, page.items.map((e) => h("div", { class: "cell", testid: `audit-${e.id}` },
+      return h("div", { class: "cells" }, page.items.map((e) => h("div", { class: "cell", testid: `audit-entry-${e.id}` },
         h("div", {}, h("div", {}, `${ACTION_ZH[e.action] || e.action} · ${e.subject}`),
           h("div", { class: "muted" }, `${fmtTime(e.created_at)} · 操作人 #${e.actor_id}${e.reason ? ` · ${e.reason}` : ""}`),
           e.before ? h("div", { class: "muted" }, `修改前：${change(e.before)}`) : null,
