@@ -489,6 +489,14 @@ def test_the_audit_trail_reads_who_did_what_before_and_after(app, make, world, c
     future = (datetime.now(LOCAL_TZ).date() + timedelta(days=30)).isoformat()
     assert make.call("GET", f"/api/v1/communities/{world.a}/audit?from={future}",
                      world.staff_a).json["total"] == 0
+    made_leader = make.call("GET", f"/api/v1/communities/{world.a}/audit?action="
+                            "team.member_set", world.staff_a).json["items"]
+    assert made_leader == []  # the world's teams were set up in the database
+    assert make.call("POST", f"/api/v1/teams/{world.team_a}/members", world.staff_a,
+                     json={"user_id": world.resident_a.id, "role": "leader"}).status_code == 201
+    [entry] = make.call("GET", f"/api/v1/communities/{world.a}/audit?action=team.member_set",
+                        world.staff_a).json["items"]
+    assert entry["after"] == {"user_id": world.resident_a.id, "role": "leader"}
     for outsider in (world.leader_a, world.resident_a, world.staff_b):
         assert make.call("GET", f"/api/v1/communities/{world.a}/audit",
                          outsider).status_code == 403

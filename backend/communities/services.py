@@ -163,10 +163,15 @@ def add_team_member(actor: User, team_id: int, user_id: int,
                        details={"user_id": user_id})
     member = db.session.scalar(select(TeamMember).filter_by(team_id=team_id, user_id=user_id))
     created = member is None
+    before = None if created else {"role": member.role}
     if created:
         member = TeamMember(team_id=team_id, user_id=user_id, role=role)
         db.session.add(member)
     member.role = role
+    if before != {"role": role}:
+        # Who leads a team signs off its hours: every change of it is on record.
+        audit(actor.id, team.community_id, "team.member_set", f"team:{team.id}",
+              "设置队员", before=before, after={"user_id": user_id, "role": role})
     db.session.commit()
     return member, created
 
@@ -181,6 +186,8 @@ def remove_team_member(actor: User, team_id: int, user_id: int) -> None:
     if not removed:
         raise NotFound("该用户不是本队队员")
     revoke_tokens(user_id)
+    audit(actor.id, team.community_id, "team.member_removed", f"team:{team.id}", "移出队伍",
+          before={"user_id": user_id})
     db.session.commit()
 
 

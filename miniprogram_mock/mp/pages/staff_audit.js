@@ -15,6 +15,7 @@ export const ACTION_ZH = {
   "reversal.requested": "申请积分冲正", "reversal.approved": "批准积分冲正",
   "gift.created": "上架礼品", "gift.updated": "修改礼品", "redemption.fulfilled": "礼品核销",
   "redemption.cancelled": "取消兑换", "period.closed": "月末结账",
+  "team.member_set": "设置队员", "team.member_removed": "移出队员",
 };
 
 function change(values) {
