@@ -214,7 +214,7 @@ class LocationSchema(ma.Schema):
 
 class CheckinInSchema(ma.Schema):
     code = text(200)
-    location = ma.fields.Nested(LocationSchema, load_default=None, allow_none=True)
+    location = ma.fields.Nested(LocationSchema, load_default=None)
 
 
 class HandoverInSchema(ma.Schema):
