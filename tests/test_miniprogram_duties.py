@@ -87,6 +87,7 @@ def test_staff_see_the_four_eyes_refusal_and_the_audit_trail(app, browser, site,
     with phone(browser, site) as staff:
         staff.login(colleague.openid)
         staff.open_work("approvals")
+        expect(staff.by(f"approve-box-{world.resident_a.id}")).to_be_checked()
         staff.by("approve-selected").click()
         expect(staff.page.get_by_text("没有待审核的服务时长")).to_be_visible()
         staff.open_work("audit")
