@@ -43,6 +43,7 @@ class Optimum:
     score: Score
     proven: bool  # every level solved to optimality within its time limit
     wall_s: float
+    assigned: dict[int, int]  # an optimal roster: slot index → user_id
 
 
 def month_slots(first: date, days: int) -> list[Shift]:
@@ -86,8 +87,9 @@ def score(slots: Sequence[Shift], members: Sequence[Member], assigned: dict[int,
 
 
 def solve(slots: Sequence[Shift], members: Sequence[Member], hint: dict[int, int] | None = None,
-          time_limit_s: float = 20.0, workers: int = 2) -> Optimum:
-    """The lexicographic optimum (each level bounded by ``time_limit_s``)."""
+          time_limit_s: float = 20.0, workers: int = 2, levels: int = 4) -> Optimum:
+    """The lexicographic optimum (each level bounded by ``time_limit_s``); with ``levels``
+    < 4 only the first ones are solved (the others read off the roster found)."""
     model = cp_model.CpModel()
     x = _placements(model, slots, members)
     counts = {m.user_id: sum(v for (u, _), v in x.items() if u == m.user_id) for m in members}
@@ -110,7 +112,7 @@ def solve(slots: Sequence[Shift], members: Sequence[Member], hint: dict[int, int
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = 1
     values, proven, wall = [], True, 0.0
-    for _, objective in objectives:
+    for _, objective in objectives[:levels]:
         model.Minimize(objective)
         status = solver.Solve(model)
         wall += solver.WallTime()
@@ -123,7 +125,10 @@ def solve(slots: Sequence[Shift], members: Sequence[Member], hint: dict[int, int
         model.ClearHints()
         for var in x.values():  # the next level starts from this solution
             model.AddHint(var, bool(solver.Value(var)))
-    return Optimum(Score(-values[0], values[1], values[2], values[3]), proven, wall)
+    assigned = {i: user_id for (user_id, i), var in x.items() if solver.Value(var)}
+    found = score(slots, members, assigned)
+    values += [getattr(found, level) for level in LEVELS[len(values):]]
+    return Optimum(Score(-values[0], *values[1:]), proven, wall, assigned)
 
 
 def _placements(model: cp_model.CpModel, slots: Sequence[Shift],

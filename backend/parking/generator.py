@@ -109,25 +109,30 @@ def _preference(roster: Placement, person: Holder, i: int) -> tuple:
 def _repair_unfilled(roster: Placement, repairs: list[int]) -> bool:
     """Fill empty slots by freeing a member of up to two shifts (the one in the way and one
     of the same week), who go to others, who may hand theirs on: a bounded depth-first
-    search, rolled back when it fails. ``repairs`` is the roster's remaining budget."""
+    search, rolled back when it fails. Every empty slot gets a small budget first and a
+    larger one only once none of them fills, so that hopeless slots early in the month
+    cannot spend what a later, fillable one needs; ``repairs`` is the roster's total."""
     before = len(roster.owner)
-    progress = True
-    while progress:
-        progress = False
-        for i in _empty_slots(roster):
-            if i in roster.owner:  # filled meanwhile by a chain for another slot
-                continue
-            allowed = min(REPAIR_BUDGET, repairs[0])
-            budget = [allowed]
-            if allowed > 0 and _place(roster, i, REPAIR_DEPTH, budget):
-                progress = True
-            repairs[0] -= allowed - budget[0]
+    for per_slot in REPAIR_BUDGETS:
+        progress = True
+        while progress and repairs[0] > 0:
+            progress = False
+            for i in _empty_slots(roster):
+                if i in roster.owner:  # filled meanwhile by a chain for another slot
+                    continue
+                allowed = min(per_slot, repairs[0])
+                budget = [allowed]
+                if allowed > 0 and _place(roster, i, REPAIR_DEPTH, budget):
+                    progress = True
+                repairs[0] -= allowed - budget[0]
+        if len(roster.owner) > before:
+            break  # let the other passes work on it before searching harder
     return len(roster.owner) > before
 
 
 REPAIR_DEPTH = 3  # how far a chain of hand-overs may reach
-REPAIR_BUDGET = 200  # attempts per empty slot: keeps infeasible inputs fast
-REPAIR_TOTAL = 3_000  # attempts per roster, however many slots stay empty
+REPAIR_BUDGETS = (200, 1_000)  # attempts per empty slot, tried in turn
+REPAIR_TOTAL = 10_000  # attempts per roster, however many slots stay empty
 
 
 def _place(roster: Placement, i: int, depth: int, budget: list[int]) -> bool:
@@ -244,66 +249,111 @@ def _no_wider(roster: Placement) -> Callable[[Holder, Holder | None], bool]:
 
 def _hand_over_unwanted_nights(roster: Placement) -> bool:
     """A member who asked for no nights hands each night on (to a member who takes nights,
-    along a chain), or leaves it empty for an empty day slot someone can take instead."""
+    along a chain), or leaves it empty for another empty slot nearby that others can take
+    (a night then only by a member who takes nights)."""
     moved = False
     keep_wishes = _receivers(roster, keep_wishes=True)
     for person in [p for p in roster.people if not p.night_willing]:
         for night in [j for j in person.held if roster.night[j]]:
             if hand_over(roster, [(night, person)], _no_wider(roster), keep_wishes,
-                         cycles=True) or _trade_for_empty(roster, night, keep_wishes):
+                         cycles=True) or any(
+                    _trade_for_empty(roster, night, keep_wishes, empty_night=kind,
+                                     near_only=True) for kind in (False, True)):
                 moved = True
     return moved
 
 
 def _trade_for_empty(roster: Placement, held: int, receive, may_pass=None,
-                     empty_night: bool = False) -> bool:
-    """Empty slot ``held`` and fill an empty slot near it (in its rest window or its week)
-    by a chain instead: as many slots filled, the spread no wider."""
+                     empty_night: bool = False, near_only: bool = False) -> bool:
+    """Empty slot ``held`` and fill an empty slot (of the kind ``empty_night`` says;
+    with ``near_only``, in its rest window or week) by a chain instead: as many slots
+    filled, the spread no wider."""
     giver = roster.owner[held]
-    no_wider = _no_wider(roster)
-    near = [e for e in range(len(roster.slots)) if e not in roster.owner and e != held
-            and roster.night[e] == empty_night
-            and (_clash(roster, held, e) or roster.week[e] == roster.week[held])]
-    if not near:
+    tally = Counter(p.count for p in roster.people)
+    spread, had = max(tally) - min(tally), giver.count
+
+    def no_wider(end: Holder, _: Holder | None) -> bool:  # counts as before the trade
+        return _spread_after(tally, had, had - 1 if end is giver else end.count) <= spread
+
+    empty = [e for e in range(len(roster.slots)) if e not in roster.owner
+             and roster.night[e] == empty_night and (not near_only or _near(roster, held, e))]
+    if not empty:
         return False
     mark = len(roster.journal)
     roster.take(held)
-    for empty in near:
-        if hand_over(roster, [(empty, None)], lambda end, _: no_wider(end, giver), receive,
-                     may_pass=may_pass):
+    for e in empty:
+        if hand_over(roster, [(e, None)], no_wider, receive, may_pass=may_pass):
             return True
     roster.undo_to(mark)
     return False
 
 
+def _near(roster: Placement, i: int, j: int) -> bool:
+    return _clash(roster, i, j) or roster.week[i] == roster.week[j]
+
+
 def _level_nights(roster: Placement) -> bool:
     """Move one night at a time from the most nights to the fewest (among members who take
     nights); the rest of the chain passes day shifts only, so no other night count moves.
-    Within one of level, a night of the busiest may also be left empty for an empty day
-    slot (as many slots filled, fewer nights to share)."""
+    A night of the busiest may also be left empty for an empty day slot, or an empty night
+    taken by one of the fewest for a day slot left empty (as many slots filled): first in
+    whichever direction is shorter, then the other, never back and forth."""
     takers = _night_takers(roster)
     moved = False
-    while takers:
-        nights = [p.nights for p in takers]
-        top, low = max(nights), min(nights)
-        if top == low:
-            break
+    while takers and _night_range(takers) >= 2:
+        top, low = _night_range(takers, top=True), _night_range(takers, low=True)
         below_top = lambda b, top=top: b.nights <= top - 2  # noqa: E731
         at_low = lambda b, low=low: b.nights == low  # noqa: E731
-        if not (top - low >= 2 and (
-                _move_a_night(roster, takers, top, below_top)
+        if not (_move_a_night(roster, takers, top, below_top)
                 or _move_a_night(roster, [p for p in takers if p.nights >= low + 2], None,
-                                 at_low)) or _drop_a_night(roster, takers, top)):
+                                 at_low) or _drop_a_night(roster, takers, top)):
             break
         moved = True
+    if not takers or _night_range(takers) == 0:
+        return moved
+    top, low = _night_range(takers, top=True), _night_range(takers, low=True)
+    at_top = sum(p.nights == top for p in takers)
+    directions = [_drop_a_night, _add_a_night]
+    if at_top > len(takers) - at_top:  # fewer to raise than to lower
+        directions.reverse()
+    for direction in directions:
+        while _night_range(takers) > 0 and direction(
+                roster, takers, _night_range(takers, top=direction is _drop_a_night,
+                                             low=direction is _add_a_night)):
+            moved = True
     return moved
 
 
+def _night_range(takers: list[Holder], top: bool = False, low: bool = False) -> int:
+    """max − min of the takers' nights (or the max, or the min)."""
+    nights = [p.nights for p in takers]
+    return max(nights) if top else min(nights) if low else max(nights) - min(nights)
+
+
 def _drop_a_night(roster: Placement, takers: list[Holder], top: int) -> bool:
+    """Leave a night of the busiest empty and fill an empty day slot by a chain instead."""
     days_only = lambda person, slot: not roster.night[slot]  # noqa: E731
     any_day = lambda person, slot, depth: not roster.night[slot]  # noqa: E731
     nights = [j for p in takers if p.nights == top for j in p.held if roster.night[j]]
     return any(_trade_for_empty(roster, j, any_day, days_only) for j in nights)
+
+
+def _add_a_night(roster: Placement, takers: list[Holder], low: int) -> bool:
+    """Leave a day slot empty and fill an empty night with a member at the fewest nights
+    (the rest of the chain passing day shifts): as many filled, one more night to share."""
+    lowest = {p.order for p in takers if p.nights == low}
+    days_only = lambda person, slot: not roster.night[slot]  # noqa: E731
+
+    def receive(person: Holder, slot: int, depth: int) -> bool:
+        return person.order in lowest if depth == 1 else not roster.night[slot]
+
+    for night in [e for e in range(len(roster.slots)) if e not in roster.owner
+                  and roster.night[e]]:
+        days = [d for d in roster.owner if not roster.night[d] and _near(roster, night, d)]
+        if any(_trade_for_empty(roster, d, receive, days_only, empty_night=True,
+                                near_only=True) for d in days):
+            return True
+    return False
 
 
 def _move_a_night(roster: Placement, givers: list[Holder], top: int | None,

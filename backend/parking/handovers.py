@@ -55,7 +55,10 @@ def hand_over(roster: Placement, starts: list[tuple[int, Holder | None]], is_end
     depth)`` filters who may take which slot at which step; ``may_pass(p, slot)`` what an
     inner member may pass on. With ``cycles``, a chain may end back at its first giver.
     """
-    chain = _search(roster, starts, is_end, may_receive, may_pass, cycles, depth, limit)
+    if roster.search_left <= 0:
+        return False
+    chain = _search(roster, starts, is_end, may_receive, may_pass, cycles, depth,
+                    min(limit, roster.search_left))
     return chain is not None and _apply(roster, chain)
 
 
@@ -65,6 +68,7 @@ def _search(roster, starts, is_end, may_receive, may_pass, cycles, depth, limit)
     roots = {slot: giver for slot, giver in starts}
 
     def push(step: _Step) -> _Step | None:
+        roster.search_left -= 1
         seen.add((step.person.order, step.slot))
         queue.append(step)
         return step if _ends_here(roster, step, roots, is_end) else None

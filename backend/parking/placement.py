@@ -19,6 +19,7 @@ from backend.parking.rules import (
 )
 
 REST_S = MIN_REST.total_seconds()
+SEARCH_TOTAL = 30_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class Placement:
         self.owner: dict[int, Holder] = {}
         # Every give/take, so that a failed repair attempt can be rolled back exactly.
         self.journal: list[tuple[bool, int, Holder]] = []
+        # States the chain searches (handovers.py) may still open in this roster: keeps a
+        # hopeless input as fast as a good one.
+        self.search_left = SEARCH_TOTAL
         for person in self.people:
             for shift in person.member.fixed:
                 self._insert_interval(person, shift.start.timestamp(), shift.end.timestamp())
