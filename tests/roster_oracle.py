@@ -2,7 +2,7 @@
 SPEC §8's order — most slots filled, then the smallest shift spread (max − min over every
 member), then the fewest nights for members who asked for none, then the smallest night
 spread among members who accept nights — each level proven optimal and fixed before the
-next. Also the seeded teams the generator is held against.
+next. The seeded teams it is held against are the roster benchmark's (``tight_team``).
 
 The model is written from the SPEC's rules with ``rules.too_close`` and ``Shift`` only
 for times; the generator's own code is not used, so the two do not share mistakes.
@@ -10,7 +10,6 @@ for times; the generator's own code is not used, so the two do not share mistake
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
@@ -18,7 +17,10 @@ from datetime import date, time, timedelta
 from ortools.sat.python import cp_model
 
 from backend.parking.generator import Member
-from backend.parking.rules import Availability, Shift, shift_times, too_close
+from backend.parking.rules import Shift, shift_times, too_close
+from scripts.bench.roster import tight_team
+
+__all__ = ["Optimum", "Score", "month_slots", "score", "solve", "tight_team"]
 
 THREE_SHIFTS = [("早班", time(7), time(15)), ("中班", time(15), time(23)),
                 ("夜班", time(23), time(7))]  # the night shift crosses midnight
@@ -54,22 +56,6 @@ def month_slots(first: date, days: int) -> list[Shift]:
             starts, ends = shift_times(day, start, end)
             slots.append(Shift(day, name, starts, ends))
     return slots
-
-
-def tight_team(seed: int, first: date, days: int) -> list[Member]:
-    """5–15 members with days off, weekly caps and no-night wishes, sized so that the
-    month is hard to cover: small teams with caps leave slots no roster can fill."""
-    rng = random.Random(seed)
-    size = rng.randint(5, 15)
-    members = []
-    for user_id in range(1, size + 1):
-        off = frozenset(first + timedelta(days=rng.randrange(days))
-                        for _ in range(rng.choice([0, 0, 1, 2, 3, 5])))
-        cap = rng.choice([None, None, 2, 3, 3, 4, 5]) if size <= 8 else \
-            rng.choice([None, 1, 2, 2, 3])
-        members.append(Member(user_id, Availability(
-            unavailable=off, max_per_week=cap, no_night=rng.random() < 0.25)))
-    return members
 
 
 def score(slots: Sequence[Shift], members: Sequence[Member], assigned: dict[int, int]) -> Score:
