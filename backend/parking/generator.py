@@ -311,7 +311,7 @@ def _level_nights(roster: Placement) -> bool:
         moved = True
     if not takers or _night_range(takers) == 0:
         return moved
-    top, low = _night_range(takers, top=True), _night_range(takers, low=True)
+    top = _night_range(takers, top=True)
     at_top = sum(p.nights == top for p in takers)
     directions = [_drop_a_night, _add_a_night]
     if at_top > len(takers) - at_top:  # fewer to raise than to lower
