@@ -12,13 +12,17 @@ earlier goals no worse:
 2. shift counts: chains that move one shift from a member at the maximum to one at least
    two below it, or from one at least two above the minimum to a member at it;
 3. night wishes: a member who asked for no nights hands each night to a member who takes
-   nights, along a chain that leaves the spread of shift counts no wider;
+   nights, along a chain that leaves the spread of shift counts no wider, or leaves it
+   empty for another empty slot nearby;
 4. night counts among members who take nights: chains that move one night from the most
-   to the fewest nights, the rest of the chain passing day shifts only;
+   to the fewest nights, the rest of the chain passing day shifts only, and trades of a
+   night for an empty day slot (or of a day slot for an empty night);
 5. disliked shift names are swapped for ones of the same kind.
 
-Rounds repeat until one changes nothing (at most ``MAX_ROUNDS``; the best roster seen, by
-the four goals in order, is the one returned).
+A pass is kept only if the four goals, compared in order, are no worse after it (a pass
+may trade a later goal for an earlier one, never the reverse); rounds repeat until one
+improves nothing (at most ``MAX_ROUNDS``). The chain searches share a budget per roster,
+so a hopeless input stays about as fast as a good one.
 
 Everything is deterministic (ties broken by member order), so the same input gives the
 same roster. Slots nobody can take are reported with the reasons, never forced.
@@ -185,12 +189,17 @@ def _empty_slots(roster: Placement) -> list[int]:
 
 
 def _fill_by_chains(roster: Placement) -> bool:
+    """Fill each empty slot by a chain, first one that gives no night to a member who asked
+    for none (if anyone asked), then any."""
     filled = False
+    kinds = [_receivers(roster, keep_wishes=True), _receivers(roster, keep_wishes=False)]
+    if all(p.night_willing for p in roster.people):
+        kinds = kinds[1:]
     for i in _empty_slots(roster):
-        anyone = _receivers(roster, keep_wishes=False)
-        if i not in roster.owner and (
-                hand_over(roster, [(i, None)], _any_end, _receivers(roster, keep_wishes=True))
-                or hand_over(roster, [(i, None)], _any_end, anyone)):
+        if roster.search_left <= 0:
+            break
+        if i not in roster.owner and any(hand_over(roster, [(i, None)], _any_end, receive)
+                                         for receive in kinds):
             filled = True
     return filled
 
@@ -268,6 +277,8 @@ def _trade_for_empty(roster: Placement, held: int, receive, may_pass=None,
     """Empty slot ``held`` and fill an empty slot (of the kind ``empty_night`` says;
     with ``near_only``, in its rest window or week) by a chain instead: as many slots
     filled, the spread no wider."""
+    if roster.search_left <= 0:  # the roster's search budget is spent: nothing to try
+        return False
     giver = roster.owner[held]
     tally = Counter(p.count for p in roster.people)
     spread, had = max(tally) - min(tally), giver.count
@@ -349,6 +360,8 @@ def _add_a_night(roster: Placement, takers: list[Holder], low: int) -> bool:
 
     for night in [e for e in range(len(roster.slots)) if e not in roster.owner
                   and roster.night[e]]:
+        if roster.search_left <= 0:
+            break
         days = [d for d in roster.owner if not roster.night[d] and _near(roster, night, d)]
         if any(_trade_for_empty(roster, d, receive, days_only, empty_night=True,
                                 near_only=True) for d in days):

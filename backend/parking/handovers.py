@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend.parking.placement import Holder, Placement
+from backend.parking.placement import REST_S, Holder, Placement
 
 CHAIN_DEPTH = 8  # members on one chain
 CHAIN_STATES = 6_000  # states one search may open: a hopeless search stops there
@@ -119,10 +119,15 @@ def _passable(roster: Placement, step: _Step, may_pass) -> list[int]:
     """Slots the receiver could pass on and still hold the slot received."""
     person, received = step.person, step.slot
     moving = {s.slot for s in step.path()}
-    keeps = roster.fits(person, received)
-    return [k for k in person.held if k not in moving
-            and (may_pass is None or may_pass(person, k))
-            and (keeps or roster.fits_instead(person, received, k))]
+    candidates = person.held
+    if not roster.fits(person, received):
+        # Only a shift too close to the one received, or one of its week, can be in the way.
+        start, end, week = roster.start[received], roster.end[received], roster.week[received]
+        candidates = [k for k in person.held if roster.week[k] == week or (
+            start < roster.end[k] + REST_S and roster.start[k] < end + REST_S)]
+        candidates = [k for k in candidates if roster.fits_instead(person, received, k)]
+    return [k for k in candidates if k not in moving
+            and (may_pass is None or may_pass(person, k))]
 
 
 def _apply(roster: Placement, chain: list[_Step]) -> bool:

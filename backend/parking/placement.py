@@ -19,7 +19,7 @@ from backend.parking.rules import (
 )
 
 REST_S = MIN_REST.total_seconds()
-SEARCH_TOTAL = 30_000
+SEARCH_TOTAL = 20_000
 
 
 @dataclass(frozen=True)
