@@ -53,7 +53,9 @@ def generate(slots: Sequence[Shift], members: Sequence[Member]) -> Result:
     # stop when a round improves nothing (the score only ever goes down, so this ends).
     for _ in range(MAX_ROUNDS):
         improved = [_attempt(roster, run) for run in passes]  # a list: run every pass
-        if not any(improved):
+        # A trade kept as "no worse" may leave a slot that someone can now simply take:
+        # one more round then, whose first pass takes it.
+        if not any(improved) and not _has_a_taker(roster):
             break
     assigned = {i: p.member.user_id for i, p in roster.owner.items()}
     unfilled = {i: _reasons(roster, i) for i in range(len(roster.slots)) if i not in roster.owner}
@@ -84,6 +86,11 @@ def _attempt(roster: Placement, run: Callable[[Placement], object]) -> bool:
 
 def _night_takers(roster: Placement) -> list[Holder]:
     return [p for p in roster.people if p.night_willing] or roster.people
+
+
+def _has_a_taker(roster: Placement) -> bool:
+    return any(roster.fits(p, i) for i in range(len(roster.slots)) if i not in roster.owner
+               for p in roster.people)
 
 
 def _fill(roster: Placement) -> None:
