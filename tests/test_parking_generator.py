@@ -95,17 +95,22 @@ def test_unfilled_slots_are_ones_nobody_could_take(team):
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(teams())
 def test_no_single_hand_over_could_narrow_the_spread(team):
-    """Where max − min > 1, no shift of a busiest member can go to one two below."""
+    """No shift can go from a busiest member to one two below so that max − min shrinks
+    (with several at the maximum one such move alone shrinks nothing, and may cost a
+    night wish: the SPEC's later goals then decide)."""
     slots, members = team
     result = generate(slots, members)
     shifts = as_dicts(slots, result.assigned)
     tally = counts(members, result.assigned)
     rules = availability_map(members)
-    top = max(tally.values())
+    top, spread = max(tally.values()), max(tally.values()) - min(tally.values())
     for shift in (s for s in shifts if tally[s["user_id"]] == top):
         for member in members:
-            if tally[member.user_id] <= top - 2:
-                assert not could_take(member.user_id, shift, shifts, rules, ignoring=shift)
+            if tally[member.user_id] <= top - 2 and \
+                    could_take(member.user_id, shift, shifts, rules, ignoring=shift):
+                after = {**tally, shift["user_id"]: top - 1,
+                         member.user_id: tally[member.user_id] + 1}
+                assert max(after.values()) - min(after.values()) >= spread
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

@@ -171,14 +171,14 @@ def test_expired_token_is_refreshed_once_and_the_send_succeeds(mock, shared_redi
     mock.subscribe("o-alice")
     old = client.access_token()
     mock.post("clock", advance_s=7300)  # WeChat's token expired, our cached copy has not
-    msgid = client.send_subscribe_message("o-alice", TEMPLATE, DATA, page="pages/duty/index")
+    msgid = client.send_subscribe_message("o-alice", TEMPLATE, DATA, page="pages/duty/shifts")
     assert mock.calls(TOKEN) == 2
     assert mock.calls(SEND) == 2  # 42001, then the retry
     assert client.access_token() != old
     [message] = mock.messages("o-alice")
     assert message["msgid"] == msgid
     assert message["data"]["thing1"] == {"value": "停车场东门值班"}
-    assert message["page"] == "pages/duty/index"
+    assert message["page"] == "pages/duty/shifts"
 
 
 def test_token_revoked_elsewhere_40001_is_refreshed(mock, shared_redis):
@@ -188,6 +188,20 @@ def test_token_revoked_elsewhere_40001_is_refreshed(mock, shared_redis):
     body = {"grant_type": "client_credential", "appid": APPID, "secret": SECRET}
     requests.post(f"{mock.base_url}{TOKEN}", json={**body, "force_refresh": True}, timeout=5)
     assert client.send_subscribe_message("o-alice", TEMPLATE, DATA) > 0
+
+
+@pytest.mark.parametrize("errcode", [40001, 40014, 42001])
+def test_each_token_errcode_is_refreshed_once_and_retried(mock, shared_redis, errcode):
+    client = make_client(mock.base_url, shared_redis)
+    mock.subscribe("o-alice")
+    stale = client.access_token()
+    mock.fault(SEND, errcode=errcode)  # 40014: "invalid access_token"
+    assert client.send_subscribe_message("o-alice", TEMPLATE, DATA) is not None
+    assert mock.calls(SEND) == 2
+    assert mock.calls(TOKEN) == 2  # our copy was dropped and fetched again
+    assert shared_redis.get(TOKEN_KEY.format(appid=APPID)) is not None
+    assert len(mock.messages("o-alice")) == 1
+    assert client.access_token() == stale  # the platform still had the same stable token
 
 
 def test_token_error_after_the_retry_is_raised_and_retryable(mock, shared_redis):
@@ -261,6 +275,33 @@ def test_send_errcodes_map_to_wechat_error(mock, errcode, retryable):
     assert caught.value.retryable is retryable
 
 
+@pytest.mark.parametrize("fmt", ["int", "string"])
+def test_msgid_is_read_as_a_number_or_its_text(mock, fmt):
+    mock.subscribe("o-alice")
+    mock.post("msgid-format", format=fmt)
+    msgid = make_client(mock.base_url).send_subscribe_message("o-alice", TEMPLATE, DATA)
+    [message] = mock.messages("o-alice")
+    assert msgid == message["msgid"] and isinstance(msgid, int)
+
+
+def test_a_send_without_msgid_is_still_sent(mock):
+    mock.subscribe("o-alice")
+    mock.post("msgid-format", format="missing")
+    assert make_client(mock.base_url).send_subscribe_message("o-alice", TEMPLATE, DATA) is None
+    assert len(mock.messages("o-alice")) == 1
+
+
+def test_template_the_mini_program_lacks_is_40037_and_not_retryable(mock):
+    client = make_client(mock.base_url)
+    mock.login_code("o-alice")
+    with pytest.raises(WeChatError) as caught:
+        client.send_subscribe_message("o-alice", "tmpl-shift-remindr", DATA)
+    assert caught.value.errcode == 40037 and not caught.value.retryable
+    mock.post("templates", template_id="tmpl-shift-remindr")
+    mock.subscribe("o-alice", "tmpl-shift-remindr")
+    assert client.send_subscribe_message("o-alice", "tmpl-shift-remindr", DATA) > 0
+
+
 def test_real_refusals_come_through(mock):
     client = make_client(mock.base_url)
     mock.login_code("o-alice")
@@ -302,8 +343,21 @@ def test_http_error_page_is_unavailable(mock):
 
 
 def test_get_unlimited_code_returns_png(mock):
-    png = make_client(mock.base_url).get_unlimited_code("c=42&s=Zq", page="pages/checkin/scan")
+    png = make_client(mock.base_url).get_unlimited_code("c=42&s=Zq", page="pages/duty/shifts")
     assert png.startswith(b"\x89PNG")
+
+
+def test_code_for_an_unreleased_page_is_41030_unless_check_path_is_off(mock):
+    client = make_client(mock.base_url)
+    with pytest.raises(WeChatError) as caught:
+        client.get_unlimited_code("c=42", page="pages/duty/new-page")
+    assert caught.value.errcode == 41030 and not caught.value.retryable
+    png = client.get_unlimited_code("c=42", page="pages/duty/new-page", check_path=False,
+                                    env_version="develop")
+    assert png.startswith(b"\x89PNG")
+    codes = requests.get(f"{mock.base_url}/_mock/codes", timeout=5).json()["items"]
+    assert [(c["page"], c["env_version"], c["check_path"]) for c in codes] == [
+        ("pages/duty/new-page", "develop", False)]
 
 
 def test_get_unlimited_code_error_is_raised(mock):

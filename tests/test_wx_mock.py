@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import io
+import re
+from pathlib import Path
 
 import pytest
 import qrcode
 from PIL import Image
 
+from backend.config import DEFAULT_TEMPLATE_IDS
 from miniprogram_mock.wx_server import create_app
 
 APPID = "wx_dev_linli"
 SECRET = "dev-wechat-secret"
 TEMPLATE = "tmpl-signup-confirmed"
 SEND = "/cgi-bin/message/subscribe/send"
+CODE = "/wxa/getwxacodeunlimit"
+BACKEND = Path(__file__).resolve().parent.parent / "backend"
 
 
 @pytest.fixture
@@ -157,6 +162,59 @@ def test_stable_token_wants_a_json_body(wx):
     assert wx.post("/cgi-bin/stable_token", data="appid=x").json["errcode"] == 47001
 
 
+def test_force_refresh_within_30_seconds_returns_the_same_token(wx):
+    first = stable_token(wx, force_refresh=True)["access_token"]
+    advance(wx, 29)
+    again = stable_token(wx, force_refresh=True)
+    assert again["access_token"] == first
+    assert 7100 <= again["expires_in"] <= 7171
+    advance(wx, 2)  # 31 s after the refresh that took effect
+    assert stable_token(wx, force_refresh=True)["access_token"] != first
+
+
+def _to_next_beijing_midnight(wx) -> None:
+    now = wx.get("/_mock/clock").json["now"]
+    advance(wx, 86400 - (now + 8 * 3600) % 86400 + 60)
+
+
+def test_force_refresh_is_limited_to_20_a_day(wx):
+    _to_next_beijing_midnight(wx)  # twenty calls 31 s apart stay inside one Beijing day
+    tokens = []
+    for _ in range(20):
+        tokens.append(stable_token(wx, force_refresh=True)["access_token"])
+        advance(wx, 31)
+    assert len(set(tokens)) == 20
+    assert stable_token(wx, force_refresh=True) == {
+        "errcode": 45009, "errmsg": "reach max api daily quota limit"}
+    assert stable_token(wx)["access_token"] == tokens[-1]  # the normal mode still answers
+    _to_next_beijing_midnight(wx)
+    assert stable_token(wx, force_refresh=True)["access_token"] not in tokens
+
+
+def test_superseded_classic_token_is_40001_after_five_minutes(wx):
+    params = {"grant_type": "client_credential", "appid": APPID, "secret": SECRET}
+    old = wx.get("/cgi-bin/token", query_string=params).json["access_token"]
+    new = wx.get("/cgi-bin/token", query_string=params).json["access_token"]
+    subscribe(wx)
+    subscribe(wx)
+    login_code(wx)
+    assert send(wx, old)["errcode"] == 0  # both work while the platform hands over
+    advance(wx, 301)
+    assert send(wx, old) == {
+        "errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+    assert send(wx, new)["errcode"] == 0
+    advance(wx, 7200)
+    assert send(wx, new)["errcode"] == 42001  # the latest one simply expired
+
+
+@pytest.mark.parametrize("path", ["/cgi-bin/stable_token", SEND, CODE,
+                                  "/wxa/business/getuserphonenumber"])
+def test_get_to_a_post_api_is_43002_json(wx, path):
+    response = wx.get(path)
+    assert response.status_code == 200
+    assert response.json == {"errcode": 43002, "errmsg": "require POST method"}
+
+
 # -- subscribe messages ---------------------------------------------------------------
 
 
@@ -193,6 +251,7 @@ def test_sent_messages_are_listed_per_openid(wx, token):
 
 
 def test_subscription_is_per_template(wx, token):
+    wx.post("/_mock/templates", json={"template_id": "tmpl-other"})
     subscribe(wx, template_id="tmpl-other")
     assert send(wx, token)["errcode"] == 43101
     listed = wx.get("/_mock/subscriptions?openid=o-alice").json["items"]
@@ -207,6 +266,55 @@ def test_unknown_openid_is_40003(wx, token):
 def test_bad_template_id_is_40037(wx, token, template_id):
     subscribe(wx)
     assert send(wx, token, template_id=template_id)["errcode"] == 40037
+
+
+def test_template_the_mini_program_does_not_hold_is_40037_not_43101(wx, token):
+    login_code(wx)
+    answer = send(wx, token, template_id="tmpl-signup-confirmd")  # a typo, well-formed
+    assert answer == {"errcode": 40037, "errmsg": "invalid template_id"}
+    # The template is looked up before its data is judged.
+    bad_data = {"thing1": {"value": "一" * 21}}
+    assert send(wx, token, template_id="tmpl-nope", data=bad_data)["errcode"] == 40037
+
+
+def test_mock_holds_the_backends_default_templates(wx):
+    held = set(wx.get("/_mock/templates").json["items"])
+    assert set(DEFAULT_TEMPLATE_IDS.values()) <= held
+
+
+def test_templates_registered_through_the_control_can_be_sent(wx, token):
+    assert wx.post("/_mock/templates", json={"template_id": "tmpl-new-key"}).status_code == 201
+    subscribe(wx, template_id="tmpl-new-key")
+    assert send(wx, token, template_id="tmpl-new-key")["errcode"] == 0
+    assert wx.post("/_mock/templates", json={"template_id": "bad id"}).status_code == 400
+
+
+def test_a_template_removed_from_the_account_is_40037_even_with_a_credit(wx, token):
+    subscribe(wx)
+    assert wx.delete(f"/_mock/templates/{TEMPLATE}").status_code == 204
+    assert send(wx, token)["errcode"] == 40037
+    assert wx.get("/_mock/subscriptions?openid=o-alice").json["items"][0]["credits"] == 1
+    assert wx.delete(f"/_mock/templates/{TEMPLATE}").status_code == 404
+
+
+def test_subscribing_to_a_template_the_app_does_not_hold_fails(wx):
+    response = wx.post("/_mock/subscribe", json={"openid": "o-alice", "template_id": "tmpl-x"})
+    assert response.status_code == 400
+    assert response.json["errCode"] == 20001  # wx.requestSubscribeMessage: template not found
+    assert wx.get("/_mock/subscriptions?openid=o-alice").json["items"] == []
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [("int", int), ("string", str), ("missing", None)])
+def test_msgid_format_can_be_set(wx, token, fmt, expected):
+    subscribe(wx)
+    assert wx.post("/_mock/msgid-format", json={"format": fmt}).status_code == 200
+    answer = send(wx, token)
+    assert answer["errcode"] == 0
+    if expected is None:
+        assert "msgid" not in answer
+    else:
+        assert isinstance(answer["msgid"], expected)
+        assert int(answer["msgid"]) == wx.get("/_mock/messages").json["items"][0]["msgid"]
 
 
 @pytest.mark.parametrize(
@@ -292,8 +400,12 @@ def _modules(png: bytes, size: int) -> list[list[bool]]:
     ]
 
 
+def code(wx, token: str, **body):
+    return wx.post(f"{CODE}?access_token={token}", json={"scene": "t=1", **body})
+
+
 def test_getwxacodeunlimit_returns_a_qr_png_of_the_scene(wx, token):
-    body = {"scene": "a=17&k=Xy9", "page": "pages/checkin/scan", "width": 430}
+    body = {"scene": "a=17&k=Xy9", "page": "pages/duty/shifts", "width": 430}
     response = wx.post(f"/wxa/getwxacodeunlimit?access_token={token}", json=body)
     assert response.mimetype == "image/png"
     assert response.data.startswith(b"\x89PNG")
@@ -320,6 +432,54 @@ def test_getwxacodeunlimit_errors_are_json(wx, token, body, errcode):
     response = wx.post(f"/wxa/getwxacodeunlimit?access_token={token}", json=body)
     assert response.mimetype == "application/json"
     assert response.json["errcode"] == errcode
+
+
+def test_released_pages_cover_every_page_the_backend_links_to(wx):
+    named = {match for path in BACKEND.rglob("*.py")
+             for match in re.findall(r"pages/[A-Za-z0-9_/-]+", path.read_text("utf-8"))}
+    assert named, "the backend names no page: the search went wrong"
+    assert named <= set(wx.get("/_mock/pages").json["items"])
+
+
+def test_code_for_a_page_not_in_the_released_version_is_41030(wx, token):
+    answer = code(wx, token, page="pages/duty/roster-draft")
+    assert answer.mimetype == "application/json"
+    assert answer.json == {"errcode": 41030, "errmsg": "invalid page"}
+    assert code(wx, token, page="pages/duty/shifts").mimetype == "image/png"
+    assert wx.get("/_mock/codes").json["items"][0]["page"] == "pages/duty/shifts"
+
+
+def test_check_path_false_allows_a_page_not_yet_released(wx, token):
+    answer = code(wx, token, page="pages/duty/roster-draft", check_path=False)
+    assert answer.mimetype == "image/png"
+
+
+@pytest.mark.parametrize("env_version", ["trial", "develop"])
+def test_check_path_looks_at_the_release_whatever_version_the_code_opens(
+        wx, token, env_version):
+    page = "pages/duty/roster-draft"  # only in the trial/develop build
+    assert code(wx, token, page=page, env_version=env_version).json["errcode"] == 41030
+    answer = code(wx, token, page=page, env_version=env_version, check_path=False)
+    assert answer.mimetype == "image/png"
+    [issued] = wx.get("/_mock/codes").json["items"]
+    assert issued["env_version"] == env_version and issued["check_path"] is False
+
+
+def test_check_path_must_be_a_boolean(wx, token):
+    assert code(wx, token, page="pages/duty/roster-draft", check_path="false").json == {
+        "errcode": 47001, "errmsg": "data format error"}
+
+
+def test_a_new_release_changes_which_pages_pass(wx, token):
+    released = wx.post("/_mock/pages", json={"page": "pages/duty/roster-draft"})
+    assert released.status_code == 201 and "pages/duty/roster-draft" in released.json["items"]
+    assert code(wx, token, page="pages/duty/roster-draft").mimetype == "image/png"
+    assert wx.put("/_mock/pages", json={"pages": ["pages/points/index"]}).status_code == 200
+    assert code(wx, token, page="pages/duty/shifts").json["errcode"] == 41030
+    wx.put("/_mock/pages", json={"pages": []})  # never released: not even the home page
+    assert code(wx, token).json["errcode"] == 41030
+    assert code(wx, token, check_path=False).mimetype == "image/png"
+    assert wx.post("/_mock/pages", json={"page": "/pages/x"}).status_code == 400
 
 
 # -- phone numbers --------------------------------------------------------------------
@@ -377,10 +537,15 @@ def test_reset_clears_everything(wx, token):
     subscribe(wx)
     send(wx, token)
     wx.post("/_mock/faults", json={"path": SEND, "errcode": -1})
+    templates, pages = (wx.get(f"/_mock/{what}").json["items"] for what in ("templates", "pages"))
+    wx.post("/_mock/templates", json={"template_id": "tmpl-extra"})
+    wx.put("/_mock/pages", json={"pages": []})
     wx.post("/_mock/reset")
     assert wx.get("/_mock/messages?openid=o-alice").json["items"] == []
     assert wx.get("/_mock/stats").json == {"calls": {}, "messages_sent": 0}
     assert send(wx, token)["errcode"] == 40001  # tokens are gone too
+    assert wx.get("/_mock/templates").json["items"] == templates  # back to the seed
+    assert wx.get("/_mock/pages").json["items"] == pages
 
 
 def test_control_endpoints_allow_browser_pages(wx):

@@ -16,6 +16,9 @@ from backend.notify.models import Notification, NotificationStatus, Subscription
 from backend.wechat import WeChatError
 
 USER_REFUSED = 43101  # no (or no longer a) subscription: WeChat will not deliver it
+# A template id the mini-program does not hold (a mistyped LINLI_TEMPLATE_*): a setting to
+# fix, so the notice fails loudly and is listed for staff; never quietly inbox-only.
+TEMPLATE_NOT_HELD = 40037
 CLOCK_TOLERANCE = timedelta(seconds=5)
 
 
@@ -72,7 +75,7 @@ def _grant_for(notice: Notification) -> SubscriptionGrant | None:
         .order_by(SubscriptionGrant.id).limit(1).with_for_update(skip_locked=True))
 
 
-def record_sent(notification_id: int, msgid: int) -> None:
+def record_sent(notification_id: int, msgid: int | None) -> None:
     notice = db.session.get(Notification, notification_id)
     notice.status, notice.sent_at, notice.msgid = NotificationStatus.SENT, now(), msgid
     notice.last_error = None
@@ -83,6 +86,10 @@ def record_failure(notification_id: int, error: WeChatError) -> str:
     """Decide what a WeChat error means for the notice: inbox_only, retry or failed."""
     notice = db.session.get(Notification, notification_id)
     notice.last_error = f"{error.errcode}: {error.errmsg}"[:300]
+    if error.errcode == TEMPLATE_NOT_HELD:
+        template_id = current_app.config["TEMPLATE_IDS"].get(notice.template_key)
+        notice.last_error = (f"{error.errcode}: {error.errmsg} — LINLI_TEMPLATE_"
+                             f"{notice.template_key.upper()}={template_id}")[:300]
     intervals = current_app.config["NOTIFY_RETRY_INTERVALS"]
     if error.errcode == USER_REFUSED:
         outcome, notice.status = "inbox_only", NotificationStatus.INBOX_ONLY

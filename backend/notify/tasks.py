@@ -62,8 +62,10 @@ def send_notification(notification_id: int) -> str:
             claim.openid, claim.template_id, claim.data, page=claim.page)
     except WeChatError as error:
         outcome = outbox.record_failure(notification_id, error)
-        log.info("job %s notification %s: %s (%s)", _job_id(), notification_id, outcome,
-                 error)
+        # "failed" needs a person (e.g. 40037, a template id the mini-program lacks): say so.
+        level = logging.ERROR if outcome == "failed" else logging.INFO
+        log.log(level, "job %s notification %s: %s (%s)", _job_id(), notification_id,
+                outcome, error)
         if outcome == "retry":
             raise RetryableSendError(str(error)) from error
         return outcome

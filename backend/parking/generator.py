@@ -1,21 +1,28 @@
-"""Roster generation: a greedy fill plus local repair (see README, "Duty rosters").
+"""Roster generation: a greedy fill, then chains of hand-overs (see README, "Duty rosters").
 
-Hard rules (``rules.py``) are never broken: every placement goes through ``_fits``. Soft
-goals are pursued in the SPEC's order, each pass only making moves that leave the earlier
-goals no worse:
+Hard rules (``rules.py``) are never broken: every placement is checked (``placement.py``).
+The soft goals are pursued in the SPEC's order, each pass making only moves that leave the
+earlier goals no worse:
 
 1. fill: slots in order of their end (earliest-end-first fits the most intervals), each to
    the eligible member with the fewest shifts (then fewest nights, then no dislike); an
-   empty slot is then repaired by freeing a member — the shifts in their way are handed to
-   others, who may hand theirs on (a bounded depth-first search, rolled back on failure);
-2. shift counts: hand a shift along a chain of members (found breadth-first) from a member
-   at the maximum to one at least two below it, until max − min ≤ 1 or no chain exists;
-3. nights: members who asked for no nights hand theirs to others; then the night counts
-   of the others are levelled by moves and by swapping a night for a day shift;
-4. preferences: swap a disliked shift for one of the same kind with another member.
+   empty slot is then filled by a chain of hand-overs (``handovers.py``: the member who
+   takes it passes on the shift in their way, and so on), or by a bounded depth-first
+   search that frees a member of two shifts at once;
+2. shift counts: chains that move one shift from a member at the maximum to one at least
+   two below it, or from one at least two above the minimum to a member at it;
+3. night wishes: a member who asked for no nights hands each night to a member who takes
+   nights, along a chain that leaves the spread of shift counts no wider, or leaves it
+   empty for another empty slot nearby;
+4. night counts among members who take nights: chains that move one night from the most
+   to the fewest nights, the rest of the chain passing day shifts only, and trades of a
+   night for an empty day slot (or of a day slot for an empty night);
+5. disliked shift names are swapped for ones of the same kind.
 
-The passes repeat until a round fills nothing and levels nothing, so the final roster has
-no fillable gap and no chain that would narrow the spread.
+A pass is kept only if the four goals, compared in order, are no worse after it (a pass
+may trade a later goal for an earlier one, never the reverse); rounds repeat until one
+improves nothing (at most ``MAX_ROUNDS``). The chain searches share a budget per roster,
+so a hopeless input stays about as fast as a good one.
 
 Everything is deterministic (ties broken by member order), so the same input gives the
 same roster. Slots nobody can take are reported with the reasons, never forced.
@@ -23,236 +30,123 @@ same roster. Slots nobody can take are reported with the reasons, never forced.
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter, deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Sequence
 
-from backend.parking.rules import (
-    MIN_REST,
-    OVERLAP_OR_REST,
-    UNAVAILABLE,
-    WEEKLY_MAX,
-    Availability,
-    Shift,
-)
+from backend.parking.handovers import hand_over
+from backend.parking.placement import REST_S, Holder, Member, Placement, Result
+from backend.parking.rules import Shift
 
-REST_S = MIN_REST.total_seconds()
+__all__ = ["Member", "Result", "generate"]
 
-
-@dataclass(frozen=True)
-class Member:
-    user_id: int
-    availability: Availability = Availability()
-    # Shifts already held in other published rosters: they constrain, they never move.
-    fixed: tuple[Shift, ...] = ()
-
-
-@dataclass
-class Result:
-    assigned: dict[int, int]  # slot index → user_id
-    unfilled: dict[int, dict[str, int]]  # slot index → members excluded, per rule
-
-
-@dataclass
-class _Person:
-    member: Member
-    order: int
-    held: list[int] = field(default_factory=list)  # slot indexes, sorted by start
-    starts: list[float] = field(default_factory=list)  # fixed and held, sorted
-    ends: list[float] = field(default_factory=list)
-    weeks: Counter = field(default_factory=Counter)
-    nights: int = 0
-
-    @property
-    def count(self) -> int:
-        return len(self.held)
-
-    @property
-    def night_willing(self) -> bool:
-        return not self.member.availability.no_night
-
-
-class _Roster:
-    def __init__(self, slots: Sequence[Shift], members: Sequence[Member]) -> None:
-        self.slots = list(slots)
-        self.start = [s.start.timestamp() for s in self.slots]
-        self.end = [s.end.timestamp() for s in self.slots]
-        self.night = [s.is_night for s in self.slots]
-        self.days = [s.local_days for s in self.slots]
-        self.week = [s.week for s in self.slots]
-        self.people = [_Person(m, i) for i, m in enumerate(members)]
-        self.owner: dict[int, _Person] = {}
-        # Every give/take, so that a failed repair attempt can be rolled back exactly.
-        self.journal: list[tuple[bool, int, _Person]] = []
-        self.repairs_left = REPAIR_TOTAL
-        for person in self.people:
-            for shift in person.member.fixed:
-                self._insert_interval(person, shift.start.timestamp(), shift.end.timestamp())
-                person.weeks[shift.week] += 1
-
-    # --- the hard rules, incrementally ---------------------------------------------------
-
-    def blocked_by(self, person: _Person, i: int) -> str | None:
-        """The first hard rule that keeps ``person`` off slot ``i``, or None."""
-        availability = person.member.availability
-        if availability.unavailable and not availability.unavailable.isdisjoint(self.days[i]):
-            return UNAVAILABLE
-        limit = availability.max_per_week
-        if limit is not None and person.weeks[self.week[i]] >= limit:
-            return WEEKLY_MAX
-        # Held shifts keep the rest rule among themselves, so only the neighbours matter.
-        pos = bisect.bisect_left(person.starts, self.start[i])
-        for j in (pos - 1, pos):
-            if 0 <= j < len(person.starts) and self.start[i] < person.ends[j] + REST_S \
-                    and person.starts[j] < self.end[i] + REST_S:
-                return OVERLAP_OR_REST
-        return None
-
-    def fits(self, person: _Person, i: int) -> bool:
-        return self.blocked_by(person, i) is None
-
-    def give(self, person: _Person, i: int) -> None:
-        bisect.insort(person.held, i, key=lambda k: self.start[k])
-        self._insert_interval(person, self.start[i], self.end[i])
-        person.weeks[self.week[i]] += 1
-        person.nights += self.night[i]
-        self.owner[i] = person
-        self.journal.append((True, i, person))
-
-    def take(self, i: int) -> _Person:
-        person = self.owner.pop(i)
-        self.journal.append((False, i, person))
-        person.held.remove(i)
-        pos = bisect.bisect_left(person.starts, self.start[i])
-        while person.ends[pos] != self.end[i]:
-            pos += 1
-        del person.starts[pos], person.ends[pos]
-        person.weeks[self.week[i]] -= 1
-        person.nights -= self.night[i]
-        return person
-
-    def undo_to(self, mark: int) -> None:
-        while len(self.journal) > mark:
-            gave, i, person = self.journal.pop()
-            if gave:
-                self.take(i)
-            else:
-                self.give(person, i)
-            self.journal.pop()
-
-    def _insert_interval(self, person: _Person, start: float, end: float) -> None:
-        pos = bisect.bisect_right(person.starts, start)
-        person.starts.insert(pos, start)
-        person.ends.insert(pos, end)
-
-    def move(self, i: int, to: _Person) -> bool:
-        source = self.take(i)
-        if self.fits(to, i):
-            self.give(to, i)
-            return True
-        self.give(source, i)
-        return False
-
-    def swap(self, i: int, j: int) -> bool:
-        """Exchange slots ``i`` and ``j`` between their two holders if both still fit."""
-        a, b = self.owner[i], self.owner[j]
-        if a is b or not (self.fits_instead(a, j, i) and self.fits_instead(b, i, j)):
-            return False
-        self.take(i)
-        self.take(j)
-        self.give(a, j)
-        self.give(b, i)
-        return True
-
-    def fits_instead(self, person: _Person, i: int, gone: int) -> bool:
-        """Would ``person`` fit slot ``i`` once their slot ``gone`` is taken away?"""
-        availability = person.member.availability
-        if availability.unavailable and not availability.unavailable.isdisjoint(self.days[i]):
-            return False
-        week = self.week[i]
-        limit = availability.max_per_week
-        if limit is not None and \
-                person.weeks[week] - (self.week[gone] == week) >= limit:
-            return False
-        pos = bisect.bisect_left(person.starts, self.start[i])
-        skipped = False
-        # Without one interval, the nearest others are at most two places away.
-        for j in range(max(0, pos - 2), min(len(person.starts), pos + 2)):
-            if not skipped and person.starts[j] == self.start[gone] \
-                    and person.ends[j] == self.end[gone]:
-                skipped = True
-                continue
-            if self.start[i] < person.ends[j] + REST_S and person.starts[j] < self.end[i] + REST_S:
-                return False
-        return True
+MAX_ROUNDS = 12
 
 
 def generate(slots: Sequence[Shift], members: Sequence[Member]) -> Result:
     """Assign members to ``slots`` (one seat each) without breaking any hard rule."""
-    roster = _Roster(slots, members)
+    roster = Placement(slots, members)
     _fill(roster)
-    changed = True
+    repairs = [REPAIR_TOTAL]
+    passes = (_fill_gaps, _fill_by_chains, lambda r: _repair_unfilled(r, repairs),
+              _level_counts, _hand_over_unwanted_nights, _level_nights, _honour_dislikes)
     # Later passes move shifts around, which may free someone for a gap or open a chain;
-    # stop when a round fills nothing and levels nothing (both only ever improve).
-    while changed:
-        _hand_over_unwanted_nights(roster)
-        _level_nights(roster)
-        _honour_dislikes(roster)
-        changed = _fill_gaps(roster) | _repair_unfilled(roster) | _level_counts(roster)
+    # stop when a round improves nothing (the score only ever goes down, so this ends).
+    for _ in range(MAX_ROUNDS):
+        improved = [_attempt(roster, run) for run in passes]  # a list: run every pass
+        # A trade kept as "no worse" may leave a slot that someone can now simply take:
+        # one more round then, whose first pass takes it.
+        if not any(improved) and not _has_a_taker(roster):
+            break
     assigned = {i: p.member.user_id for i, p in roster.owner.items()}
     unfilled = {i: _reasons(roster, i) for i in range(len(roster.slots)) if i not in roster.owner}
     return Result(assigned, unfilled)
 
 
-def _fill(roster: _Roster) -> None:
+def _score(roster: Placement) -> tuple[int, int, int, int]:
+    """The SPEC's goals in order, lower is better: empty slots, shift spread, nights of
+    members who asked for none, night spread among those who take nights."""
+    counts = [p.count for p in roster.people] or [0]
+    night_counts = [p.nights for p in _night_takers(roster)] or [0]
+    wishes = sum(p.nights for p in roster.people if not p.night_willing)
+    return (len(roster.slots) - len(roster.owner), max(counts) - min(counts), wishes,
+            max(night_counts) - min(night_counts))
+
+
+def _attempt(roster: Placement, run: Callable[[Placement], object]) -> bool:
+    """Run one pass and keep what it did unless that left the roster worse by the SPEC's
+    goals in order (a pass may trade a later goal for an earlier one, never the reverse).
+    True if the roster got better."""
+    before, mark = _score(roster), len(roster.journal)
+    run(roster)
+    after = _score(roster)
+    if after > before:
+        roster.undo_to(mark)
+    return after < before
+
+
+def _night_takers(roster: Placement) -> list[Holder]:
+    return [p for p in roster.people if p.night_willing] or roster.people
+
+
+def _has_a_taker(roster: Placement) -> bool:
+    return any(roster.fits(p, i) for i in range(len(roster.slots)) if i not in roster.owner
+               for p in roster.people)
+
+
+def _fill(roster: Placement) -> None:
     for i in sorted(range(len(roster.slots)), key=lambda i: (roster.end[i], roster.start[i], i)):
         _give_to_best(roster, i)
 
 
-def _fill_gaps(roster: _Roster) -> bool:
+def _fill_gaps(roster: Placement) -> bool:
     gaps = [i for i in range(len(roster.slots)) if i not in roster.owner]
     return any([_give_to_best(roster, i) for i in gaps])  # a list: try every gap
 
 
-def _give_to_best(roster: _Roster, i: int) -> bool:
+def _give_to_best(roster: Placement, i: int) -> bool:
     candidates = [p for p in roster.people if roster.fits(p, i)]
     if candidates:
         roster.give(min(candidates, key=lambda p: _preference(roster, p, i)), i)
     return bool(candidates)
 
 
-def _preference(roster: _Roster, person: _Person, i: int) -> tuple:
+def _preference(roster: Placement, person: Holder, i: int) -> tuple:
     night = roster.night[i]
     dislikes = person.member.availability.dislikes(roster.slots[i])
     return (person.count, night and not person.night_willing, person.nights if night else 0,
             dislikes, person.order)
 
 
-def _repair_unfilled(roster: _Roster) -> bool:
-    """Fill empty slots by freeing members: the shifts in their way go to others, who may
-    in turn hand theirs on (a bounded depth-first search, rolled back when it fails)."""
+def _repair_unfilled(roster: Placement, repairs: list[int]) -> bool:
+    """Fill empty slots by freeing a member of up to two shifts (the one in the way and one
+    of the same week), who go to others, who may hand theirs on: a bounded depth-first
+    search, rolled back when it fails. Every empty slot gets a small budget first and a
+    larger one only once none of them fills, so that hopeless slots early in the month
+    cannot spend what a later, fillable one needs; ``repairs`` is the roster's total."""
     before = len(roster.owner)
-    progress = True
-    while progress:
-        progress = False
-        for i in [i for i in range(len(roster.slots)) if i not in roster.owner]:
-            if i in roster.owner:  # filled meanwhile by a chain for another slot
-                continue
-            allowed = min(REPAIR_BUDGET, roster.repairs_left)
-            budget = [allowed]
-            if allowed > 0 and _place(roster, i, REPAIR_DEPTH, budget):
-                progress = True
-            roster.repairs_left -= allowed - budget[0]
+    for per_slot in REPAIR_BUDGETS:
+        progress = True
+        while progress and repairs[0] > 0:
+            progress = False
+            for i in _empty_slots(roster):
+                if i in roster.owner:  # filled meanwhile by a chain for another slot
+                    continue
+                allowed = min(per_slot, repairs[0])
+                budget = [allowed]
+                if allowed > 0 and _place(roster, i, REPAIR_DEPTH, budget):
+                    progress = True
+                repairs[0] -= allowed - budget[0]
+        if len(roster.owner) > before:
+            break  # let the other passes work on it before searching harder
     return len(roster.owner) > before
 
 
 REPAIR_DEPTH = 3  # how far a chain of hand-overs may reach
-REPAIR_BUDGET = 200  # attempts per empty slot: keeps infeasible inputs fast
-REPAIR_TOTAL = 3_000  # attempts per roster, however many slots stay empty
+REPAIR_BUDGETS = (200, 1_000)  # attempts per empty slot, tried in turn
+REPAIR_TOTAL = 10_000  # attempts per roster, however many slots stay empty
 
 
-def _place(roster: _Roster, i: int, depth: int, budget: list[int]) -> bool:
+def _place(roster: Placement, i: int, depth: int, budget: list[int]) -> bool:
     by_load = sorted(roster.people, key=lambda p: (p.count, p.order))
     fitting = next((p for p in by_load if roster.fits(p, i)), None)
     if fitting is not None:
@@ -278,7 +172,7 @@ def _place(roster: _Roster, i: int, depth: int, budget: list[int]) -> bool:
     return False
 
 
-def _in_the_way(roster: _Roster, person: _Person, i: int) -> list[list[int]]:
+def _in_the_way(roster: Placement, person: Holder, i: int) -> list[list[int]]:
     """Sets of ``person``'s shifts whose removal could let them take slot ``i``."""
     clashing = [j for j in person.held if _clash(roster, i, j)]
     if len(clashing) > 2:
@@ -289,101 +183,216 @@ def _in_the_way(roster: _Roster, person: _Person, i: int) -> list[list[int]]:
         [[j] for j in same_week]
 
 
-def _clash(roster: _Roster, i: int, j: int) -> bool:
+def _clash(roster: Placement, i: int, j: int) -> bool:
     return roster.start[i] < roster.end[j] + REST_S and roster.start[j] < roster.end[i] + REST_S
 
 
-def _level_counts(roster: _Roster) -> bool:
-    """Move shifts along chains from the busiest to the least busy while that helps."""
+def _empty_slots(roster: Placement) -> list[int]:
+    """Empty slots someone could ever hold (no day off, no fixed shift in the way), in
+    order of their end; the rest no chain can fill, so no search is spent on them."""
+    empty = [i for i in range(len(roster.slots)) if i not in roster.owner]
+    return sorted((i for i in empty if any(roster.could_hold(p, i) for p in roster.people)),
+                  key=lambda i: (roster.end[i], roster.start[i], i))
+
+
+def _fill_by_chains(roster: Placement) -> bool:
+    """Fill each empty slot by a chain, first one that gives no night to a member who asked
+    for none (if anyone asked), then any."""
+    filled = False
+    kinds = [_receivers(roster, keep_wishes=True), _receivers(roster, keep_wishes=False)]
+    if all(p.night_willing for p in roster.people):
+        kinds = kinds[1:]
+    for i in _empty_slots(roster):
+        if roster.search_left <= 0:
+            break
+        if i not in roster.owner and any(hand_over(roster, [(i, None)], _any_end, receive)
+                                         for receive in kinds):
+            filled = True
+    return filled
+
+
+def _any_end(person: Holder, giver: Holder | None) -> bool:
+    return True
+
+
+def _receivers(roster: Placement, keep_wishes: bool) -> Callable[[Holder, int, int], bool]:
+    """Who may receive a slot on a chain: with ``keep_wishes``, no night goes to a member
+    who asked for none."""
+    if not keep_wishes:
+        return lambda person, slot, depth: True
+    return lambda person, slot, depth: person.night_willing or not roster.night[slot]
+
+
+def _level_counts(roster: Placement) -> bool:
+    """Narrow max − min: chains from the busiest down, or up to the least busy."""
     moved = False
-    while roster.people:
-        top = max(p.count for p in roster.people)
-        path = _chain(roster, [p for p in roster.people if p.count == top],
-                      lambda p, top=top: p.count <= top - 2)
-        if path is None:
-            return moved
-        for slot, person in path:
-            roster.take(slot)
-            roster.give(person, slot)
-        moved = True
+    for keep_wishes in (True, False):
+        while _narrow_counts(roster, _receivers(roster, keep_wishes)):
+            moved = True
     return moved
 
 
-def _chain(roster: _Roster, sources: list[_Person], is_target) -> list | None:
-    """Breadth-first: a list of (slot, new holder) moves from a source to a target."""
-    came_from: dict[int, tuple[int, _Person] | None] = {p.order: None for p in sources}
-    queue = deque(sources)
-    while queue:
-        giver = queue.popleft()
-        for taker in sorted(roster.people, key=lambda p: (p.count, p.order)):
-            if taker.order in came_from:
-                continue
-            slot = next((j for j in giver.held if roster.fits(taker, j)), None)
-            if slot is None:
-                continue
-            came_from[taker.order] = (slot, giver)
-            if is_target(taker):
-                return _unwind(came_from, taker)
-            queue.append(taker)
-    return None
+def _narrow_counts(roster: Placement, receive) -> bool:
+    counts = [p.count for p in roster.people]
+    if not counts or max(counts) - min(counts) <= 1:
+        return False
+    top, low = max(counts), min(counts)
+    busiest = [(k, p) for p in roster.people if p.count == top for k in p.held]
+    if hand_over(roster, busiest, lambda e, _: e.count <= top - 2, receive):
+        return True
+    above = [(k, p) for p in roster.people if p.count >= low + 2 for k in p.held]
+    return hand_over(roster, above, lambda e, _: e.count == low, receive)
 
 
-def _unwind(came_from, last: _Person) -> list:
-    moves = []
-    person = last
-    while came_from[person.order] is not None:
-        slot, giver = came_from[person.order]
-        moves.append((slot, person))
-        person = giver
-    return list(reversed(moves))
+def _spread_after(tally: Counter, giver: int, receiver: int) -> int:
+    """max − min of the counts in ``tally`` once one goes from ``giver`` to ``receiver``."""
+    after = tally.copy()
+    after[giver] -= 1
+    after[giver - 1] += 1
+    after[receiver] -= 1
+    after[receiver + 1] += 1
+    present = [c for c, n in after.items() if n > 0]
+    return max(present) - min(present)
 
 
-def _hand_over_unwanted_nights(roster: _Roster) -> None:
-    willing = sorted((p for p in roster.people if p.night_willing), key=lambda p: p.nights)
-    for person in roster.people:
-        if person.night_willing:
-            continue
-        for i in [j for j in person.held if roster.night[j]]:
-            _trade_away(roster, person, i, willing)
+def _no_wider(roster: Placement) -> Callable[[Holder, Holder | None], bool]:
+    """A chain's end that leaves the spread of shift counts no wider than it is."""
+    tally = Counter(p.count for p in roster.people)
+    spread = max(tally) - min(tally)
+    return lambda end, giver: giver is None or \
+        _spread_after(tally, giver.count, end.count) <= spread
 
 
-def _trade_away(roster: _Roster, person: _Person, i: int, takers: list[_Person]) -> bool:
-    """Give night ``i`` to a willing member for one of their day shifts (or outright if
-    that keeps the counts within one)."""
-    for taker in sorted(takers, key=lambda p: (p.nights, p.order)):
-        if taker.count < person.count and roster.move(i, taker):
+def _hand_over_unwanted_nights(roster: Placement) -> bool:
+    """A member who asked for no nights hands each night on (to a member who takes nights,
+    along a chain), or leaves it empty for another empty slot nearby that others can take
+    (a night then only by a member who takes nights)."""
+    moved = False
+    keep_wishes = _receivers(roster, keep_wishes=True)
+    for person in [p for p in roster.people if not p.night_willing]:
+        for night in [j for j in person.held if roster.night[j]]:
+            if hand_over(roster, [(night, person)], _no_wider(roster), keep_wishes,
+                         cycles=True) or any(
+                    _trade_for_empty(roster, night, keep_wishes, empty_night=kind,
+                                     near_only=True) for kind in (False, True)):
+                moved = True
+    return moved
+
+
+def _trade_for_empty(roster: Placement, held: int, receive, may_pass=None,
+                     empty_night: bool = False, near_only: bool = False) -> bool:
+    """Empty slot ``held`` and fill an empty slot (of the kind ``empty_night`` says;
+    with ``near_only``, in its rest window or week) by a chain instead: as many slots
+    filled, the spread no wider."""
+    if roster.search_left <= 0:  # the roster's search budget is spent: nothing to try
+        return False
+    giver = roster.owner[held]
+    tally = Counter(p.count for p in roster.people)
+    spread, had = max(tally) - min(tally), giver.count
+
+    def no_wider(end: Holder, _: Holder | None) -> bool:  # counts as before the trade
+        return _spread_after(tally, had, had - 1 if end is giver else end.count) <= spread
+
+    empty = [e for e in range(len(roster.slots)) if e not in roster.owner
+             and roster.night[e] == empty_night and (not near_only or _near(roster, held, e))]
+    if not empty:
+        return False
+    mark = len(roster.journal)
+    roster.take(held)
+    for e in empty:
+        if hand_over(roster, [(e, None)], no_wider, receive, may_pass=may_pass):
             return True
-        for j in [j for j in taker.held if not roster.night[j]]:
-            if roster.swap(i, j):
-                return True
+    roster.undo_to(mark)
     return False
 
 
-def _level_nights(roster: _Roster) -> None:
-    willing = [p for p in roster.people if p.night_willing]
-    improved = True
-    while improved:
-        improved = False
-        for a in sorted(willing, key=lambda p: (-p.nights, p.order)):
-            for b in sorted(willing, key=lambda p: (p.nights, p.order)):
-                if a.nights - b.nights < 2:
-                    break
-                if _shift_a_night(roster, a, b):
-                    improved = True
-                    break
-            if improved:
-                break
+def _near(roster: Placement, i: int, j: int) -> bool:
+    return _clash(roster, i, j) or roster.week[i] == roster.week[j]
 
 
-def _shift_a_night(roster: _Roster, a: _Person, b: _Person) -> bool:
-    nights = [i for i in a.held if roster.night[i]]
-    if a.count > b.count and any(roster.move(i, b) for i in nights):
-        return True
-    days = [j for j in b.held if not roster.night[j]]
-    return any(roster.swap(i, j) for i in nights for j in days)
+def _level_nights(roster: Placement) -> bool:
+    """Move one night at a time from the most nights to the fewest (among members who take
+    nights); the rest of the chain passes day shifts only, so no other night count moves.
+    A night of the busiest may also be left empty for an empty day slot, or an empty night
+    taken by one of the fewest for a day slot left empty (as many slots filled): first in
+    whichever direction is shorter, then the other, never back and forth."""
+    takers = _night_takers(roster)
+    moved = False
+    while takers and _night_range(takers) >= 2:
+        top, low = _night_range(takers, top=True), _night_range(takers, low=True)
+        below_top = lambda b, top=top: b.nights <= top - 2  # noqa: E731
+        at_low = lambda b, low=low: b.nights == low  # noqa: E731
+        if not (_move_a_night(roster, takers, top, below_top)
+                or _move_a_night(roster, [p for p in takers if p.nights >= low + 2], None,
+                                 at_low) or _drop_a_night(roster, takers, top)):
+            break
+        moved = True
+    if not takers or _night_range(takers) == 0:
+        return moved
+    top = _night_range(takers, top=True)
+    at_top = sum(p.nights == top for p in takers)
+    directions = [_drop_a_night, _add_a_night]
+    if at_top > len(takers) - at_top:  # fewer to raise than to lower
+        directions.reverse()
+    for direction in directions:
+        while _night_range(takers) > 0 and direction(
+                roster, takers, _night_range(takers, top=direction is _drop_a_night,
+                                             low=direction is _add_a_night)):
+            moved = True
+    return moved
 
 
-def _honour_dislikes(roster: _Roster) -> None:
+def _night_range(takers: list[Holder], top: bool = False, low: bool = False) -> int:
+    """max − min of the takers' nights (or the max, or the min)."""
+    nights = [p.nights for p in takers]
+    return max(nights) if top else min(nights) if low else max(nights) - min(nights)
+
+
+def _drop_a_night(roster: Placement, takers: list[Holder], top: int) -> bool:
+    """Leave a night of the busiest empty and fill an empty day slot by a chain instead."""
+    days_only = lambda person, slot: not roster.night[slot]  # noqa: E731
+    any_day = lambda person, slot, depth: not roster.night[slot]  # noqa: E731
+    nights = [j for p in takers if p.nights == top for j in p.held if roster.night[j]]
+    return any(_trade_for_empty(roster, j, any_day, days_only) for j in nights)
+
+
+def _add_a_night(roster: Placement, takers: list[Holder], low: int) -> bool:
+    """Leave a day slot empty and fill an empty night with a member at the fewest nights
+    (the rest of the chain passing day shifts): as many filled, one more night to share."""
+    lowest = {p.order for p in takers if p.nights == low}
+    days_only = lambda person, slot: not roster.night[slot]  # noqa: E731
+
+    def receive(person: Holder, slot: int, depth: int) -> bool:
+        return person.order in lowest if depth == 1 else not roster.night[slot]
+
+    for night in [e for e in range(len(roster.slots)) if e not in roster.owner
+                  and roster.night[e]]:
+        if roster.search_left <= 0:
+            break
+        days = [d for d in roster.owner if not roster.night[d] and _near(roster, night, d)]
+        if any(_trade_for_empty(roster, d, receive, days_only, empty_night=True,
+                                near_only=True) for d in days):
+            return True
+    return False
+
+
+def _move_a_night(roster: Placement, givers: list[Holder], top: int | None,
+                  takes: Callable[[Holder], bool]) -> bool:
+    takers = {p.order for p in _night_takers(roster)}
+    givers = [p for p in givers if top is None or p.nights == top]
+    starts = [(j, p) for p in givers for j in p.held if roster.night[j]]
+    days_only = lambda person, slot: not roster.night[slot]  # noqa: E731
+
+    def receive(person: Holder, slot: int, depth: int) -> bool:
+        if depth == 1:
+            return person.order in takers and takes(person)
+        return not roster.night[slot]
+
+    return hand_over(roster, starts, _no_wider(roster), receive, may_pass=days_only,
+                     cycles=True)
+
+
+def _honour_dislikes(roster: Placement) -> None:
     for person in roster.people:
         wishes = person.member.availability
         for i in [i for i in person.held if wishes.dislikes(roster.slots[i])]:
@@ -396,7 +405,7 @@ def _honour_dislikes(roster: _Roster) -> None:
                     break
 
 
-def _reasons(roster: _Roster, i: int) -> dict[str, int]:
+def _reasons(roster: Placement, i: int) -> dict[str, int]:
     reasons: Counter = Counter()
     for person in roster.people:
         rule = roster.blocked_by(person, i)

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TOKEN_KEY = "linli:wechat:token:{appid}"
-_TOKEN_ERRCODES = frozenset({40001, 42001})  # bad or expired token: refresh and retry once
+# Bad (40001: unknown or not the latest), invalid (40014) or expired (42001) token:
+# refresh it and retry once, as wechatpy does.
+_TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 _RETRYABLE_ERRCODES = frozenset({-1, 45011}) | _TOKEN_ERRCODES
 _LOGIN_CODE_ERRCODES = frozenset({40029, 40163, 40226})
 _TOKEN_MARGIN_S = 300  # drop our copy 5 min early: WeChat renews the token in that window
@@ -204,8 +206,8 @@ class WeChatClient:
         page: str | None = None,
         state: str = "formal",
         lang: str = "zh_CN",
-    ) -> int:
-        """Send one subscribe message; returns WeChat's ``msgid``."""
+    ) -> int | None:
+        """Send one subscribe message; returns WeChat's ``msgid`` (None if it sent none)."""
         payload: dict[str, Any] = {
             "touser": openid,
             "template_id": template_id,
@@ -216,7 +218,7 @@ class WeChatClient:
         if page:
             payload["page"] = page
         body = self._request_with_token("POST", "/cgi-bin/message/subscribe/send", payload)
-        return int(body["msgid"])
+        return _msgid(body.get("msgid"))
 
     def get_unlimited_code(
         self,
@@ -354,6 +356,23 @@ def client_from_config(config: Mapping[str, Any], redis: Redis | None = None) ->
         redis=redis,
         timeout=float(config.get("WECHAT_TIMEOUT_S", 5.0)),
     )
+
+
+_BIGINT_MAX = 2**63 - 1  # what the outbox column holds
+
+
+def _msgid(value: Any) -> int | None:
+    """``msgid`` as an int: WeChat documents a number, but answers have carried its text or
+    left it out; errcode 0 means sent either way, so an odd msgid never fails the send."""
+    if isinstance(value, bool):
+        value = None
+    elif isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and 0 <= value <= _BIGINT_MAX:
+        return value
+    if value is not None:
+        log.warning("WeChat sent msgid %r, which is not a number we can keep", value)
+    return None
 
 
 def _redis_address(redis: Redis) -> tuple[Any, ...]:

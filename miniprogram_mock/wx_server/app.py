@@ -4,28 +4,48 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from backend.config import DEFAULT_TEMPLATE_IDS
 from miniprogram_mock.wx_server import control, wechat_api
 from miniprogram_mock.wx_server.errors import ERRMSG, WxFault
 from miniprogram_mock.wx_server.state import MockState, current_state
 
 DEFAULT_APPID = "wx_dev_linli"
 DEFAULT_SECRET = "dev-wechat-secret"
+# The subscribe-message templates the dev mini-program holds: the backend's defaults (new
+# keys there are picked up; tests register others through POST /_mock/templates).
+DEFAULT_TEMPLATES = tuple(DEFAULT_TEMPLATE_IDS.values())
+# Pages of the released version: every page the backend links to (notices, codes).
+# tests/test_wx_mock.py checks that this covers every "pages/..." the backend names.
+RELEASED_PAGES = (
+    "pages/activity/detail",
+    "pages/duty/shifts",
+    "pages/points/index",
+    "pages/redemptions/detail",
+)
 
 
-def create_app(appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECRET) -> Flask:
-    """A fresh platform with empty state; ``appid``/``secret`` are the only valid credentials."""
+def create_app(
+    appid: str = DEFAULT_APPID,
+    secret: str = DEFAULT_SECRET,
+    templates: Iterable[str] = DEFAULT_TEMPLATES,
+    pages: Iterable[str] = RELEASED_PAGES,
+) -> Flask:
+    """A fresh platform: ``appid``/``secret`` are the only valid credentials, ``templates``
+    the subscribe-message templates the mini-program holds, ``pages`` its released pages."""
     app = Flask(__name__)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions["wx_mock"] = MockState(appid, secret)
+    app.extensions["wx_mock"] = MockState(appid, secret, templates, pages)
     app.register_blueprint(wechat_api.bp)
     app.register_blueprint(control.bp)
     app.register_error_handler(WxFault, _fault_response)
+    app.register_error_handler(MethodNotAllowed, _wrong_method)
     app.before_request(_count_and_inject_faults)
     app.after_request(_allow_browser_controls)
     return app
@@ -34,6 +54,15 @@ def create_app(appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECRET) -> Flas
 def _fault_response(fault: WxFault) -> Response:
     # The platform answers errors with HTTP 200; only the body says it failed.
     return jsonify(fault.body())
+
+
+def _wrong_method(error: MethodNotAllowed) -> Response:
+    # WeChat answers a wrong method with its JSON error (HTTP 200), not an HTML 405.
+    if request.path.startswith("/_mock/"):
+        return error.get_response()
+    allowed = set(error.valid_methods or ())
+    errcode = 43002 if "POST" in allowed else 43001
+    return jsonify({"errcode": errcode, "errmsg": ERRMSG[errcode]})
 
 
 def _count_and_inject_faults() -> Response | None:

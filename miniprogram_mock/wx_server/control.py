@@ -1,8 +1,9 @@
 """``/_mock/*``: the test and development controls (not part of WeChat's API).
 
 They play the parts WeChat plays on the phone: ``wx.login`` codes, a user accepting a
-subscribe message, a phone-number button; and they let tests inspect what was sent,
-inject faults and move the clock.
+subscribe message, a phone-number button; the parts an operator plays in the 公众平台
+console: the templates the mini-program holds, the pages of its released version; and they
+let tests inspect what was sent, inject faults and move the clock.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
 
-from miniprogram_mock.wx_server.state import Fault, current_state
+from miniprogram_mock.wx_server import rules
+from miniprogram_mock.wx_server.errors import WxFault
+from miniprogram_mock.wx_server.state import MSGID_FORMATS, Fault, current_state
 
 bp = Blueprint("mock_control", __name__, url_prefix="/_mock")
 
@@ -44,10 +47,81 @@ def phone_code() -> dict[str, str]:
 
 
 @bp.post("/subscribe")
-def subscribe() -> dict[str, Any]:
+def subscribe() -> Any:
     openid, template_id = _required(_body(), "openid", "template_id")
-    credits = current_state().grant(openid, template_id)
+    state = current_state()
+    if not state.has_template(template_id):
+        # wx.requestSubscribeMessage fails as a whole for a template the app does not hold.
+        return jsonify({"error": f"template not found: {template_id}", "errCode": 20001}), 400
+    credits = state.grant(openid, template_id)
     return {"openid": openid, "template_id": template_id, "credits": credits}
+
+
+@bp.get("/templates")
+def templates() -> dict[str, Any]:
+    return {"items": current_state().templates()}
+
+
+@bp.post("/templates")
+def add_template() -> tuple[dict[str, Any], int]:
+    (template_id,) = _required(_body(), "template_id")
+    if not rules.is_template_id(template_id):
+        abort(400, description="template_id: 1-64 letters, digits, '_' or '-'")
+    current_state().add_template(template_id)
+    return {"template_id": template_id}, 201
+
+
+@bp.delete("/templates/<template_id>")
+def remove_template(template_id: str) -> tuple[str, int]:
+    return "", (204 if current_state().remove_template(template_id) else 404)
+
+
+@bp.get("/pages")
+def pages() -> dict[str, Any]:
+    return {"items": current_state().released_pages()}
+
+
+@bp.post("/pages")
+def release_page() -> tuple[dict[str, Any], int]:
+    """One more page in the released version (``{"page"}``)."""
+    (page,) = _required(_body(), "page")
+    _check_page(page)
+    return {"items": current_state().release_pages([page])}, 201
+
+
+@bp.put("/pages")
+def release_version() -> dict[str, Any]:
+    """A new release: its pages are exactly ``{"pages": [...]}`` (``[]``: none released)."""
+    pages = _body().get("pages")
+    if not isinstance(pages, list):
+        abort(400, description="pages must be a list")
+    for page in pages:
+        _check_page(page)
+    return {"items": current_state().release_pages(pages, replace=True)}
+
+
+def _check_page(page: Any) -> None:
+    try:
+        rules.check_page(page, allow_query=False)
+    except WxFault:
+        abort(400, description=f"not a page path: {page!r}")
+
+
+@bp.get("/codes")
+def codes() -> dict[str, Any]:
+    """The mini-program codes issued, with the page and env_version each opens."""
+    return {"items": current_state().codes()}
+
+
+@bp.post("/msgid-format")
+def msgid_format() -> dict[str, str]:
+    """How subscribe/send answers carry ``msgid``: ``int`` (documented), ``string``, or
+    ``missing`` — a client must read any of them."""
+    (fmt,) = _required(_body(), "format")
+    if fmt not in MSGID_FORMATS:
+        abort(400, description=f"format must be one of {', '.join(MSGID_FORMATS)}")
+    current_state().set_msgid_format(fmt)
+    return {"format": fmt}
 
 
 @bp.get("/subscriptions")

@@ -22,6 +22,8 @@ ERRMSG: dict[int, str] = {
     41008: "missing code",
     41030: "invalid page",
     42001: "access_token expired",
+    43001: "require GET method",
+    43002: "require POST method",
     43101: "user refuse to accept the msg",
     45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit mustslower retry next minute",

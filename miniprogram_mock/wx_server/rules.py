@@ -51,10 +51,14 @@ def check_scene(scene: Any) -> None:
         raise WxFault(40169)
 
 
+def is_template_id(template_id: Any) -> bool:
+    return isinstance(template_id, str) and bool(_TEMPLATE_ID.fullmatch(template_id))
+
+
 def build_message(body: dict[str, Any]) -> dict[str, Any]:
     """Validate a subscribe/send body (except the recipient) and return what gets recorded."""
     template_id = body.get("template_id")
-    if not isinstance(template_id, str) or not _TEMPLATE_ID.fullmatch(template_id):
+    if not is_template_id(template_id):
         raise WxFault(40037)
     page = body.get("page") or None
     if page is not None:

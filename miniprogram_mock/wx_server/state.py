@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,14 @@ TOKEN_TTL_S = 7200
 # The platform hands out the next stable token in the last five minutes of the old one,
 # and a re-fetched classic token leaves the previous one working for five more minutes.
 RENEW_WINDOW_S = 300
+# stable_token force_refresh: "每天限用20次且需间隔30秒" — a force_refresh within 30 s of
+# the last one that refreshed does not refresh (the current token comes back), and the
+# 21st force_refresh call of a (Beijing) day answers 45009.
+FORCE_REFRESH_INTERVAL_S = 30
+FORCE_REFRESH_PER_DAY = 20
+BEIJING_OFFSET_S = 8 * 3600
 FIRST_MSGID = 2_000_000_000
+MSGID_FORMATS = ("int", "string", "missing")
 
 
 @dataclass
@@ -44,9 +52,15 @@ class Fault:
 
 
 class MockState:
-    def __init__(self, appid: str, secret: str) -> None:
+    def __init__(
+        self, appid: str, secret: str, templates: Iterable[str] = (), pages: Iterable[str] = ()
+    ) -> None:
         self.appid = appid
         self.secret = secret
+        # What the mini-program's account holds on the platform: the subscribe-message
+        # templates it picked (公众平台 → 订阅消息) and the pages of its released version.
+        self._seed_templates = frozenset(templates)
+        self._seed_pages = frozenset(pages)
         self._lock = threading.Lock()
         self.reset()
 
@@ -57,8 +71,16 @@ class MockState:
             self._phone_codes: dict[str, OneTimeCode] = {}
             self._users: dict[str, dict[str, str]] = {}
             self._tokens: dict[str, float] = {}  # token -> expires_at (mock clock)
+            # token -> when it stops working because a newer one replaced it (40001 then)
+            self._superseded: dict[str, float] = {}
             self._stable_token: str | None = None
             self._classic_token: str | None = None
+            self._last_forced_at: float | None = None
+            self._forced_per_day: Counter[int] = Counter()
+            self._templates = set(self._seed_templates)
+            self._released_pages = set(self._seed_pages)
+            self._codes: list[dict[str, Any]] = []
+            self._msgid_format = "int"
             self._credits: Counter[tuple[str, str]] = Counter()
             self._messages: list[dict[str, Any]] = []
             self._faults: dict[str, deque[Fault]] = {}
@@ -136,21 +158,39 @@ class MockState:
         with self._lock:
             previous = self._classic_token
             if previous in self._tokens:
-                grace_end = self.now() + RENEW_WINDOW_S
-                self._tokens[previous] = min(self._tokens[previous], grace_end)
+                # The old token keeps working for five minutes, then is "not latest".
+                self._supersede(previous, self.now() + RENEW_WINDOW_S)
             self._classic_token = self._new_token()
             return self._classic_token, TOKEN_TTL_S
 
     def issue_stable_token(self, force_refresh: bool) -> tuple[str, int]:
         with self._lock:
+            now = self.now()
             current = self._stable_token
-            remaining = self._tokens.get(current, 0.0) - self.now() if current else 0.0
-            if current and not force_refresh and remaining > RENEW_WINDOW_S:
+            remaining = self._tokens.get(current, 0.0) - now if current else 0.0
+            usable = current is not None and remaining > 0 and current not in self._superseded
+            if force_refresh:
+                self._count_force_refresh(now)
+                recent = self._last_forced_at is not None and \
+                    now - self._last_forced_at < FORCE_REFRESH_INTERVAL_S
+                if usable and recent:
+                    return current, int(remaining)  # too soon: WeChat does not refresh
+                self._last_forced_at = now
+                if current:
+                    self._supersede(current, now)  # force_refresh kills the old token at once
+            elif usable and remaining > RENEW_WINDOW_S:
                 return current, int(remaining)
-            if current and force_refresh:
-                self._tokens.pop(current, None)  # force_refresh kills the old token at once
             self._stable_token = self._new_token()
             return self._stable_token, TOKEN_TTL_S
+
+    def _count_force_refresh(self, now: float) -> None:
+        day = int((now + BEIJING_OFFSET_S) // 86400)  # quotas reset at midnight, Beijing
+        if self._forced_per_day[day] >= FORCE_REFRESH_PER_DAY:
+            raise WxFault(45009)
+        self._forced_per_day[day] += 1
+
+    def _supersede(self, token: str, at: float) -> None:
+        self._superseded[token] = min(at, self._superseded.get(token, at))
 
     def _new_token(self) -> str:
         token = secrets.token_urlsafe(96)
@@ -158,14 +198,61 @@ class MockState:
         return token
 
     def check_token(self, token: str | None) -> None:
+        """41001 missing; 40001 unknown or replaced by a newer token; 42001 expired."""
         if not token:
             raise WxFault(41001)
         with self._lock:
+            now = self.now()
             expires_at = self._tokens.get(token)
-            if expires_at is None:
+            if expires_at is None or self._superseded.get(token, float("inf")) <= now:
                 raise WxFault(40001)
-            if expires_at <= self.now():
+            if expires_at <= now:
                 raise WxFault(42001)
+
+    # -- the account: templates, released pages ---------------------------------------
+
+    def add_template(self, template_id: str) -> None:
+        with self._lock:
+            self._templates.add(template_id)
+
+    def remove_template(self, template_id: str) -> bool:
+        with self._lock:
+            found = template_id in self._templates
+            self._templates.discard(template_id)
+            return found
+
+    def templates(self) -> list[str]:
+        with self._lock:
+            return sorted(self._templates)
+
+    def has_template(self, template_id: str) -> bool:
+        with self._lock:
+            return template_id in self._templates
+
+    def release_pages(self, pages: Iterable[str], replace: bool = False) -> list[str]:
+        """Pages of the released version; ``replace`` plays a new release."""
+        with self._lock:
+            if replace:
+                self._released_pages.clear()
+            self._released_pages.update(pages)
+            return sorted(self._released_pages)
+
+    def released_pages(self) -> list[str]:
+        with self._lock:
+            return sorted(self._released_pages)
+
+    def is_released(self, page: str | None) -> bool:
+        """Is ``page`` (None: the home page) in the released version?"""
+        with self._lock:
+            return bool(self._released_pages) and (page is None or page in self._released_pages)
+
+    def record_code(self, code: dict[str, Any]) -> None:
+        with self._lock:
+            self._codes.append({**code, "issued_at": int(self.now())})
+
+    def codes(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(code) for code in self._codes]
 
     # -- subscribe messages -----------------------------------------------------------
 
@@ -189,15 +276,28 @@ class MockState:
                 raise WxFault(40003)
 
     def deliver(self, message: dict[str, Any]) -> int:
-        """Spend one subscription credit and record the message; 43101 when there is none."""
+        """Spend one subscription credit and record the message: 40037 for a template the
+        mini-program does not hold, 43101 when the user has no credit for it."""
         key = (message["touser"], message["template_id"])
         with self._lock:
+            if message["template_id"] not in self._templates:
+                raise WxFault(40037)  # removed from the account since it was looked up
             if self._credits[key] <= 0:
                 raise WxFault(43101)
             self._credits[key] -= 1
             msgid = next(self._msgids)
             self._messages.append({**message, "msgid": msgid, "sent_at": int(self.now())})
             return msgid
+
+    def set_msgid_format(self, fmt: str) -> None:
+        with self._lock:
+            self._msgid_format = fmt
+
+    def msgid_field(self, msgid: int) -> dict[str, Any]:
+        """``msgid`` as the send answer carries it (a number, its text, or absent)."""
+        with self._lock:
+            fmt = self._msgid_format
+        return {} if fmt == "missing" else {"msgid": str(msgid) if fmt == "string" else msgid}
 
     def messages(self, openid: str | None = None, template_id: str | None = None) -> list[dict]:
         with self._lock:

@@ -80,20 +80,37 @@ def subscribe_send() -> dict[str, Any]:
     state.check_token(request.args.get("access_token"))
     body = _json_body()
     state.require_openid(body.get("touser"))
+    # The template is looked up before its data is read: a well-formed id the
+    # mini-program does not hold is 40037, whatever the data says.
+    if not (rules.is_template_id(body.get("template_id"))
+            and state.has_template(body["template_id"])):
+        raise WxFault(40037)
     message = rules.build_message(body)
     msgid = state.deliver(message)
-    return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+    return {"errcode": 0, "errmsg": "ok", **state.msgid_field(msgid)}
 
 
 @bp.post("/wxa/getwxacodeunlimit")
 def getwxacodeunlimit() -> Response:
-    current_state().check_token(request.args.get("access_token"))
+    state = current_state()
+    state.check_token(request.args.get("access_token"))
     body = _json_body(errcode=40169)
     rules.check_scene(body.get("scene"))
-    if body.get("page"):
-        rules.check_page(body["page"], allow_query=False)
-    if body.get("env_version", "release") not in rules.ENV_VERSIONS:
+    page = body.get("page") or None
+    if page is not None:
+        rules.check_page(page, allow_query=False)
+    check_path = body.get("check_path", True)
+    env_version = body.get("env_version", "release")
+    if not isinstance(check_path, bool):
+        raise WxFault(47001)  # "false" as a string is a format error, not false
+    if env_version not in rules.ENV_VERSIONS:
         raise WxFault(40097)
+    # check_path looks in the *released* version whatever env_version the code opens
+    # (a trial-only page needs check_path=false); false skips the check altogether.
+    if check_path and not state.is_released(page):
+        raise WxFault(41030)
+    state.record_code({"scene": body["scene"], "page": page, "check_path": check_path,
+                       "env_version": env_version})
     width = _clamp_width(body.get("width", 430))
     return Response(render_qr_png(body["scene"], width), mimetype="image/png")
 

@@ -7,7 +7,12 @@ have. Each size runs ``--repeat`` times (after one warm-up); the table shows the
 the slowest run. Checks: no hard rule broken, every slot filled, and max − min shift
 count within one; exits 1 if a check fails.
 
+Then the hard cases: ``--tight`` seeded small, tight teams (5–15 members with caps that
+leave slots no roster can fill — the teams ``tests/test_parking_oracle.py`` holds against
+CP-SAT), each generated once: median and slowest time, and no hard rule broken.
+
     python -m scripts.bench.roster [--sizes 10,30,100] [--days 31] [--repeat 20] [--seed 7]
+                                   [--tight 60]
 """
 
 from __future__ import annotations
@@ -37,10 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=31, help="days in the roster")
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per size")
     parser.add_argument("--seed", type=int, default=7, help="seed of the availability mix")
+    parser.add_argument("--tight", type=int, default=60, help="tight teams (seeds 0..N-1)")
     args = parser.parse_args(argv)
     args.sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
-    if min([args.days, args.repeat, *args.sizes]) < 1:
-        parser.error("--sizes, --days and --repeat must be >= 1")
+    if min([args.days, args.repeat, *args.sizes]) < 1 or args.tight < 0:
+        parser.error("--sizes, --days and --repeat must be >= 1, --tight >= 0")
     return args
 
 
@@ -64,6 +70,37 @@ def team_of(size: int, days: int, rng: random.Random) -> list[Member]:
         members.append(Member(user_id, Availability(unavailable=off, max_per_week=cap,
                                                     no_night=rng.random() < 1 / 6)))
     return members
+
+
+def tight_team(seed: int, first: date = FIRST_DAY, days: int = 31) -> list[Member]:
+    """5–15 members with days off, weekly caps and no-night wishes, sized so that the
+    month is hard to cover: small teams with caps leave slots no roster can fill."""
+    rng = random.Random(seed)
+    size = rng.randint(5, 15)
+    members = []
+    for user_id in range(1, size + 1):
+        off = frozenset(first + timedelta(days=rng.randrange(days))
+                        for _ in range(rng.choice([0, 0, 1, 2, 3, 5])))
+        cap = rng.choice([None, None, 2, 3, 3, 4, 5]) if size <= 8 else \
+            rng.choice([None, 1, 2, 2, 3])
+        members.append(Member(user_id, Availability(
+            unavailable=off, max_per_week=cap, no_night=rng.random() < 0.25)))
+    return members
+
+
+def measure_tight(count: int, days: int) -> tuple[list[str], list[tuple[str, bool]]]:
+    slots = slots_for(days)
+    times, broken, unfilled = [], 0, 0
+    for seed in range(count):
+        members = tight_team(seed, FIRST_DAY, days)
+        started = time.perf_counter()
+        result = generate(slots, members)
+        times.append((time.perf_counter() - started) * 1000)
+        broken += check_roster(slots, members, result)
+        unfilled += len(result.unfilled)
+    rows = [_row(f"generate ({count} tight teams, 5–15)", times),
+            f"  {count * len(slots)} slots, {unfilled} unfilled"]
+    return rows, [("tight: no hard rule broken", broken == 0)]
 
 
 def check_roster(slots: list[Shift], members: list[Member], result: Result) -> int:
@@ -120,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         rows, size_checks = measure(size, args)
         print("\n".join(rows))
         checks += size_checks
+    if args.tight:
+        rows, tight_checks = measure_tight(args.tight, args.days)
+        print("\n".join(rows))
+        checks += tight_checks
     print("checks: " + ", ".join(f"{label} {'PASS' if ok else 'FAIL'}" for label, ok in checks))
     return 0 if all(ok for _, ok in checks) else 1
 
