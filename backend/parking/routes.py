@@ -186,7 +186,7 @@ def set_post(data, tid):
 @blp.response(200, CheckinSchema)
 def duty_checkin(data):
     """The member on duty scans the post code, at the post, inside the shift window."""
-    return duty.check_in(current_user(), data["code"], data["location"])
+    return duty.check_in(current_user(), data["code"], data.get("location"))
 
 
 @blp.route("/duty/handovers", methods=["POST"])

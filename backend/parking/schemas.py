@@ -214,7 +214,7 @@ class LocationSchema(ma.Schema):
 
 class CheckinInSchema(ma.Schema):
     code = text(200)
-    location = ma.fields.Nested(LocationSchema, load_default=None)
+    location = ma.fields.Nested(LocationSchema)
 
 
 class HandoverInSchema(ma.Schema):
