@@ -23,7 +23,7 @@ const BUSY_ZH = { on_shift: "当天有班", unavailable: "当天不便" };
 function swapPicker(s, reload) {
   const slot = h("div");
   const body = h("div", {}, h("p", { class: "muted" }, "加载中…"));
-  const picker = h("details", { testid: `swap-picker-${s.id}` },
+  const picker = h("details", { testid: `picker-${s.id}` },
     h("summary", { class: "btn secondary block" }, "找队友换班"), body, slot);
   picker.addEventListener("toggle", () => {
     if (!picker.open || picker.dataset.loaded) return;
@@ -32,7 +32,7 @@ function swapPicker(s, reload) {
       const page = await api.get(`/teams/${s.team_id}/teammates`, { date: s.date, per_page: 100 });
       if (!page.items.length) return empty("本队没有其他队员");
       const mates = [...page.items].sort((x, y) => Number(y.free) - Number(x.free));
-      const select = h("select", { testid: `swap-to-${s.id}`, id: `swap-to-${s.id}` },
+      const select = h("select", { testid: `mate-${s.id}`, id: `mate-${s.id}` },
         mates.map((m) => h("option", { value: m.user_id },
           `${m.display_name}（${m.free ? "当天有空" : BUSY_ZH[m.busy_reason] || "当天没空"}）`)));
       return [h("label", { for: select.id }, "换给哪位队友"), select,
@@ -40,7 +40,7 @@ function swapPicker(s, reload) {
           await act.post(`/assignments/${s.id}/swap-requests`, { to_user_id: Number(select.value) });
           toast("换班申请已发出");
           await reload();
-        }, { slot, testid: `swap-send-${s.id}` })];
+        }, { slot, testid: `ask-swap-${s.id}` })];
     });
   });
   return picker;
