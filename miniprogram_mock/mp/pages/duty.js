@@ -22,7 +22,7 @@ const BUSY_ZH = { on_shift: "当天有班", unavailable: "当天不便" };
 // 找人换班: the teammates as a member may see them, the ones free that day first.
 function swapPicker(s, reload) {
   const slot = h("div");
-  const body = h("div", {}, h("p", { class: "muted" }, "加载中…"));
+  const body = h("div");
   const picker = h("details", { testid: `picker-${s.id}` },
     h("summary", { class: "btn secondary block" }, "找队友换班"), body, slot);
   picker.addEventListener("toggle", () => {
