@@ -19,9 +19,11 @@ from tests.test_miniprogram_gifts import give_points
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 RUN_AXE = """async () => {
   // target-size (WCAG 2.2 AA, 24 px) is off by default in axe-core: the residents need it.
-  const found = await axe.run(document, { resultTypes: ["violations"], rules: { "target-size": { enabled: true } } });
+  const found = await axe.run(document, {
+    resultTypes: ["violations"], rules: { "target-size": { enabled: true } } });
   return found.violations.filter((v) => ["serious", "critical"].includes(v.impact))
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+    .map((v) => `${v.id} (${v.impact}): ${
+      v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
 }"""
 
 

@@ -140,6 +140,7 @@ def test_reconciliation_defaults_to_this_month_and_offers_the_last_closed_one(
         expect(staff.by("reconciliation-closed")).to_contain_text(closed)
         with staff.page.expect_download() as closed_month:
             staff.by("export-xlsx").click()
-        assert closed_month.value.suggested_filename == f"积分流水-{closed_first}-{closed_last}.xlsx"
+        assert closed_month.value.suggested_filename == (
+            f"积分流水-{closed_first}-{closed_last}.xlsx")
         staff.by("reconcile-this-month").click()
         expect(staff.by("reconcile-from")).to_have_value(this_first)
