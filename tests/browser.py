@@ -52,7 +52,10 @@ class Phone:
 
     def shot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        # Only the page scrolls inside the phone's shell: let it grow for the whole picture.
+        self.page.evaluate("document.documentElement.classList.add('full-page')")
         self.page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+        self.page.evaluate("document.documentElement.classList.remove('full-page')")
 
     def by(self, testid: str):
         return self.page.get_by_test_id(testid)

@@ -173,6 +173,8 @@ PARKING_MATRIX = {
     "publish roster": row("POST", "/rosters/{draft_roster}/publish", staff_a=200, leader_a=200,
                           admin=404, **OTHER_COMMUNITY),
     "my shifts": row("GET", "/me/shifts", default=200),
+    "teammates for a swap": row("GET", "/teams/{parking}/teammates?date=2026-12-01",
+                                staff_a=200, leader_a=200, **OTHER_COMMUNITY),
     "edit assignment": row("PATCH", "/assignments/{shift2}", {"user_id": "{mate_id}"},
                            staff_a=200, leader_a=200, admin=404, **OTHER_COMMUNITY),
     "ask for a swap": row("POST", "/assignments/{shift2}/swap-requests",

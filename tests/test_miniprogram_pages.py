@@ -24,6 +24,29 @@ def test_pages_are_served_beside_the_api(site):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
+def test_pages_are_served_with_a_content_security_policy(browser, site, make, world):
+    """Scripts only from the pages' own origin: an injected inline script does not run."""
+    for path in ("/mp/", "/mp/app.js", "/mp/nothing-here.js"):
+        policy = requests.get(f"{site}{path}", timeout=5).headers["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+        assert directives["script-src"] == "'self'" and directives["object-src"] == "'none'"
+        assert directives["connect-src"].split() == ["'self'", world_origin(site)]
+    with phone(browser, site) as resident:
+        resident.login(world.resident_a.openid)  # the pages work under it
+        ran = resident.page.evaluate("""() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.append(script);
+            return window.injected === true;
+        }""")
+        assert ran is False
+
+
+def world_origin(site):
+    config = requests.get(f"{site}/mp/config.json", timeout=5).json()
+    return config["wechat_api_base"].rstrip("/")
+
+
 def test_pages_stay_inside_their_folder(client):
     for path in ("/mp/..%2Fbackend%2Fconfig.py", "/mp/%2e%2e/pyproject.toml"):
         response = client.get(path)

@@ -35,6 +35,8 @@ from backend.parking.schemas import (
     SubsidyReportSchema,
     SwapInSchema,
     SwapSchema,
+    TeammatesArgsSchema,
+    TeammateSchema,
     TemplatesInSchema,
     TemplatesSchema,
 )
@@ -287,3 +289,12 @@ def subsidies_xlsx(args, tid):
 def _download(body: bytes, mimetype: str, filename: str) -> Response:
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blp.route("/teams/<id:tid>/teammates", methods=["GET"])
+@blp.arguments(TeammatesArgsSchema, location="query")
+@blp.response(200, page_of(TeammateSchema))
+def teammates(args, tid):
+    """The team's other members, names masked, and who is free on ``date``: the swap
+    picker (members and managers of the team)."""
+    return services.teammates(current_user(), tid, args["day"], args["page"], args["per_page"])

@@ -344,3 +344,16 @@ class SubsidyReportSchema(ma.Schema):
     total_shifts = ma.fields.Integer(required=True)
     undistributed = ma.fields.Decimal(required=True, as_string=True, places=2)
     items = ma.fields.List(ma.fields.Nested(SubsidyItemSchema), required=True)
+
+
+class TeammatesArgsSchema(PageArgsSchema):
+    day = BoundedDate(data_key="date", required=True,
+                      metadata={"description": "the day of the shift to swap"})
+
+
+class TeammateSchema(ma.Schema):
+    user_id = ma.fields.Integer(required=True)
+    display_name = ma.fields.String(required=True, metadata={"description": "masked: 张*明"})
+    free = ma.fields.Boolean(required=True)
+    busy_reason = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "on_shift (a shift that day), unavailable (marked off), or null"})

@@ -13,9 +13,10 @@ from sqlalchemy import Select, delete, select
 from backend.auth.models import User
 from backend.common.audit import audit
 from backend.common.clock import LOCAL_TZ, now
+from backend.common.pagination import paginate
 from backend.communities import access
 from backend.communities.models import Community, Team, TeamCategory, TeamMember, TeamRole
-from backend.communities.services import get_team
+from backend.communities.services import get_team, resident_names
 from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.notify.services import notify
@@ -339,3 +340,30 @@ def my_shifts(user: User, first_day: date | None, last_day: date | None) -> Sele
         query = query.where(Assignment.date <= last_day)
     return query.order_by(Assignment.starts_at, Assignment.id)
 
+
+
+def teammates(actor: User, team_id: int, day: date, page: int, per_page: int) -> dict[str, Any]:
+    """The team's other members for the swap picker (members and managers of the team):
+    names masked as a leader sees them, and whether each is free on ``day`` — no shift of a
+    published roster that day and not marked unavailable (a swap still answers by the hard
+    rules; this is only who to ask first)."""
+    team = parking_team(team_id)
+    require_member_or_manager(actor, team)
+    listed = paginate(select(TeamMember.user_id).where(
+        TeamMember.team_id == team_id, TeamMember.user_id != actor.id)
+        .order_by(TeamMember.id), page, per_page)
+    ids = listed["items"]
+    on_shift = set(db.session.scalars(
+        select(Assignment.user_id).join(Roster, Roster.id == Assignment.roster_id)
+        .where(Assignment.user_id.in_(ids), Assignment.date == day,
+               Roster.status == RosterStatus.PUBLISHED)))
+    away = {row.user_id for row in db.session.scalars(select(MemberAvailability).where(
+        MemberAvailability.team_id == team_id, MemberAvailability.user_id.in_(ids)))
+        if day.isoformat() in row.unavailable}
+    names = resident_names(ids)
+    busy = {uid: "on_shift" for uid in on_shift} | {uid: "unavailable" for uid in away}
+    listed["items"] = [{
+        "user_id": uid, "free": uid not in busy, "busy_reason": busy.get(uid),
+        "display_name": access.mask_name(names[uid].real_name if uid in names else f"用户{uid}"),
+    } for uid in ids]
+    return listed

@@ -60,8 +60,9 @@ async function call(method, path, { data, idempotencyKey, responseType } = {}) {
 
 export const api = {
   get: async (path, query) => (await call("GET", path, { data: query })).data,
-  // A POST that creates something carries a fresh Idempotency-Key per tap.
-  post: async (path, data, { idempotencyKey = newId() } = {}) =>
+  // A POST that creates something carries its user action's Idempotency-Key (ui.js
+  // `userAction`): minted once per tap and sent again, unchanged, on a retry.
+  post: async (path, data, { idempotencyKey } = {}) =>
     (await call("POST", path, { data, idempotencyKey })).data,
   put: async (path, data) => (await call("PUT", path, { data })).data,
   patch: async (path, data) => (await call("PATCH", path, { data })).data,

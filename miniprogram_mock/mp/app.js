@@ -1,7 +1,7 @@
 // The app shell: a hash router standing in for wx.navigateTo / wx.switchTab, the tab bar
 // (at most five tabs, as in WeChat), and who is logged in.
 import { clearSession, session, whenLoggedOut } from "./api.js";
-import { h } from "./ui.js";
+import { h, largeText, setLargeText } from "./ui.js";
 import { loadConfig, wx } from "./wx.js";
 
 const ROUTES = [
@@ -129,6 +129,7 @@ window.addEventListener("unhandledrejection", (event) => {
   wx.showToast({ title: "系统繁忙，请稍后再试" });
 });
 
+setLargeText(largeText());
 whenLoggedOut(() => { clearSession(); navigate("/login"); });
 window.addEventListener("hashchange", render);
 loadConfig().then(render, () => {

@@ -1,23 +1,9 @@
 // DOM helpers shared by the pages: element builder, error box, times in community time.
-import { ApiError } from "./api.js";
+import { api, ApiError, newId } from "./api.js";
+import { h } from "./dom.js";
 import { wx } from "./wx.js";
 
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on")) el.addEventListener(name.slice(2).toLowerCase(), value);
-    else if (name === "class") el.className = value;
-    else if (name === "testid") el.setAttribute("data-testid", value);
-    else if (name === "html") el.innerHTML = value;
-    else el.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
+export { h };
 
 // Whatever went wrong, the user reads Chinese: the envelope's message, or a plain sentence.
 export function errorText(error) {
@@ -31,6 +17,13 @@ export function errorText(error) {
 
 export function errorBox(error) {
   return h("div", { class: "error", role: "alert", testid: "error" }, errorText(error));
+}
+
+// 大字模式: every size is in rem, so one class on <html> scales all pages; remembered.
+export function largeText() { return wx.getStorageSync("large_text") === true; }
+export function setLargeText(on) {
+  wx.setStorageSync("large_text", Boolean(on));
+  document.documentElement.classList.toggle("large-text", Boolean(on));
 }
 
 export function toast(text) { wx.showToast({ title: text, icon: "none" }); }
@@ -77,21 +70,54 @@ export async function load(el, build) {
   }
 }
 
-// A button that runs `action`, disabled meanwhile; a refusal lands in `slot`.
+// A button that runs one user action, disabled meanwhile; a refusal lands in `slot`.
+// The action gets an `Idempotency-Key` of its own (`act.key`, and `act.post`, which sends
+// it: SPEC §2). When the network drops, the slot offers 重试, which runs the same action
+// again with the same key, so a request that did reach the server is not done twice; the
+// next tap of the button is a new action with a new key.
 export function actionButton(text, action, { slot, className = "block", testid } = {}) {
   const button = h("button", { class: className, testid }, text);
-  button.addEventListener("click", async () => {
+  const attempt = async (act) => {
     button.disabled = true;
     try {
       if (slot) slot.replaceChildren();
-      await action();
+      await action(act);
     } catch (error) {
-      showError(slot, error);
+      if (error instanceof ApiError && error.code === "network" && slot) offerRetry(slot, error, () => attempt(act.again()));
+      else showError(slot, error);
     } finally {
       button.disabled = false;
     }
-  });
+  };
+  button.addEventListener("click", () => attempt(userAction()));
   return button;
+}
+
+// One user action: its key, and the keys of its POSTs (`<key>`, `<key>.2`, … in the order
+// the action makes them, the same again on a retry). `memo` keeps what the action asked the
+// user or the phone for (a scanned code, the location), so a retry sends the same body.
+export function userAction(key = newId(), memos = new Map()) {
+  let count = 0;
+  return {
+    key,
+    post(path, data) {
+      count += 1;
+      return api.post(path, data, { idempotencyKey: count === 1 ? key : `${key}.${count}` });
+    },
+    async memo(name, get) {
+      if (!memos.has(name)) memos.set(name, await get());
+      return memos.get(name);
+    },
+    again: () => userAction(key, memos),
+  };
+}
+
+function offerRetry(slot, error, retry) {
+  const button = h("button", { class: "secondary", testid: "retry" }, "重试");
+  button.addEventListener("click", () => { slot.replaceChildren(); retry(); });
+  slot.replaceChildren(h("div", { class: "error retry", role: "alert", testid: "error" },
+    h("span", {}, errorText(error)), button));
+  toast(errorText(error));
 }
 
 export const REASON_ZH = {

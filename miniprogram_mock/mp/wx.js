@@ -4,6 +4,8 @@
 // (`config.wechat_api_base`) plays the part WeChat plays on the phone: login codes and
 // subscription grants.
 
+import { h } from "./dom.js";
+
 let config = { wechat_api_base: "http://127.0.0.1:8001", api_base: "/api/v1" };
 
 export async function loadConfig() {
@@ -103,19 +105,16 @@ async function decodePhoto(file) {
 }
 
 function scannerOverlay() {
-  const root = document.createElement("div");
-  root.className = "scanner";
-  root.setAttribute("data-testid", "scanner");
-  root.innerHTML = `
-    <video playsinline muted></video>
-    <p class="hint" data-role="hint">将二维码放入框内，即可自动扫描</p>
-    <div class="actions">
-      <label class="btn secondary block">从相册选择 / 拍照
-        <input type="file" accept="image/*" capture="environment" data-role="photo" hidden></label>
-      <input type="text" data-role="manual" placeholder="或手动输入签到码">
-      <button class="block" data-role="manual-ok">确定</button>
-      <button class="block secondary" data-role="cancel">取消</button>
-    </div>`;
+  const root = h("div", { class: "scanner", testid: "scanner", role: "dialog", "aria-modal": "true",
+    "aria-label": "扫码" },
+    h("video", { playsinline: true, muted: true }),
+    h("p", { class: "hint", "data-role": "hint", role: "status" }, "将二维码放入框内，即可自动扫描"),
+    h("div", { class: "actions" },
+      h("label", { class: "btn secondary block" }, "从相册选择 / 拍照",
+        h("input", { type: "file", accept: "image/*", capture: "environment", "data-role": "photo", hidden: true })),
+      h("input", { type: "text", "data-role": "manual", placeholder: "或手动输入签到码", "aria-label": "手动输入签到码" }),
+      h("button", { class: "block", "data-role": "manual-ok" }, "确定"),
+      h("button", { class: "block secondary", "data-role": "cancel" }, "取消")));
   document.body.appendChild(root);
   return root;
 }
@@ -184,15 +183,15 @@ const scanCode = wrap("scanCode", () => new Promise((resolve, reject) => {
 // --- wx.requestSubscribeMessage: the user ticks which notices they allow -------------
 const requestSubscribeMessage = wrap("requestSubscribeMessage", ({ tmplIds = [], titles = {} }) =>
   new Promise((resolve) => {
-    const overlay = document.createElement("div");
-    overlay.className = "scanner";
-    overlay.setAttribute("data-testid", "subscribe-dialog");
-    const rows = tmplIds.map((id) => `<label class="cell" style="color:#191919">
-        <span>${escapeHtml(titles[id] || id)}</span><input type="checkbox" value="${escapeHtml(id)}" checked style="width:auto"></label>`).join("");
-    overlay.innerHTML = `<div class="card" style="width:100%;max-width:380px;color:#191919">
-        <h3>“邻里”申请向你发送以下通知</h3><div class="cells">${rows}</div>
-        <button class="block" data-role="allow">允许</button>
-        <button class="block secondary" data-role="deny">取消</button></div>`;
+    const boxes = tmplIds.map((id) => h("input", { type: "checkbox", value: id, checked: true, class: "inline" }));
+    const overlay = h("div", { class: "scanner", testid: "subscribe-dialog", role: "dialog", "aria-modal": "true",
+      "aria-labelledby": "subscribe-title" },
+      h("div", { class: "card dialog" },
+        h("h2", { id: "subscribe-title" }, "“邻里”申请向你发送以下通知"),
+        h("div", { class: "cells" }, tmplIds.map((id, i) => h("label", { class: "cell" },
+          h("span", {}, titles[id] || id), boxes[i]))),
+        h("button", { class: "block", "data-role": "allow" }, "允许"),
+        h("button", { class: "block secondary", "data-role": "deny" }, "取消")));
     document.body.appendChild(overlay);
     const answer = async (allow) => {
       const result = { errMsg: "requestSubscribeMessage:ok" };
@@ -222,10 +221,6 @@ function showToast({ title, duration = 2000 }) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { toast.hidden = true; }, duration);
   return Promise.resolve({ errMsg: "showToast:ok" });
-}
-
-export function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 // --- wx.getLocation: the phone's position (WGS-84), which duty check-in sends -----------

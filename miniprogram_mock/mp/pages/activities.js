@@ -14,7 +14,7 @@ export function signupTag(signup) {
 
 export function activityCard(activity, href) {
   const full = activity.confirmed_count >= activity.capacity;
-  return h("a", { class: "card", href, style: "display:block;color:inherit;text-decoration:none",
+  return h("a", { class: "card card-link", href,
     testid: `activity-${activity.id}` },
     h("div", { class: "row" }, h("h3", {}, activity.title), signupTag(activity.my_signup)),
     h("div", { class: "muted" }, `${fmtTime(activity.starts_at)} · ${activity.location || "地点待定"}`),

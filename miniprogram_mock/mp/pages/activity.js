@@ -7,10 +7,10 @@ import { subscribeTo } from "./inbox.js";
 function myStatus(signup) {
   if (!signup || signup.status === "cancelled") return h("p", { class: "muted", testid: "my-signup" }, "你还没有报名");
   if (signup.status === "waitlisted") {
-    return h("p", { class: "big-number", style: "font-size:22px;color:#fa9d3b", testid: "my-signup" },
+    return h("p", { class: "big-number status-line waitlisted", testid: "my-signup" },
       `名额已满，你在候补第 ${signup.waitlist_position} 位`);
   }
-  if (signup.status === "confirmed") return h("p", { class: "big-number", style: "font-size:22px", testid: "my-signup" }, "报名成功");
+  if (signup.status === "confirmed") return h("p", { class: "big-number status-line", testid: "my-signup" }, "报名成功");
   return h("p", { testid: "my-signup" }, "你未到场（记为缺席）");
 }
 
@@ -45,12 +45,12 @@ export default {
               toast("已取消报名");
               await show();
             }, { slot, className: "block warn", testid: "cancel-signup" })
-            : actionButton(a.confirmed_count >= a.capacity ? "加入候补" : "我要报名", async () => {
-              const signup = await api.post(`/activities/${a.id}/signups`);
+            : actionButton(a.confirmed_count >= a.capacity ? "加入候补" : "我要报名", async (act) => {
+              const signup = await act.post(`/activities/${a.id}/signups`);
               toast(signup.status === "waitlisted" ? `已加入候补，第 ${signup.waitlist_position} 位` : "报名成功");
               await show();
             }, { slot, testid: "signup" }),
-          actionButton("订阅活动提醒", () => subscribeTo(
+          actionButton("订阅活动提醒", (act) => subscribeTo(act, 
             ["signup_confirmed", "waitlist_promoted", "activity_reminder", "activity_cancelled"]),
           { slot, className: "block secondary", testid: "subscribe" }),
           slot));

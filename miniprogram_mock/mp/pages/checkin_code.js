@@ -1,15 +1,16 @@
 // 签到码: my live check-in QR for the leader to scan, and scanning an activity's poster
 // code to check myself in where the team runs self-service check-in.
-import { api, newId } from "../api.js";
+import { api } from "../api.js";
 import { liveQr } from "../live_qr.js";
 import { actionButton, h, toast } from "../ui.js";
 import { wx } from "../wx.js";
 import { RESULT_ZH } from "./leader_scan.js";
 
 function selfCheckin(direction, slot) {
-  return actionButton(direction === "in" ? "扫活动码签到" : "扫活动码签退", async () => {
-    const { result } = await wx.scanCode({});
-    const answer = await api.post("/me/checkins", { code: result, direction, scan_id: newId() });
+  return actionButton(direction === "in" ? "扫活动码签到" : "扫活动码签退", async (act) => {
+    const { result } = await act.memo("scan", () => wx.scanCode({}));
+    // The scan id is the action's: a retry after a dropped connection is the same scan.
+    const answer = await api.post("/me/checkins", { code: result, direction, scan_id: act.key });
     const words = answer.result === "ok" ? (direction === "in" ? "签到成功" : "签退成功")
       : (RESULT_ZH[answer.result] || ["扫码失败"])[0];
     slot.replaceChildren(h("div", { class: `scan-result ${answer.result === "ok" ? "good" : "bad"}` }, words));

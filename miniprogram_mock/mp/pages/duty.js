@@ -17,19 +17,40 @@ function shiftLabel(s) {
   return `${s.shift} ${clock(s.starts_at)}–${clock(s.ends_at)}`;
 }
 
-function shiftCard(s, reload) {
+const BUSY_ZH = { on_shift: "当天有班", unavailable: "当天不便" };
+
+// 找人换班: the teammates as a member may see them, the ones free that day first.
+function swapPicker(s, reload) {
   const slot = h("div");
-  const toUser = h("input", { type: "number", placeholder: "对方的用户编号", style: "width:150px" });
+  const body = h("div");
+  const picker = h("details", { testid: `picker-${s.id}` },
+    h("summary", { class: "btn secondary block" }, "找队友换班"), body, slot);
+  picker.addEventListener("toggle", () => {
+    if (!picker.open || picker.dataset.loaded) return;
+    picker.dataset.loaded = "1";
+    load(body, async () => {
+      const page = await api.get(`/teams/${s.team_id}/teammates`, { date: s.date, per_page: 100 });
+      if (!page.items.length) return empty("本队没有其他队员");
+      const mates = [...page.items].sort((x, y) => Number(y.free) - Number(x.free));
+      const select = h("select", { testid: `mate-${s.id}`, id: `mate-${s.id}` },
+        mates.map((m) => h("option", { value: m.user_id },
+          `${m.display_name}（${m.free ? "当天有空" : BUSY_ZH[m.busy_reason] || "当天没空"}）`)));
+      return [h("label", { for: select.id }, "换给哪位队友"), select,
+        actionButton("发送换班申请", async (act) => {
+          await act.post(`/assignments/${s.id}/swap-requests`, { to_user_id: Number(select.value) });
+          toast("换班申请已发出");
+          await reload();
+        }, { slot, testid: `ask-swap-${s.id}` })];
+    });
+  });
+  return picker;
+}
+
+function shiftCard(s, reload) {
   return h("div", { class: "card", testid: `shift-${s.id}` },
     h("div", { class: "row" }, h("h3", {}, fmtDate(s.date)), h("span", { class: "tag" }, shiftLabel(s))),
     h("div", { class: "muted" }, SHIFT_ZH[s.status] || s.status),
-    s.status !== "scheduled" ? null : h("div", { class: "row" }, toUser,
-      actionButton("申请换班", async () => {
-        await api.post(`/assignments/${s.id}/swap-requests`, { to_user_id: Number(toUser.value) });
-        toast("换班申请已发出");
-        await reload();
-      }, { slot, className: "secondary" })),
-    slot);
+    s.status === "scheduled" ? swapPicker(s, reload) : null);
 }
 
 function swapCard(r, me, leaderTeams, reload) {
@@ -37,8 +58,8 @@ function swapCard(r, me, leaderTeams, reload) {
   const incoming = r.to_user_id === me.id && r.status === "pending";
   const mine = r.from_user_id === me.id;
   const toApprove = r.status === "accepted" && leaderTeams.includes(r.team_id);
-  const act = (label, verb, done, className = "") => actionButton(label, async () => {
-    await api.post(`/swap-requests/${r.id}/${verb}`);
+  const act = (label, verb, done, className = "") => actionButton(label, async (action) => {
+    await action.post(`/swap-requests/${r.id}/${verb}`);
     toast(done);
     await reload();
   }, { slot, className });
@@ -70,20 +91,20 @@ export default {
       }),
     ]);
     el.replaceChildren(
-      actionButton("扫岗位码签到", async () => {
-        const { result } = await wx.scanCode({ onlyFromCamera: false });
+      actionButton("扫岗位码签到", async (act) => {
+        const { result } = await act.memo("scan", () => wx.scanCode({ onlyFromCamera: false }));
         // The post code proves the post only together with the phone being there.
-        const location = await wx.getLocation({ type: "wgs84" }).then(
+        const location = await act.memo("location", () => wx.getLocation({ type: "wgs84" }).then(
           ({ latitude, longitude, accuracy }) => ({ latitude, longitude, accuracy }),
-          () => null);
+          () => null));
         if (!location) return toast("请允许获取位置：值班签到需要确认您在岗亭附近");
-        await api.post("/duty/checkins", { code: result, location });
+        await act.post("/duty/checkins", { code: result, location });
         toast("值班签到成功，积分待审核后发放");
         await reload();
       }, { slot, testid: "duty-checkin" }),
-      actionButton("交接班：扫接班队员的签到码", async () => {
-        const { result } = await wx.scanCode({ onlyFromCamera: false });
-        await api.post("/duty/handovers", { code: result });
+      actionButton("交接班：扫接班队员的签到码", async (act) => {
+        const { result } = await act.memo("scan", () => wx.scanCode({ onlyFromCamera: false }));
+        await act.post("/duty/handovers", { code: result });
         toast("交接完成，接班队员已签到");
         await reload();
       }, { slot, className: "secondary block", testid: "duty-handover" }),

@@ -10,24 +10,24 @@ export async function giftNames(communityId) {
 }
 
 export function pickupCard(redemption, giftName) {
-  return h("div", { class: "card", style: "text-align:center", testid: "pickup-card" },
+  return h("div", { class: "card center", testid: "pickup-card" },
     h("div", { class: "muted" }, `${giftName} × ${redemption.quantity}，已扣 ${redemption.points} 积分`),
     h("div", { class: "muted" }, "凭取货码到社区服务站领取"),
-    h("div", { class: "big-number", testid: "pickup-code", style: "letter-spacing:4px" }, redemption.pickup_code),
+    h("div", { class: "big-number spaced", testid: "pickup-code" }, redemption.pickup_code),
     h("div", { class: "muted" }, `请于 ${fmtTime(redemption.expires_at)} 前领取`));
 }
 
 function giftCard(gift, redeemed) {
   const slot = h("div");
-  const quantity = h("input", { type: "number", min: "1", value: "1", style: "width:80px", testid: `quantity-${gift.id}` });
+  const quantity = h("input", { type: "number", min: "1", value: "1", class: "narrow", testid: `quantity-${gift.id}`, "aria-label": `${gift.name}兑换数量` });
   const left = gift.stock_left;
   return h("div", { class: "card", testid: `gift-${gift.id}` },
     h("div", { class: "row" }, h("h3", {}, gift.name), h("span", { class: "amount-minus" }, `${gift.points_cost} 积分`)),
-    gift.description ? h("p", { class: "muted", style: "margin:2px 0" }, gift.description) : null,
+    gift.description ? h("p", { class: "muted tight" }, gift.description) : null,
     h("div", { class: "muted" }, `剩余 ${left}`, gift.per_user_limit ? ` · 每人限兑 ${gift.per_user_limit}` : ""),
     h("div", { class: "row" }, quantity,
-      actionButton("兑换", async () => {
-        const redemption = await api.post(`/gifts/${gift.id}/redemptions`, { quantity: Number(quantity.value) || 1 });
+      actionButton("兑换", async (act) => {
+        const redemption = await act.post(`/gifts/${gift.id}/redemptions`, { quantity: Number(quantity.value) || 1 });
         toast("兑换成功");
         await redeemed(pickupCard(redemption, gift.name));
       }, { slot, className: "", testid: `redeem-${gift.id}` })),
@@ -59,7 +59,7 @@ export default {
       result.scrollIntoView?.();
     };
     el.replaceChildren(result,
-      h("div", { class: "row" }, balance, h("a", { href: "#/redemptions", style: "color:#07c160" }, "我的兑换 ›")),
+      h("div", { class: "row" }, balance, h("a", { href: "#/redemptions", class: "link" }, "我的兑换 ›")),
       shelf);
     await refresh();
   },

@@ -4,14 +4,14 @@ import { actionButton, empty, fmtTime, h, load, toast } from "../ui.js";
 import { wx } from "../wx.js";
 
 // wx.requestSubscribeMessage for these template keys, then tell the backend what was accepted.
-export async function subscribeTo(keys) {
+export async function subscribeTo(act, keys) {
   const templates = (await api.get("/notifications/templates")).items.filter((t) => keys.includes(t.key));
   const tmplIds = templates.map((t) => t.template_id);
   const titles = Object.fromEntries(templates.map((t) => [t.template_id, t.title]));
-  const answer = await wx.requestSubscribeMessage({ tmplIds, titles });
+  const answer = await act.memo("answer", () => wx.requestSubscribeMessage({ tmplIds, titles }));
   const accepted = tmplIds.filter((id) => answer[id] === "accept");
   if (!accepted.length) return toast("未订阅任何通知");
-  await api.post("/me/subscriptions", { template_ids: accepted });
+  await act.post("/me/subscriptions", { template_ids: accepted });
   toast(`已订阅 ${accepted.length} 条通知`);
 }
 
@@ -19,9 +19,9 @@ const ALL_KEYS = ["signup_confirmed", "waitlist_promoted", "activity_reminder", 
   "points_credited", "gift_ready", "roster_published", "shift_reminder", "swap_request"];
 
 function notice(n, reload) {
-  const body = h("div", { class: "card", testid: `notice-${n.id}`, style: n.read_at ? "opacity:.65" : "" },
+  const body = h("div", { class: `card${n.read_at ? " read" : ""}`, testid: `notice-${n.id}` },
     h("div", { class: "row" }, h("h3", {}, n.title), n.read_at ? null : h("span", { class: "tag red" }, "未读")),
-    h("p", { style: "margin:4px 0" }, n.body),
+    h("p", { class: "tight" }, n.body),
     h("div", { class: "muted" }, fmtTime(n.created_at)));
   if (!n.read_at) {
     body.addEventListener("click", async () => {
@@ -42,7 +42,7 @@ export default {
       return page.items.length ? page.items.map((n) => notice(n, reload)) : empty("还没有消息");
     });
     el.replaceChildren(
-      actionButton("订阅消息通知", () => subscribeTo(ALL_KEYS), { slot, className: "block secondary", testid: "subscribe-all" }),
+      actionButton("订阅消息通知", (act) => subscribeTo(act, ALL_KEYS), { slot, className: "block secondary", testid: "subscribe-all" }),
       slot, list);
     await reload();
   },

@@ -20,7 +20,7 @@ export default {
       return items.map((a) => h("div", { class: "card", testid: `managed-${a.id}` },
         h("div", { class: "row" }, h("h3", {}, a.title), h("span", { class: "tag grey" }, ACTIVITY_ZH[a.status] || a.status)),
         h("div", { class: "muted" }, `${fmtTime(a.starts_at)} · 已报名 ${a.confirmed_count}/${a.capacity} · 候补 ${a.waitlist_count}`),
-        h("div", { class: "row", style: "margin-top:8px" },
+        h("div", { class: "row spaced-top" },
           h("a", { class: "btn", href: `#/leader/scan/${a.id}`, testid: `scan-${a.id}` }, "扫码签到"),
           h("a", { class: "btn secondary", href: `#/leader/attendance/${a.id}`, testid: `attendance-${a.id}` }, "考勤与工时"))));
     });

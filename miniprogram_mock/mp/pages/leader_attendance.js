@@ -6,7 +6,7 @@ export const ATTENDANCE_ZH = { open: "进行中", confirmed: "队长已确认", 
 
 function correction(a, reload) {
   const slot = h("div");
-  const minutes = h("input", { type: "number", min: "0", value: a.minutes, style: "width:90px" });
+  const minutes = h("input", { type: "number", min: "0", value: a.minutes, class: "narrow", "aria-label": "服务时长（分钟）" });
   const reason = h("input", { placeholder: "修改原因（必填）" });
   return h("details", {}, h("summary", { class: "muted" }, "修改时长"),
     h("div", { class: "row" }, minutes, reason),
@@ -33,8 +33,8 @@ export default {
         ["open", "confirmed"].includes(a.status) ? correction(a, reload) : null));
     });
     el.replaceChildren(list,
-      actionButton("确认全部工时", async () => {
-        await api.post(`/activities/${params.id}/attendances/confirm`);
+      actionButton("确认全部工时", async (act) => {
+        await act.post(`/activities/${params.id}/attendances/confirm`);
         toast("已确认，等待社区审核");
         await reload();
       }, { slot, testid: "confirm-attendance" }), slot);

@@ -22,6 +22,7 @@ async function logIn(openid, navigate) {
   } catch {
     throw new ApiError(0, "wx_login_failed", "微信登录失败，请稍后再试");
   }
+  // No Idempotency-Key: a retry needs a new wx.login code (each is good once), so a new body.
   const result = await api.post("/auth/wechat-login", { code });
   saveSession({ token: result.token, user: result.user });
   navigate("/activities");
@@ -31,15 +32,15 @@ export default {
   title: "登录邻里",
   render(el, { navigate }) {
     const slot = h("div");
-    const select = h("select", { testid: "login-demo" },
+    const select = h("select", { testid: "login-demo", id: "login-demo" },
       DEMO_PEOPLE.map(([openid, label]) => h("option", { value: openid }, label)));
-    const custom = h("input", { testid: "login-openid", placeholder: "或输入其他微信 openid" });
+    const custom = h("input", { testid: "login-openid", placeholder: "或输入其他微信 openid", "aria-label": "其他微信 openid" });
     const chosen = () => custom.value.trim() || select.value;
     el.replaceChildren(
       h("div", { class: "card" },
         h("h2", {}, "欢迎来到邻里"),
         h("p", { class: "muted" }, "演示：选择这台“手机”上登录的微信用户。"),
-        h("label", {}, "演示用户"), select, custom,
+        h("label", { for: "login-demo" }, "演示用户"), select, custom,
         actionButton("微信一键登录", () => logIn(chosen(), navigate), { slot, testid: "login-submit" }),
         slot));
   },

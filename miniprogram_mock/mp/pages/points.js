@@ -9,7 +9,7 @@ export default {
       const [summary, entries] = await Promise.all([
         api.get("/me/points"), api.get("/me/points/entries", { per_page: 50 })]);
       return [
-        h("div", { class: "card", style: "text-align:center" },
+        h("div", { class: "card center" },
           h("div", { class: "muted" }, "当前积分"),
           h("div", { class: "big-number", testid: "points-balance" }, summary.balance),
           h("div", { class: "muted" }, `累计获得 ${summary.earned_total} · 累计使用 ${summary.spent_total}`),
@@ -21,7 +21,7 @@ export default {
             h("div", { class: "cell" },
               h("div", {}, h("div", {}, REASON_ZH[e.reason] || e.reason),
                 h("div", { class: "muted" }, fmtTime(e.created_at))),
-              h("div", { style: "text-align:right" },
+              h("div", { class: "right" },
                 h("div", { class: e.amount >= 0 ? "amount-plus" : "amount-minus" }, e.amount >= 0 ? `+${e.amount}` : e.amount),
                 h("div", { class: "muted" }, `余额 ${e.balance_after}`)))))
           : empty("还没有积分记录"),

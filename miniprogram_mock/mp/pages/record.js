@@ -7,7 +7,7 @@ function hours(minutes) { return (Math.round((minutes / 60) * 10) / 10).toString
 
 function recordList(record) {
   return [
-    h("div", { class: "card", style: "text-align:center" },
+    h("div", { class: "card center" },
       h("div", { class: "muted" }, "累计志愿服务时长（小时）"),
       h("div", { class: "big-number", testid: "record-hours" }, hours(record.total_minutes))),
     h("div", { class: "section-title" }, "志愿服务记录（已审核）"),
@@ -16,7 +16,7 @@ function recordList(record) {
         h("div", {}, h("div", {}, r.activity),
           h("div", { class: "muted" }, `${r.team} · ${fmtDate(r.date)}`),
           h("div", { class: "muted" }, `审核人：${r.approver}`)),
-        h("div", { style: "text-align:right" }, h("div", {}, `${hours(r.minutes)} 小时`),
+        h("div", { class: "right" }, h("div", {}, `${hours(r.minutes)} 小时`),
           r.points != null ? h("div", { class: "amount-plus" }, `+${r.points} 积分`) : null))))
       : empty("还没有审核通过的志愿服务"),
   ];

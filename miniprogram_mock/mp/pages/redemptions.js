@@ -8,7 +8,7 @@ import { giftNames } from "./gifts.js";
 const STATUS_ZH = { reserved: "待领取", fulfilled: "已领取", cancelled: "已取消", expired: "已过期" };
 
 function pickupQr(redemption) {
-  const img = h("img", { alt: "取货二维码", style: "width:140px;height:140px" });
+  const img = h("img", { alt: "取货二维码", class: "pickup-qr" });
   api.image(`/redemptions/${redemption.id}/pickup-code.png`).then((image) => { img.src = image.url; }, () => img.remove());
   return h("div", { class: "qr-box" }, img);
 }
@@ -27,11 +27,11 @@ export default {
             h("span", { class: `tag ${r.status === "reserved" ? "orange" : "grey"}`, testid: "redemption-status" }, STATUS_ZH[r.status] || r.status)),
           h("div", { class: "muted" }, `${r.points} 积分 · ${fmtTime(r.created_at)}`),
           r.status === "reserved" ? [
-            h("div", {}, "取货码 ", h("b", { style: "font-size:22px;letter-spacing:3px" }, r.pickup_code)),
+            h("div", {}, "取货码 ", h("b", { class: "code-text" }, r.pickup_code)),
             pickupQr(r),
             h("div", { class: "muted" }, `请于 ${fmtTime(r.expires_at)} 前领取`),
-            actionButton("取消兑换", async () => {
-              await api.post(`/redemptions/${r.id}/cancel`);
+            actionButton("取消兑换", async (act) => {
+              await act.post(`/redemptions/${r.id}/cancel`);
               toast("已取消，积分已退回");
               await reload();
             }, { slot, className: "block warn" }),

@@ -24,7 +24,7 @@ export default {
       const { activities, items } = await waiting(info, params.id);
       if (!items.length) return empty("没有待审核的服务时长");
       return h("div", { class: "cells" }, items.map((a) => {
-        const box = h("input", { type: "checkbox", style: "width:auto", value: a.id, testid: `approve-box-${a.user_id}` });
+        const box = h("input", { type: "checkbox", class: "inline", value: a.id, testid: `approve-box-${a.user_id}` });
         box.checked = a.status === "confirmed";
         box.disabled = a.status !== "confirmed";
         // What the clerk sees is what is approved: the page sends it back with the ids.
@@ -38,11 +38,11 @@ export default {
       }));
     });
     el.replaceChildren(h("p", { class: "muted" }, "以下是队长已确认、等待社区审核的服务时长。自己的时长和自己确认的时长须由其他工作人员审核。"), list,
-      actionButton("审核通过所选", async () => {
+      actionButton("审核通过所选", async (act) => {
         const chosen = boxes.filter((b) => b.checked && !b.disabled);
         if (!chosen.length) return toast("请选择要审核的记录");
         const ids = chosen.map((b) => Number(b.value));
-        const approved = await api.post("/attendances/approve", { ids, reviewed: chosen.map((b) => b.reviewed) });
+        const approved = await act.post("/attendances/approve", { ids, reviewed: chosen.map((b) => b.reviewed) });
         const points = approved.items.reduce((sum, a) => sum + (a.points || 0), 0);
         toast(`已审核 ${ids.length} 条，发放 ${points} 积分`);
         await reload();

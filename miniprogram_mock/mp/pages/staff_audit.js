@@ -26,10 +26,10 @@ function change(values) {
 export default {
   title: "操作记录",
   async render(el, { info }) {
-    const action = h("select", { testid: "audit-action" }, h("option", { value: "" }, "全部操作"),
+    const action = h("select", { testid: "audit-action", "aria-label": "操作类型" }, h("option", { value: "" }, "全部操作"),
       Object.entries(ACTION_ZH).map(([value, label]) => h("option", { value }, label)));
-    const from = h("input", { type: "date", value: todayLocal(-30), testid: "audit-from" });
-    const to = h("input", { type: "date", value: todayLocal(), testid: "audit-to" });
+    const from = h("input", { type: "date", value: todayLocal(-30), testid: "audit-from", "aria-label": "开始日期" });
+    const to = h("input", { type: "date", value: todayLocal(), testid: "audit-to", "aria-label": "结束日期" });
     const list = h("div");
     const query = () => ({ action: action.value || undefined, from: from.value, to: to.value });
     const reload = () => load(list, async () => {

@@ -19,7 +19,7 @@ export default {
         { status: "confirmed", per_page: 100 });
       if (!page.items.length) return empty("没有待审核的值班");
       return h("div", { class: "cells" }, page.items.map((s) => {
-        const box = h("input", { type: "checkbox", style: "width:auto", value: s.id, testid: `duty-box-${s.id}` });
+        const box = h("input", { type: "checkbox", class: "inline", value: s.id, testid: `duty-box-${s.id}` });
         box.checked = true;
         box.reviewed = { id: s.id, points: s.points_per_shift ?? 0 };
         boxes.push(box);
@@ -30,10 +30,10 @@ export default {
       }));
     });
     el.replaceChildren(h("p", { class: "muted" }, "队长确认过的值班在这里审核，审核通过后发放值班积分。"), list,
-      actionButton("审核通过所选", async () => {
+      actionButton("审核通过所选", async (act) => {
         const chosen = boxes.filter((b) => b.checked);
         if (!chosen.length) return toast("请选择要审核的值班");
-        const approved = await api.post("/duty/approve", {
+        const approved = await act.post("/duty/approve", {
           ids: chosen.map((b) => Number(b.value)), reviewed: chosen.map((b) => b.reviewed) });
         const points = approved.items.reduce((sum, s) => sum + (s.points || 0), 0);
         toast(`已审核 ${chosen.length} 个班次，发放 ${points} 积分`);

@@ -15,8 +15,9 @@ function rosterTable(roster, names) {
       h("span", { class: "tag" }, roster.status === "published" ? "已发布" : "草稿")),
     f ? h("div", { class: "muted" }, `每人班次 ${f.min_shifts}–${f.max_shifts}，夜班 ${f.night_min}–${f.night_max}`) : null,
     roster.unfilled?.length ? h("div", { class: "error" }, `${roster.unfilled.length} 个班次无人可排`) : null,
-    dates.length ? h("table", {}, h("tr", {}, h("th", {}, "日期"), shifts.map((s) => h("th", {}, s))),
-      dates.map((d) => h("tr", {}, h("td", {}, d.slice(5)), shifts.map((s) => h("td", {}, who(d, s))))))
+    dates.length ? h("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "排班表" },
+      h("table", {}, h("tr", {}, h("th", {}, "日期"), shifts.map((s) => h("th", {}, s))),
+        dates.map((d) => h("tr", {}, h("td", {}, d.slice(5)), shifts.map((s) => h("td", {}, who(d, s)))))))
       : empty("没有排班"));
 }
 
@@ -29,29 +30,29 @@ async function teamView(team, info) {
   const show = (roster) => {
     const parts = [rosterTable(roster, names)];
     if (roster.status === "draft" && info.leaderTeams.includes(team.id)) {
-      parts.push(actionButton("发布排班", async () => {
-        show(await api.post(`/rosters/${roster.id}/publish`));
+      parts.push(actionButton("发布排班", async (act) => {
+        show(await act.post(`/rosters/${roster.id}/publish`));
         toast("已发布，队员会收到通知");
-      }, { slot }), slot);
+      }, { slot, testid: `roster-publish-${roster.id}` }), slot);
     }
     out.replaceChildren(...parts);
   };
   const parts = [h("div", { class: "section-title" }, team.name), out];
   // Signing off the month's served shifts; the leader's own are left to another leader or
   // staff, and staff approve them afterwards (值班积分审批).
-  const month = h("input", { type: "month", value: todayLocal().slice(0, 7), testid: `duty-month-${team.id}` });
+  const month = h("input", { type: "month", value: todayLocal().slice(0, 7), testid: `duty-month-${team.id}`, "aria-label": "值班月份" });
   const signSlot = h("div");
   parts.push(h("div", { class: "card" }, h("div", { class: "row" }, month,
-    actionButton("确认该月值班", async () => {
-      const confirmed = await api.post(`/teams/${team.id}/duty/confirm`, { month: month.value });
+    actionButton("确认该月值班", async (act) => {
+      const confirmed = await act.post(`/teams/${team.id}/duty/confirm`, { month: month.value });
       toast(`已确认 ${confirmed.items.length} 个班次，待社区审核`);
     }, { slot: signSlot, className: "secondary", testid: `duty-confirm-${team.id}` })), signSlot));
   if (info.leaderTeams.includes(team.id)) {
-    const from = h("input", { type: "date", value: todayLocal(1) });
-    const to = h("input", { type: "date", value: todayLocal(30) });
+    const from = h("input", { type: "date", value: todayLocal(1), testid: `roster-from-${team.id}`, "aria-label": "排班开始日期" });
+    const to = h("input", { type: "date", value: todayLocal(30), testid: `roster-to-${team.id}`, "aria-label": "排班结束日期" });
     parts.splice(1, 0, h("div", { class: "card" }, h("div", { class: "row" }, from, to),
-      actionButton("生成排班草稿", async () => show(await api.post(`/teams/${team.id}/rosters`,
-        { from: from.value, to: to.value })), { slot })));
+      actionButton("生成排班草稿", async (act) => show(await act.post(`/teams/${team.id}/rosters`,
+        { from: from.value, to: to.value })), { slot, testid: `roster-generate-${team.id}` })));
   }
   try {
     const page = await api.get(`/teams/${team.id}/rosters`, { per_page: 1 });

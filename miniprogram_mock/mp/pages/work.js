@@ -8,7 +8,7 @@ export default {
     if (info.leaderTeams.length || info.staffCommunity) {
       parts.push(h("div", { class: "section-title" }, "队长"), h("div", { class: "cells" },
         cell("我队的活动（扫码签到、考勤）", "", "#/leader/activities", { testid: "work-leader-activities" }),
-        info.staffCommunity ? null : cell("值班排班", "", "#/staff/roster")));
+        info.staffCommunity ? null : cell("值班排班", "", "#/staff/roster", { testid: "work-leader-roster" })));
     }
     if (info.staffCommunity) {
       parts.push(h("div", { class: "section-title" }, "社区工作人员"), h("div", { class: "cells" },
