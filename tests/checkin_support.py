@@ -21,6 +21,12 @@ def poster_code(app, activity_id: int, at: datetime | None = None) -> str:
         return codes.issue(codes.CodeKind.POSTER, activity_id, at or now()).text
 
 
+def altered(code: str) -> str:
+    """``code`` with one character of its signature changed: always a different code."""
+    middle = len(code) // 2
+    return code[:middle] + ("A" if code[middle] != "A" else "B") + code[middle + 1:]
+
+
 def new_scan_id() -> str:
     return f"scan-{next(_scan_ids):06d}"
 
