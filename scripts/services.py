@@ -9,14 +9,14 @@ is touched.  Usage::
         url = pg.url("linli_test")      # postgresql+psycopg://postgres@127.0.0.1:PORT/linli_test
         rurl = rd.url()                 # redis://127.0.0.1:PORT/0
 
-Servers that are still running when the interpreter exits are stopped by an ``atexit`` hook.
-``atexit`` does not run on SIGTERM by default, so long-running scripts should call
-:func:`install_signal_handlers` (the test runner does).
+The processes themselves are :class:`scripts.processes.Process` objects (the one supervisor of
+scripts/ and tests/): servers still running when the interpreter exits are stopped by its
+``atexit`` hook. ``atexit`` does not run on SIGTERM by default, so long-running scripts should
+call :func:`install_signal_handlers` (the test runner does).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import glob
 import os
@@ -29,11 +29,20 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Self
+
+from scripts import processes
+from scripts.processes import (
+    Process,
+    ProcessError,
+    free_port,
+    install_signal_handlers,
+    stop_all,
+    tail,
+)
 
 __all__ = [
     "PostgresServer",
@@ -49,83 +58,16 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 
 
-class ServiceError(RuntimeError):
+class ServiceError(ProcessError):
     """A server could not be started (the message includes the tail of its log)."""
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# --- registry of live servers, for atexit / signal cleanup -------------------------------------
-
-_live: set[_Server] = set()
-_live_lock = threading.Lock()
-
-
-def stop_all() -> None:
-    """Stop every server started by this process that is still running."""
-    with _live_lock:
-        servers = list(_live)
-    for server in servers:
-        with contextlib.suppress(Exception):
-            server.stop()
-
-
-atexit.register(stop_all)
-
-
-def install_signal_handlers() -> None:
-    """Turn SIGTERM/SIGHUP into ``SystemExit`` so ``finally`` blocks and ``atexit`` run.
-
-    Only call this from a script's main thread; it is deliberately not done on import so that
-    pytest's own signal handling stays untouched.
-    """
-
-    def _handler(signum: int, _frame: FrameType | None) -> None:
-        # Ignore repeats so that cleanup is not interrupted halfway.
-        signal.signal(signum, signal.SIG_IGN)
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _handler)
-
-
-# --- helpers -----------------------------------------------------------------------------------
 
 
 def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _stop_pid(proc: subprocess.Popen[bytes], signals: Sequence[tuple[int, float]]) -> None:
-    """Send each (signal, grace seconds) in turn until the process has exited; then SIGKILL."""
-    for sig, grace in signals:
-        if proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
-
-
 class _Server:
-    """Common lifecycle: temp dir, spawned process, registry, context manager."""
+    """Common lifecycle: temp dir, one supervised process, registry, context manager."""
 
     name = "server"
 
@@ -133,16 +75,28 @@ class _Server:
         self.port: int | None = port
         self._fixed_port = port is not None
         self.tmpdir: Path | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process: Process | None = None
         self._lock = threading.RLock()
 
     @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The server's ``Popen`` (the supervisor's), while one was started."""
+        return self.process.proc if self.process is not None else None
+
+    @proc.setter
+    def proc(self, value: None) -> None:
+        # Only forgetting is allowed: a server's process is started through _launch().
+        if value is not None:
+            raise TypeError("start the server's process with _launch()")
+        self.process = None
+
+    @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
+        return self.process.pid if self.process is not None else None
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.process is not None and self.process.running
 
     @property
     def log_path(self) -> Path | None:
@@ -154,13 +108,37 @@ class _Server:
     def _stop_signals(self) -> Sequence[tuple[int, float]]:
         return ((signal.SIGTERM, STOP_TIMEOUT),)
 
+    def _launch(self, command: Callable[[], list[str]], ready: Callable[[], bool],
+                in_use: str, *, auto_port: bool, env: dict[str, str] | None = None,
+                popen: dict[str, Any] | None = None) -> None:
+        """Start ``command()`` under the supervisor and wait for ``ready``; with an automatic
+        port, try another one when the log says the port was taken meanwhile (``in_use``:
+        another process may grab it between free_port() and bind())."""
+        assert self.log_path is not None
+        for attempt in range(3):
+            if self.port is None or (auto_port and attempt > 0):
+                self.port = free_port()
+            self.process = Process(
+                self.name, command(), env=env, cwd=self.tmpdir or processes.ROOT,
+                log_path=self.log_path, ready=lambda _process: ready(),
+                start_timeout_s=START_TIMEOUT, stop_steps=self._stop_signals(), popen=popen)
+            try:
+                self.process.start()
+                return
+            except ProcessError as error:
+                self.process = None
+                if auto_port and "before it was ready" in str(error) \
+                        and in_use in tail(self.log_path, 5):
+                    continue
+                break
+        raise self._fail(f"did not become ready within {START_TIMEOUT:.0f}s")
+
     def _stop_process(self) -> None:
         with self._lock:
-            if self.proc is not None:
-                _stop_pid(self.proc, self._stop_signals())
-                self.proc = None
-            with _live_lock:
-                _live.discard(self)
+            if self.process is not None:
+                self.process.stop(self._stop_signals())
+                self.process = None
+            processes.unregister(self)
 
     def _remove_tmpdir(self) -> None:
         if self.tmpdir is not None:
@@ -176,12 +154,10 @@ class _Server:
                 self.port = None
 
     def _register(self) -> None:
-        with _live_lock:
-            _live.add(self)
+        processes.register(self)
 
     def _fail(self, message: str) -> ServiceError:
-        log = _tail(self.log_path) if self.log_path else "(no log)"
-        err = ServiceError(f"{self.name}: {message}\n--- log tail ---\n{log}")
+        err = ServiceError(f"{self.name}: {message}\n--- log tail ---\n{tail(self.log_path)}")
         self.stop()
         return err
 
@@ -326,70 +302,40 @@ class PostgresServer(_Server):
             f"--locale={_utf8_locale()}",
             "--no-sync",
         ]  # fmt: skip
-        with open(self.log_path, "ab") as log:
-            rc = subprocess.run(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.tmpdir,
-                env=self._env(),
-                **self._popen_user_kwargs(),
-            ).returncode
-        if rc != 0:
-            raise self._fail(f"initdb failed with exit code {rc}")
+        try:
+            processes.run(cmd, name="initdb", env=self._env(), cwd=self.tmpdir or "/tmp",
+                          timeout_s=START_TIMEOUT * 4, log_path=self.log_path,
+                          popen=self._popen_user_kwargs())
+        except ProcessError as error:
+            raise self._fail(str(error).splitlines()[0]) from None
+
+    def _command(self) -> list[str]:
+        assert self.bindir is not None and self.datadir is not None
+        cmd = [
+            str(self.bindir / "postgres"),
+            "-D", str(self.datadir),
+            "-p", str(self.port),
+            "-k", str(self.tmpdir),
+        ]  # fmt: skip
+        for key, value in self.settings.items():
+            cmd += ["-c", f"{key}={value}"]
+        return cmd
 
     def _spawn_and_wait(self) -> None:
-        assert self.bindir is not None and self.datadir is not None and self.log_path
-        auto_port = not self._fixed_port
-        for attempt in range(3):
-            if self.port is None or (auto_port and attempt > 0):
-                self.port = free_port()
-            cmd = [
-                str(self.bindir / "postgres"),
-                "-D", str(self.datadir),
-                "-p", str(self.port),
-                "-k", str(self.tmpdir),
-            ]  # fmt: skip
-            for key, value in self.settings.items():
-                cmd += ["-c", f"{key}={value}"]
-            with open(self.log_path, "ab") as log:
-                self.proc = subprocess.Popen(
-                    cmd,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=self.tmpdir,
-                    env=self._env(),
-                    **self._popen_user_kwargs(),
-                )
-            if self._wait_ready():
-                return
-            # Another process may have grabbed the port between free_port() and bind().
-            if (
-                auto_port
-                and self.proc.poll() is not None
-                and "already in use" in _tail(self.log_path)
-            ):
-                self.proc = None
-                continue
-            break
-        raise self._fail(f"did not accept connections within {START_TIMEOUT:.0f}s")
+        """Start the postmaster on the data directory and wait until it accepts clients."""
+        # A port kept on purpose (a restart that clients must find again) is never changed.
+        keep = self._fixed_port or getattr(self, "_keep_port", False)
+        self._launch(self._command, self._accepts_clients, "already in use",
+                     auto_port=not keep, env=self._env(), popen=self._popen_user_kwargs())
 
-    def _wait_ready(self) -> bool:
+    def _accepts_clients(self) -> bool:
         import psycopg  # lazy: importing this module must not require psycopg
 
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with psycopg.connect(self._conninfo("postgres"), connect_timeout=2):
-                    return True
-            except psycopg.OperationalError:
-                time.sleep(0.1)
-        return False
+        try:
+            with psycopg.connect(self._conninfo("postgres"), connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
 
     def _stop_signals(self) -> Sequence[tuple[int, float]]:
         # SIGTERM is "smart" shutdown, which waits for every client to disconnect (a leaked pool
@@ -485,54 +431,25 @@ class RedisServer(_Server):
             self._register()
             auto_port = not (self._fixed_port or self._keep_port)
             try:
-                for attempt in range(3):
-                    if self.port is None or (auto_port and attempt > 0):
-                        self.port = free_port()
-                    cmd = [
-                        binary,
-                        "--port", str(self.port),
-                        "--bind", "127.0.0.1",
-                        "--save", "",
-                        "--appendonly", "no",
-                        "--daemonize", "no",
-                        "--dir", str(self.tmpdir),
-                        *self.extra_args,
-                    ]  # fmt: skip
-                    with open(self.log_path, "ab") as log:
-                        self.proc = subprocess.Popen(
-                            cmd,
-                            stdout=log,
-                            stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL,
-                            cwd=self.tmpdir,
-                        )
-                    if self._wait_ready():
-                        self._keep_port = False
-                        return self
-                    if (
-                        auto_port
-                        and self.proc.poll() is not None
-                        and "in use" in _tail(self.log_path)
-                    ):
-                        self.proc = None
-                        continue
-                    break
-                raise self._fail(f"did not answer PING within {START_TIMEOUT:.0f}s")
+                self._launch(lambda: self._command(binary), self.ping, "in use",
+                             auto_port=auto_port)
             except BaseException:
                 self.stop()
                 raise
+            self._keep_port = False
+            return self
 
-    def _wait_ready(self) -> bool:
-        assert self.proc is not None and self.port is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            with contextlib.suppress(OSError):
-                if _redis_command(self.port, "PING") == b"+PONG":
-                    return True
-            time.sleep(0.05)
-        return False
+    def _command(self, binary: str) -> list[str]:
+        return [
+            binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--dir", str(self.tmpdir),
+            *self.extra_args,
+        ]  # fmt: skip
 
     def stop(self) -> None:
         """Stop by PID, delete the temp dir and forget the port (unless it was given)."""
