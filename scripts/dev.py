@@ -11,49 +11,58 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import requests
 
+from scripts import processes
+from scripts.processes import Process, ProcessError, http_ok
 from scripts.services import RedisServer, install_signal_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
+FLASK = [sys.executable, "-m", "flask", "--app", "backend"]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     install_signal_handlers()
     env = _environment(args)
-    processes: list[subprocess.Popen] = []
+    api = f"http://127.0.0.1:{args.api_port}"
+    mock = f"http://127.0.0.1:{args.mock_port}"
+    started: list[Process] = []
     redis = None
     try:
         redis = _ensure_redis(env)
-        processes.append(_spawn([sys.executable, "-m", "miniprogram_mock.wx_server",
-                                 "--host", "127.0.0.1", "--port", str(args.mock_port)], env))
+        # Output stays on the terminal; each process is its own session, so Ctrl-C reaches
+        # only us and we stop them in order (API, worker, mock), each by its PID.
+        started.append(Process("mock WeChat", [
+            sys.executable, "-m", "miniprogram_mock.wx_server", "--host", "127.0.0.1",
+            "--port", str(args.mock_port)], env=env, ready=http_ok(f"{mock}/_mock/stats")))
+        started[-1].start()
         _flask(env, "db", "upgrade")
         demo = _flask(env, "seed-demo")
-        processes.append(_spawn([sys.executable, "-m", "flask", "--app", "backend", "worker"],
-                                env))
-        processes.append(_spawn([sys.executable, "-m", "gunicorn", "-w", "2", "-b",
-                                 f"127.0.0.1:{args.api_port}", "backend:create_app()"], env))
-        api = f"http://127.0.0.1:{args.api_port}"
-        _wait_for(f"{api}/healthz")
-        _wait_for(f"http://127.0.0.1:{args.mock_port}/_mock/stats")
+        started.append(Process("RQ worker", [*FLASK, "worker"], env=env).start())
+        started.append(Process("API", [
+            sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{args.api_port}",
+            "backend:create_app()"], env=env, ready=http_ok(f"{api}/healthz")).start())
         _print_summary(args, env, demo)
         if args.check:
-            return _smoke_test(api, f"http://127.0.0.1:{args.mock_port}")
-        while all(p.poll() is None for p in processes):
+            return _smoke_test(api, mock)
+        while all(p.running for p in started):
             time.sleep(0.5)
-        print("a process stopped; shutting down", file=sys.stderr)
+        stopped = next(p for p in started if not p.running)
+        print(f"{stopped.name} stopped (exit code {stopped.returncode}); shutting down",
+              file=sys.stderr)
         return 1
+    except ProcessError as error:
+        raise SystemExit(str(error)) from None
     except KeyboardInterrupt:
         return 0
     finally:
-        for process in processes:
-            _stop(process)
+        for process in reversed(started):
+            process.stop()
         if redis is not None:
             redis.stop()
 
@@ -99,37 +108,12 @@ def _free_or_none(port: int) -> int | None:
         return port if probe.connect_ex(("127.0.0.1", port)) != 0 else None
 
 
-def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=ROOT, env=env)
-
-
 def _flask(env: dict[str, str], *command: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "backend", *command],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        raise SystemExit(f"flask {' '.join(command)} failed:\n{result.stderr}")
-    return result.stdout.strip()
-
-
-def _wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code < 500:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up within {timeout:.0f}s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    try:
+        return processes.run([*FLASK, *command], name=f"flask {' '.join(command)}",
+                             env=env).strip()
+    except ProcessError as error:
+        raise SystemExit(str(error)) from None
 
 
 def _print_summary(args: argparse.Namespace, env: dict[str, str], demo: str) -> None:

@@ -97,13 +97,15 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float, interval_s: float
 
 
 class Probe(Protocol):
-    def __call__(self, process: Process) -> bool: ...
+    """Readiness: called with the process being started (``None`` when used on its own)."""
+
+    def __call__(self, process: Process | None = None) -> bool: ...
 
 
 def port_open(port: int, host: str = HOST) -> Probe:
     """Ready when something accepts TCP connections on ``host:port``."""
 
-    def probe(_process: Process) -> bool:
+    def probe(_process: Process | None = None) -> bool:
         try:
             with socket.create_connection((host, port), timeout=1):
                 return True
@@ -113,34 +115,37 @@ def port_open(port: int, host: str = HOST) -> Probe:
     return probe
 
 
-def http_ok(url: str, accept: Callable[[int], bool] = lambda status: status == 200) -> Probe:
-    """Ready when a GET of ``url`` answers a status ``accept`` takes (200 by default)."""
-    parsed = http.client.urlsplit(url)
+class http_ok:  # noqa: N801 (reads as the probes beside it)
+    """Ready when a GET of ``url`` answers a status ``accept`` takes (200 by default);
+    ``last`` keeps what it saw, for the error message."""
 
-    def probe(process: Process) -> bool:
-        conn = http.client.HTTPConnection(parsed.hostname or HOST, parsed.port, timeout=2)
+    def __init__(self, url: str, accept: Callable[[int], bool] = lambda status: status == 200):
+        self.url, self.accept, self.last = url, accept, ""
+        self._parsed = http.client.urlsplit(url)
+
+    def __call__(self, _process: Process | None = None) -> bool:
+        conn = http.client.HTTPConnection(self._parsed.hostname or HOST, self._parsed.port,
+                                          timeout=2)
         try:
-            conn.request("GET", parsed.path or "/")
+            conn.request("GET", self._parsed.path or "/")
             response = conn.getresponse()
             response.read()
-            process.last_probe = f"HTTP {response.status}"
-            return accept(response.status)
+            self.last = f"HTTP {response.status}"
+            return self.accept(response.status)
         except (OSError, http.client.HTTPException) as error:
-            process.last_probe = type(error).__name__
+            self.last = type(error).__name__
             return False
         finally:
             conn.close()
-
-    return probe
 
 
 def log_line(pattern: str) -> Probe:
     """Ready when the process's log has a line matching the regular expression ``pattern``."""
     regex = re.compile(pattern, re.MULTILINE)
 
-    def probe(process: Process) -> bool:
-        if process.log_path is None:
-            raise ProcessError(f"{process.name}: a log-line probe needs a log_path")
+    def probe(process: Process | None = None) -> bool:
+        if process is None or process.log_path is None:
+            raise ProcessError("a log-line probe needs a process with a log_path")
         with contextlib.suppress(OSError):
             return regex.search(process.log_path.read_text(errors="replace")) is not None
         return False
@@ -265,7 +270,6 @@ class Process:
         self.new_session = new_session
         self.popen_kwargs = dict(popen or {})
         self.proc: subprocess.Popen[bytes] | None = None
-        self.last_probe = ""  # what the readiness probe saw last, for the error message
         self._lock = threading.RLock()
 
     @property
@@ -316,7 +320,8 @@ class Process:
                 if self.ready is None or self.ready(self):
                     return
                 if time.monotonic() >= deadline:
-                    seen = f" (last: {self.last_probe})" if self.last_probe else ""
+                    last = getattr(self.ready, "last", "")  # what the probe saw, if it says
+                    seen = f" (last: {last})" if last else ""
                     raise self.failure(f"not ready within {timeout:g}s{seen}")
                 time.sleep(0.1)
         except BaseException:

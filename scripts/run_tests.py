@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from scripts.processes import Process
 from scripts.services import PostgresServer, RedisServer, install_signal_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,20 +35,16 @@ def banner(text: str) -> None:
 
 def run(cmd: Sequence[str], env: dict[str, str] | None = None) -> int:
     """Run ``cmd`` in the repo root; if we are interrupted, stop it gently before re-raising."""
-    proc = subprocess.Popen(list(cmd), cwd=ROOT, env=env)
+    # In the terminal's session, so that Ctrl-C reaches pytest itself as well.
+    argv = list(cmd)
+    name = argv[2] if argv[1:2] == ["-m"] else Path(argv[0]).name
+    proc = Process(name, argv, env=env, new_session=False).start()
     try:
         return proc.wait()
     except BaseException as exc:
-        if proc.poll() is None:
-            # On Ctrl-C the terminal already sent SIGINT to pytest too; otherwise (SIGTERM) ask
-            # it to stop the same way, so it prints its summary and runs its fixture teardown.
-            if not isinstance(exc, KeyboardInterrupt):
-                proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        # On Ctrl-C the terminal already sent SIGINT to pytest too; otherwise (SIGTERM) ask
+        # it to stop the same way, so it prints its summary and runs its fixture teardown.
+        proc.stop([(None if isinstance(exc, KeyboardInterrupt) else signal.SIGINT, 15.0)])
         raise
 
 

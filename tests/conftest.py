@@ -21,6 +21,7 @@ from backend.extensions import db
 from miniprogram_mock.wx_server import start_in_thread
 from tests.browser import browser, playwright_driver, site  # noqa: F401 (mini-program pages)
 from tests.factories import Factory
+from tests.process_support import rq_workers  # noqa: F401 (real RQ worker processes)
 
 ADMIN_OPENID = "o-admin-street"
 ON_POSTGRES = os.environ.get("LINLI_TEST_DATABASE") == "postgresql"

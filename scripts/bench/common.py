@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import http.client
 import json
 import math
@@ -19,7 +18,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +31,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from scripts.services import PostgresServer, free_port
+from scripts import processes
+from scripts.processes import Process, free_port, http_ok, port_open
+from scripts.services import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -118,7 +118,10 @@ def postgres_version(postgres: PostgresServer, database: str) -> str:
 class Gunicorn:
     """``gunicorn APP_SPEC`` on a free loopback port; a context manager that always stops it.
 
-    Output goes to ``log_path`` so that error lines can be shown when a run goes wrong.
+    Output goes to ``log_path`` so that error lines can be shown when a run goes wrong. The
+    process is a :class:`scripts.processes.Process`: its own session (Ctrl-C in the terminal
+    reaches only us, and we stop gunicorn in order), SIGTERM for a graceful stop, then
+    SIGKILL to the master and every worker left.
     """
 
     def __init__(self, app_spec: str, env: Mapping[str, str], settings: GunicornSettings,
@@ -130,49 +133,36 @@ class Gunicorn:
         self.ready_path = ready_path
         self.start_timeout_s = start_timeout_s
         self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process: Process | None = None
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.process.proc if self.process is not None else None
+
+    @property
     def pid(self) -> int | None:
         """The master's; its workers are its children."""
-        return self.proc.pid if self.proc is not None else None
+        return self.process.pid if self.process is not None else None
 
     def start(self) -> Self:
         command = [sys.executable, "-m", "gunicorn", *self.settings.argv(),
                    "--bind", f"{HOST}:{self.port}", "--log-level", "warning",
                    "--error-logfile", "-", self.app_spec]
-        with open(self.log_path, "ab") as log:
-            # Own session: Ctrl-C in the terminal reaches only us, and we stop gunicorn in
-            # order; it also lets a last-resort SIGKILL reach the workers by process group.
-            self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-        try:
-            wait_for_http(self.url + self.ready_path, self.start_timeout_s, self.proc)
-        except BaseException:
-            self.stop()
-            raise
+        self.process = Process("gunicorn", command, env=self.env, log_path=self.log_path,
+                               ready=http_ok(self.url + self.ready_path),
+                               start_timeout_s=self.start_timeout_s)
+        self.process.start()
         return self
 
     def stop(self, grace_s: float = 15) -> None:
-        """SIGTERM (graceful), then SIGKILL to the whole process group. Idempotent."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=grace_s)
-        # The master is gone (or stuck); make sure no worker of its group outlives it.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.wait(timeout=5)
+        """SIGTERM (graceful), then SIGKILL to the master and its workers. Idempotent."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.stop([(signal.SIGTERM, grace_s)])
 
     def log_excerpt(self, max_lines: int = 20) -> list[str]:
         return log_excerpt(self.log_path, max_lines)
@@ -186,36 +176,26 @@ class Gunicorn:
 
 
 def wait_for_port(port: int, timeout_s: float, host: str = HOST) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listened on {host}:{port} within {timeout_s:.0f}s")
+    try:
+        processes.wait_until(port_open(port, host), timeout_s)
+    except TimeoutError:
+        raise TimeoutError(f"nothing listened on {host}:{port} within {timeout_s:.0f}s") from None
 
 
 def wait_for_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Wait until ``url`` answers 200 (and fail fast if ``proc`` dies meanwhile)."""
-    parsed = http.client.urlsplit(url)
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
+    probe = http_ok(url)
+
+    def answered() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server for {url} exited with code {proc.returncode}")
-        conn = http.client.HTTPConnection(parsed.hostname or HOST, parsed.port, timeout=2)
-        try:
-            conn.request("GET", parsed.path or "/")
-            response = conn.getresponse()
-            response.read()
-            if response.status == 200:
-                return
-            last = f"HTTP {response.status}"
-        except (OSError, http.client.HTTPException) as error:
-            last = type(error).__name__
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer 200 within {timeout_s:.0f}s ({last})")
+        return probe()
+
+    try:
+        processes.wait_until(answered, timeout_s, interval_s=0.2)
+    except TimeoutError:
+        raise TimeoutError(f"{url} did not answer 200 within {timeout_s:.0f}s "
+                           f"({probe.last or 'no answer'})") from None
 
 
 # Gunicorn's own warnings/errors, Flask's "ERROR in app" and the last line of each traceback.

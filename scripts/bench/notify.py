@@ -24,7 +24,6 @@ import contextlib
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import requests
 from flask import Flask
@@ -43,7 +42,6 @@ from sqlalchemy.orm import Session
 
 from scripts.bench.common import (
     HOST,
-    ROOT,
     HttpRequest,
     clean_env,
     format_checks,
@@ -52,10 +50,10 @@ from scripts.bench.common import (
     production_env,
     run_keeping_logs_on_failure,
     run_load,
-    wait_for_http,
 )
 from scripts.bench.signup_burst import migrate, seed_residents
-from scripts.services import PostgresServer, RedisServer, free_port, install_signal_handlers
+from scripts.processes import Probe, Process, free_port, http_ok
+from scripts.services import PostgresServer, RedisServer, install_signal_handlers
 
 DATABASE = "linli_bench_notify"
 TEMPLATE_KEY = "activity_reminder"
@@ -117,54 +115,27 @@ def serve_mock(port: int, appid: str, secret: str) -> int:
         stop()
 
 
-class ChildProcess:
+class ChildProcess(Process):
     """A child in its own session, logging to a file; stopped by PID, never by name.
 
     ``stop`` sends SIGTERM to the child (RQ's warm shutdown, the mock's exit), then SIGKILL
-    to every process still in the child's session: RQ's scheduler process and a work horse
-    (which RQ puts in a process group of its own, but in the same session).
+    to every process it started that is still there: RQ's scheduler process and a work horse
+    (which RQ puts in a process group of its own) — the supervisor's stop.
     """
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Self:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-        return self
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path,
+                 ready: Probe | None = None) -> None:
+        super().__init__(name, argv, env=env, log_path=log_path, ready=ready,
+                         stop_steps=((signal.SIGTERM, 20.0),))
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, grace_s: float = 20) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=grace_s)
-        stragglers = session_members(proc.pid)
-        if proc.poll() is None:
-            stragglers.insert(0, proc.pid)
-        for pid in stragglers:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while session_members(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)  # killed orphans are reaped by init
+        return self.running
 
     def log_problems(self, max_lines: int = 15) -> list[str]:
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
+        except (OSError, AttributeError):
             return []
         seen: Counter[str] = Counter(
             line.strip()[:250] for line in lines
@@ -175,46 +146,18 @@ class ChildProcess:
         return [f"{self.name} log ({self.log_path}):",
                 *(f"  x{n} {text}" for text, n in list(seen.items())[:max_lines])]
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-
-def session_members(sid: int) -> list[int]:
-    """PIDs of the processes (other than ``sid`` itself) in session ``sid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == sid:
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError), \
-                open(f"/proc/{entry}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid and fields[0] != "Z":  # state, ppid, pgrp, session
-                found.append(int(entry))
-    return found
-
 
 class MockWeChat(ChildProcess):
     def __init__(self, appid: str, secret: str, log_path: Path) -> None:
         self.port = free_port()
         super().__init__("mock WeChat", [
             sys.executable, "-m", "scripts.bench.notify", "--serve-mock", str(self.port),
-            "--mock-appid", appid, "--mock-secret", secret], clean_env({}), log_path)
+            "--mock-appid", appid, "--mock-secret", secret], clean_env({}), log_path,
+            ready=http_ok(f"http://{HOST}:{self.port}/_mock/stats"))
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
-
-    def start(self) -> Self:
-        super().start()
-        try:
-            wait_for_http(self.url + "/_mock/stats", 30, self.proc)
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def messages_sent(self, http: requests.Session) -> int:
         return int(http.get(self.url + "/_mock/stats", timeout=10).json()["messages_sent"])

@@ -11,7 +11,6 @@ positions, and that no request got a 5xx or failed; exits 1 if any check fails.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import create_engine, func, insert, select
 
+from scripts import processes
 from scripts.bench import baseline_app
 from scripts.bench.common import (
     ROOT,
@@ -42,6 +42,7 @@ from scripts.bench.common import (
     run_load,
     settings_from_args,
 )
+from scripts.processes import ProcessError
 from scripts.services import PostgresServer, RedisServer, install_signal_handlers
 
 DATABASE = "linli_bench"
@@ -110,10 +111,11 @@ def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> 
 
 def migrate(app_env: dict[str, str]) -> None:
     """``flask --app backend db upgrade`` (SPEC §12), its chatter shown only on failure."""
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "backend", "db", "upgrade"],
-                          cwd=ROOT, env=app_env, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"db upgrade failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    try:
+        processes.run([sys.executable, "-m", "flask", "--app", "backend", "db", "upgrade"],
+                      name="db upgrade", env=app_env, cwd=ROOT)
+    except ProcessError as error:
+        raise RuntimeError(str(error)) from None
 
 
 def seeding_app(app_env: dict[str, str]) -> Flask:
