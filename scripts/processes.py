@@ -222,6 +222,7 @@ def stop_all() -> None:
     for thing in reversed(things):
         with contextlib.suppress(Exception):
             thing.stop()
+        unregister(thing)
 
 
 atexit.register(stop_all)

@@ -98,11 +98,16 @@ def test_not_ready_in_time_is_stopped_and_says_what_the_probe_saw(tmp_path):
     assert not silent.running and gone(silent.pid)
 
 
-def test_stop_all_stops_what_is_still_registered(tmp_path):
+def test_stop_all_stops_what_is_still_registered(monkeypatch):
+    # A registry of this test's own: the session's Redis must outlive it.
+    monkeypatch.setattr(processes, "_live", {})
     first = Process("one", python("import time; time.sleep(600)")).start()
     second = Process("two", python("import time; time.sleep(600)")).start()
+    stopped = []
+    processes.register(type("Server", (), {"stop": lambda self: stopped.append("server")})())
     processes.stop_all()
-    assert not first.running and not second.running
+    assert not first.running and not second.running and stopped == ["server"]
+    assert processes._live == {}
 
 
 def test_run_returns_stdout_and_fails_with_the_tail(tmp_path):
