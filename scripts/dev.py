@@ -165,13 +165,14 @@ def _pages_served(api: str) -> bool:
 
 
 def _delivered(mock: str, openid: str, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if requests.get(f"{mock}/_mock/messages", params={"openid": openid},
-                        timeout=5).json()["items"]:
-            return True
-        time.sleep(0.3)
-    return False
+    def arrived() -> bool:
+        return bool(requests.get(f"{mock}/_mock/messages", params={"openid": openid},
+                                 timeout=5).json()["items"])
+
+    try:
+        return processes.wait_until(arrived, timeout, interval_s=0.3)
+    except TimeoutError:
+        return False
 
 
 if __name__ == "__main__":

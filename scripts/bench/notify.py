@@ -52,7 +52,7 @@ from scripts.bench.common import (
     run_load,
 )
 from scripts.bench.signup_burst import migrate, seed_residents
-from scripts.processes import Probe, Process, free_port, http_ok
+from scripts.processes import Probe, Process, free_port, http_ok, wait_until
 from scripts.services import PostgresServer, RedisServer, install_signal_handlers
 
 DATABASE = "linli_bench_notify"
@@ -385,15 +385,15 @@ def wait_for_idle_worker(redis: Redis, worker: ChildProcess, timeout_s: float = 
     from backend.notify.queue import QUEUE_NAME
 
     work_queue = Queue(QUEUE_NAME, connection=redis)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def idle() -> bool:
         if not worker.alive:
             raise RuntimeError(f"{worker.name} exited at start-up; see {worker.log_path}")
         workers = Worker.all(connection=redis)
-        if workers and work_queue.count == 0 and all(w.get_state() == "idle" for w in workers):
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{worker.name} was not idle within {timeout_s:.0f}s")
+        return bool(workers) and work_queue.count == 0 and \
+            all(w.get_state() == "idle" for w in workers)
+
+    wait_until(idle, timeout_s, interval_s=0.2, what=f"{worker.name} to be idle")
 
 
 def run_fanout(label: str, app: Flask, seeded: Seeded, lead: str, mock: MockWeChat,
@@ -460,13 +460,10 @@ def run_fanout(label: str, app: Flask, seeded: Seeded, lead: str, mock: MockWeCh
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
+    try:
+        return bool(wait_until(predicate, timeout_s, interval_s=0.2))
+    except TimeoutError:
+        return False
 
 
 def outbox_statuses(app: Flask, activity_id: int, lead: str) -> Counter[str]:
