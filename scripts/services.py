@@ -128,7 +128,7 @@ class _Server:
             except ProcessError as error:
                 self.process = None
                 if auto_port and "before it was ready" in str(error) \
-                        and in_use in tail(self.log_path, 5):
+                        and in_use in tail(self.log_path):
                     continue
                 break
         raise self._fail(f"did not become ready within {START_TIMEOUT:.0f}s")
