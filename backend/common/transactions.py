@@ -1,0 +1,72 @@
+"""The one transaction model: a use case is one unit of work on the request's session.
+
+``@transactional`` commits when the use case returns and rolls back when it raises, so a
+service never writes ``db.session.commit()`` by hand and everything it added (the change,
+its audit row, its outbox notices) commits or vanishes together. Nested use cases join the
+outer unit instead of committing half of it. ``lock(Model, id)`` is the one way to take a
+row lock (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers anyway).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from flask import g, has_app_context
+from sqlalchemy import select
+
+from backend.extensions import db
+
+P = ParamSpec("P")
+R = TypeVar("R")
+M = TypeVar("M")
+
+_DEPTH = "_linli_unit_depth"
+
+
+def _depth() -> int:
+    return getattr(g, _DEPTH, 0) if has_app_context() else 0
+
+
+def _set_depth(value: int) -> None:
+    if has_app_context():
+        setattr(g, _DEPTH, value)
+
+
+@contextmanager
+def unit_of_work():
+    """Commit on success, roll back on any exception; inner units join the outer one."""
+    depth = _depth()
+    _set_depth(depth + 1)
+    try:
+        yield db.session
+        if depth == 0:
+            db.session.commit()
+    except BaseException:
+        if depth == 0:
+            db.session.rollback()
+        raise
+    finally:
+        _set_depth(depth)
+
+
+def transactional(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` as one unit of work (see ``unit_of_work``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with unit_of_work():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def lock(model: type[M], ident: Any, *, skip_locked: bool = False) -> M | None:
+    """Load ``model`` row ``ident`` under a row lock, refreshed from the database."""
+    pk = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
+    query = (select(model).where(pk == ident)
+             .with_for_update(skip_locked=skip_locked)
+             .execution_options(populate_existing=True))
+    return db.session.scalar(query)
