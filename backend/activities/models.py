@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.clock import UTCDateTime, now
 from backend.communities.models import Team, _enum
+from backend.errors import ApiError
 from backend.extensions import db
 
 
@@ -90,6 +91,25 @@ class Activity(db.Model):
 
     def overlaps(self, other: Activity) -> bool:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at
+
+    def publish(self) -> None:
+        """Draft → published; only a draft that has not ended yet."""
+        if self.status != ActivityStatus.DRAFT:
+            raise ApiError("activity_not_draft", "只有草稿状态的活动可以发布")
+        if self.ends_at <= now():
+            raise ApiError("activity_ended", "活动已结束，不能发布")
+        self.status = ActivityStatus.PUBLISHED
+        self.published_at = now()
+
+    def cancel(self) -> None:
+        """→ cancelled, seats and waitlist emptied (the caller cancels the sign-ups)."""
+        if self.status == ActivityStatus.CANCELLED:
+            raise ApiError("activity_cancelled", "活动已取消")
+        if self.ends_at <= now():
+            raise ApiError("activity_ended", "活动已结束，不能取消")
+        self.status = ActivityStatus.CANCELLED
+        self.cancelled_at = now()
+        self.confirmed_count = self.waitlist_count = 0
 
 
 class Signup(db.Model):

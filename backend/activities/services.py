@@ -14,6 +14,7 @@ from backend.auth.models import User
 from backend.auth.services import is_admin
 from backend.common.audit import audit
 from backend.common.clock import now
+from backend.common.transactions import lock, transactional, unit_of_work
 from backend.communities import access
 from backend.communities.models import Community, Team
 from backend.communities.services import get_team
@@ -23,6 +24,7 @@ from backend.notify.reminders import schedule_reminders, unschedule_reminders
 from backend.notify.services import notify
 
 
+@transactional
 def create_activity(actor: User, team_id: int, data: dict[str, Any]) -> Activity:
     team = get_team(team_id)
     access.require_team_manager(actor, team)
@@ -38,7 +40,6 @@ def create_activity(actor: User, team_id: int, data: dict[str, Any]) -> Activity
         audit(actor.id, activity.community_id, "activity.rate_changed",
               f"activity:{activity.id}", "设置活动积分标准",
               after={"points_per_hour": activity.points_per_hour})
-    db.session.commit()
     return activity
 
 
@@ -82,52 +83,46 @@ def get_visible_activity(user: User, activity_id: int) -> Activity:
     return activity
 
 
-def get_managed_activity(user: User, activity_id: int, lock: bool = False) -> Activity:
+def get_managed_activity(user: User, activity_id: int, locked: bool = False) -> Activity:
     activity = get_visible_activity(user, activity_id)
     if not can_manage(user, activity):
         raise Forbidden("仅本队队长或社区工作人员可以管理该活动")
-    if lock:
+    if locked:
         activity = lock_activity(activity_id)
     return activity
 
 
 def lock_activity(activity_id: int) -> Activity:
     """Row-lock the activity (PostgreSQL); SQLite already holds the write lock."""
-    query = select(Activity).where(Activity.id == activity_id).with_for_update()
-    return db.session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    activity = lock(Activity, activity_id)
+    if activity is None:
+        raise NotFound("找不到该活动")
+    return activity
 
 
 def publish_activity(actor: User, activity_id: int) -> Activity:
-    activity = get_managed_activity(actor, activity_id, lock=True)
-    if activity.status != ActivityStatus.DRAFT:
-        raise ApiError("activity_not_draft", "只有草稿状态的活动可以发布")
-    if activity.ends_at <= now():
-        raise ApiError("activity_ended", "活动已结束，不能发布")
-    activity.status = ActivityStatus.PUBLISHED
-    activity.published_at = now()
-    db.session.commit()
+    # Reminders are booked only once the publication has committed.
+    with unit_of_work():
+        activity = get_managed_activity(actor, activity_id, locked=True)
+        activity.publish()
     schedule_reminders(activity)
     return activity
 
 
 def cancel_activity(actor: User, activity_id: int) -> Activity:
     """Cancel the activity and every sign-up on it; everyone signed up is told."""
-    activity = get_managed_activity(actor, activity_id, lock=True)
-    if activity.status == ActivityStatus.CANCELLED:
-        raise ApiError("activity_cancelled", "活动已取消")
-    if activity.ends_at <= now():
-        raise ApiError("activity_ended", "活动已结束，不能取消")
-    activity.status = ActivityStatus.CANCELLED
-    activity.cancelled_at = now()
-    signups = db.session.scalars(select(Signup).where(
-        Signup.activity_id == activity.id, Signup.status.in_(ACTIVE_SIGNUP)))
-    for signup in signups:
-        signup.cancel()
-        notify(signup.user_id, "activity_cancelled", f"您报名的活动「{activity.title}」已取消",
-               dedupe_key=f"activity_cancelled:{activity.id}:{signup.user_id}",
-               data={"activity_id": activity.id}, page=activity.page)
-    activity.confirmed_count = activity.waitlist_count = 0
-    db.session.commit()
+    with unit_of_work():
+        activity = get_managed_activity(actor, activity_id, locked=True)
+        activity.cancel()
+        signups = db.session.scalars(select(Signup).where(
+            Signup.activity_id == activity.id, Signup.status.in_(ACTIVE_SIGNUP)))
+        for signup in signups:
+            signup.cancel()
+            notify(signup.user_id, "activity_cancelled",
+                   f"您报名的活动「{activity.title}」已取消",
+                   dedupe_key=f"activity_cancelled:{activity.id}:{signup.user_id}",
+                   data={"activity_id": activity.id}, page=activity.page)
+    # Unbooked only once the cancellation has committed.
     unschedule_reminders(activity.id)
     return activity
 
@@ -137,8 +132,9 @@ def cancel_activity(actor: User, activity_id: int) -> Activity:
 TIME_FIELDS = {"starts_at", "ends_at", "signup_opens_at", "signup_closes_at", "cancel_deadline"}
 
 
+@transactional
 def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> Activity:
-    activity = get_managed_activity(actor, activity_id, lock=True)
+    activity = get_managed_activity(actor, activity_id, locked=True)
     if activity.status == ActivityStatus.CANCELLED:
         raise ApiError("activity_cancelled", "活动已取消")
     if activity.status != ActivityStatus.DRAFT and TIME_FIELDS & changes.keys():
@@ -161,7 +157,6 @@ def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> A
               f"activity:{activity.id}", "修改活动积分标准",
               before={"points_per_hour": rate_before},
               after={"points_per_hour": activity.points_per_hour})
-    db.session.commit()
     return activity
 
 

@@ -22,12 +22,14 @@ from backend.activities.services import (
 from backend.activities.waitlist import fill_free_seats, give_seat, overlapping_confirmed
 from backend.auth.models import User
 from backend.common.clock import LOCAL_TZ, now
+from backend.common.transactions import lock_where, transactional, unit_of_work
 from backend.communities import access
 from backend.communities.models import Resident
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
 
 
+@transactional
 def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
     """Take a seat or a waitlist place; returns (signup, created).
 
@@ -54,7 +56,6 @@ def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
         signup.put_on_waitlist(activity.next_waitlist_seq)
         activity.next_waitlist_seq += 1
         activity.waitlist_count += 1
-    db.session.commit()
     return signup, True
 
 
@@ -82,6 +83,7 @@ def _check_resident_may_sign_up(user: User, activity: Activity) -> None:
                        details={"activity_id": conflict.id})
 
 
+@transactional
 def cancel_signup(user: User, activity_id: int) -> Signup:
     """Give up a seat (the first waitlisted resident takes it) or a waitlist place."""
     get_visible_activity(user, activity_id)
@@ -100,7 +102,6 @@ def cancel_signup(user: User, activity_id: int) -> Signup:
         fill_free_seats(activity)
     else:
         activity.waitlist_count -= 1
-    db.session.commit()
     return signup
 
 
@@ -111,7 +112,7 @@ def active_signup(activity_id: int, user_id: int) -> Signup | None:
 
 
 def _lock_resident(user: User) -> None:
-    db.session.execute(select(Resident.id).where(Resident.user_id == user.id).with_for_update())
+    lock_where(select(Resident.id).where(Resident.user_id == user.id))
 
 
 def waitlist_position(signup: Signup) -> int | None:
@@ -127,8 +128,8 @@ def waitlist_position(signup: Signup) -> int | None:
 def signups_of_activity(viewer: User, activity_id: int, status: SignupStatus | None):
     activity = get_managed_activity(viewer, activity_id)
     if activity.ends_at <= now():
-        sweep_no_shows(activity_id=activity.id)
-        db.session.commit()
+        with unit_of_work():
+            sweep_no_shows(activity_id=activity.id)
     query = select(Signup).where(Signup.activity_id == activity.id)
     if status is not None:
         query = query.where(Signup.status == status)

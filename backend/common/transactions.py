@@ -4,7 +4,8 @@
 service never writes ``db.session.commit()`` by hand and everything it added (the change,
 its audit row, its outbox notices) commits or vanishes together. Nested use cases join the
 outer unit instead of committing half of it. ``lock(Model, id)`` is the one way to take a
-row lock (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers anyway).
+row lock (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers anyway), and
+``lock_where(query)`` the one way to lock the rows of any other select.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from flask import g, has_app_context
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from backend.extensions import db
 
@@ -70,3 +71,16 @@ def lock(model: type[M], ident: Any, *, skip_locked: bool = False) -> M | None:
              .with_for_update(skip_locked=skip_locked)
              .execution_options(populate_existing=True))
     return db.session.scalar(query)
+
+
+def lock_where(query: Select[Any], *, skip_locked: bool = False) -> list[Any]:
+    """Every row ``query`` selects, under a row lock and refreshed from the database.
+
+    For locks that are not one row by primary key: a batch in a fixed order (``order_by``
+    id, so that two use cases never wait on each other in a circle), a row found by
+    another unique key, or a sweep that passes over rows another worker holds
+    (``skip_locked``).
+    """
+    query = (query.with_for_update(skip_locked=skip_locked)
+             .execution_options(populate_existing=True))
+    return list(db.session.scalars(query))
