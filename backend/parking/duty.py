@@ -30,6 +30,7 @@ from backend.auth.models import User
 from backend.checkin import codes
 from backend.common.audit import audit
 from backend.common.clock import LOCAL_TZ, now
+from backend.common.transactions import lock, lock_where, transactional
 from backend.communities import access
 from backend.communities.models import Team
 from backend.communities.services import display_names
@@ -60,9 +61,7 @@ def _signer() -> Signer:
 def settings_row(team_id: int, lock: bool = False) -> DutySettings:
     """The team's duty settings, created on first use (flush only)."""
     query = select(DutySettings).where(DutySettings.team_id == team_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    row = db.session.scalar(query)
+    row = next(iter(lock_where(query)), None) if lock else db.session.scalar(query)
     if row is None:
         row = DutySettings(team_id=team_id, points_per_shift=0, post_code_version=0)
         db.session.add(row)
@@ -86,6 +85,7 @@ def post_code_png(actor: User, team_id: int) -> bytes:
     return buffer.getvalue()
 
 
+@transactional
 def rotate_post_code(actor: User, team_id: int) -> str:
     """Void every printed copy of the post code (a photo of it leaked, say)."""
     team = parking_team(team_id)
@@ -94,10 +94,10 @@ def rotate_post_code(actor: User, team_id: int) -> str:
     settings.post_code_version += 1
     audit(actor.id, team.community_id, "duty.post_code_rotated", f"team:{team.id}",
           "更换岗亭码", after={"version": settings.post_code_version})
-    db.session.commit()
     return post_code(actor, team_id)
 
 
+@transactional
 def set_post(actor: User, team_id: int, data: dict[str, Any]) -> DutySettings:
     """Where the post is, and how far from it a phone may check in."""
     team = parking_team(team_id)
@@ -108,7 +108,6 @@ def set_post(actor: User, team_id: int, data: dict[str, Any]) -> DutySettings:
     settings.post_radius_m = data["radius_m"]
     audit(actor.id, team.community_id, "duty.post_changed", f"team:{team.id}", "设置岗亭位置",
           before=before, after=_post_of(settings))
-    db.session.commit()
     return settings
 
 
@@ -154,6 +153,7 @@ def _require_at_post(team: Team, location: dict[str, float] | None) -> None:
                        details={"distance_m": round(away), "radius_m": settings.post_radius_m})
 
 
+@transactional
 def check_in(actor: User, code: str, location: dict[str, float] | None) -> dict[str, Any]:
     """Check the caller in, at the post, to the shift they hold there right now."""
     team = _team_of_code(code)
@@ -162,6 +162,7 @@ def check_in(actor: User, code: str, location: dict[str, float] | None) -> dict[
     return _complete(assignment, CheckinMethod.LOCATION)
 
 
+@transactional
 def hand_over(actor: User, code: str) -> dict[str, Any]:
     """The member going off duty scans the incoming member's check-in code (交接班)."""
     try:
@@ -192,9 +193,7 @@ def _current_shift(user_id: int, team_id: int | None) -> Assignment:
     found = db.session.scalar(held.order_by(Assignment.starts_at).limit(1))
     if found is None:
         _refuse_off_duty(user_id, team_id, current)
-    assignment = db.session.scalars(select(Assignment).where(Assignment.id == found.id)
-                                    .with_for_update()
-                                    .execution_options(populate_existing=True)).one()
+    assignment = lock(Assignment, found.id)
     if assignment.user_id != user_id:  # moved to someone else while we waited
         raise ApiError("not_on_duty", "当前没有值班班次")
     return assignment
@@ -206,7 +205,6 @@ def _complete(assignment: Assignment, method: CheckinMethod,
         return {"result": "already_checked_in", "assignment": assignment,
                 "points": assignment.points or 0}
     assignment.complete(now(), method, handed_over_by)
-    db.session.commit()
     return {"result": "ok", "assignment": assignment, "points": 0}
 
 
@@ -239,8 +237,7 @@ def _due(*conditions):
 
 def mark_missed_shifts() -> int:
     """Shifts that ended with no check-in become ``missed``; the leaders are told (flush)."""
-    rows = list(db.session.scalars(_due(Assignment.ends_at <= now())
-                                   .with_for_update(skip_locked=True)))
+    rows = lock_where(_due(Assignment.ends_at <= now()), skip_locked=True)
     for assignment in rows:
         assignment.mark_missed()
         team = db.session.get(Team, assignment.team_id)

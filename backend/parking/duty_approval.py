@@ -9,10 +9,10 @@ from sqlalchemy import Select, select
 
 from backend.auth.models import User
 from backend.common.audit import audit
+from backend.common.transactions import lock_where, transactional
 from backend.communities import access
 from backend.communities.services import attach_display_names
 from backend.errors import ApiError, Forbidden
-from backend.extensions import db
 from backend.notify.services import notify
 from backend.parking.duty import settings_row
 from backend.parking.models import Assignment, AssignmentStatus, Roster
@@ -21,19 +21,19 @@ from backend.points.credits import FOUR_EYES_MESSAGE, Credit, are_two_people, mi
 from backend.points.models import TransferReason
 
 
+@transactional
 def confirm_month(actor: User, team_id: int, month: str) -> list[Assignment]:
     """Sign off the team's completed shifts of ``month`` (not the caller's own)."""
     team = parking_team(team_id)
     if not (access.is_leader_of(actor, team.id) or access.is_staff_of(actor, team.community_id)):
         raise Forbidden("仅本队队长或社区工作人员可以确认值班")
     first, after = month_bounds(month)
-    rows = list(db.session.scalars(
+    rows = lock_where(
         select(Assignment).where(Assignment.team_id == team.id,
                                  Assignment.status == AssignmentStatus.COMPLETED,
                                  Assignment.date >= first, Assignment.date < after,
                                  Assignment.user_id != actor.id)
-        .order_by(Assignment.id).with_for_update()
-        .execution_options(populate_existing=True)))
+        .order_by(Assignment.id))
     rate = settings_row(team.id).points_per_shift
     for assignment in rows:
         assignment.confirm(actor.id, rate)
@@ -41,7 +41,6 @@ def confirm_month(actor: User, team_id: int, month: str) -> list[Assignment]:
         audit(actor.id, team.community_id, "duty.confirmed", f"team:{team.id}",
               f"确认{month}值班", after={"assignment_ids": [a.id for a in rows],
                                                 "points_per_shift": rate})
-    db.session.commit()
     return rows
 
 
@@ -62,6 +61,7 @@ def served_shifts(actor: User, community_id: int, status: AssignmentStatus | Non
     return query.order_by(Assignment.date, Assignment.starts_at, Assignment.id)
 
 
+@transactional
 def approve_shifts(actor: User, ids: list[int], reviewed: list[dict] | None = None
                    ) -> list[Assignment]:
     """Staff approve signed-off shifts; each credits its duty points exactly once."""
@@ -84,7 +84,6 @@ def approve_shifts(actor: User, ids: list[int], reviewed: list[dict] | None = No
                        details={"assignment_ids": changed})
     for assignment in to_credit:
         _credit(actor, assignment)
-    db.session.commit()
     return rows
 
 
@@ -119,9 +118,8 @@ def _decidable(actor: User, ids: list[int]) -> list[Assignment]:
     if not access.staff_community_ids(actor):
         raise Forbidden("只有社区工作人员可以审批值班积分")
     unique_ids = sorted(set(ids))
-    rows = list(db.session.scalars(
-        select(Assignment).where(Assignment.id.in_(unique_ids)).order_by(Assignment.id)
-        .with_for_update().execution_options(populate_existing=True)))
+    rows = lock_where(
+        select(Assignment).where(Assignment.id.in_(unique_ids)).order_by(Assignment.id))
     visible = {a.id for a in rows if access.is_staff_of(actor, a.roster.community_id)}
     if len(visible) != len(unique_ids):
         raise ApiError("not_found", "找不到该值班记录", 404,

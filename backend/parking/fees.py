@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from backend.auth.models import User
 from backend.common import cells
 from backend.common.audit import audit
+from backend.common.transactions import lock, transactional
 from backend.communities import access
 from backend.communities.models import Team
 from backend.communities.services import display_names
@@ -34,6 +35,7 @@ def to_yuan(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(Decimal("0.01"))
 
 
+@transactional
 def record_fee(actor: User, team_id: int, data: dict[str, Any]) -> Fee:
     """A fee collected from a car owner, recorded by the team's leader or staff (audited).
 
@@ -57,14 +59,13 @@ def record_fee(actor: User, team_id: int, data: dict[str, Any]) -> Fee:
     audit(actor.id, team.community_id, "fee.recorded", f"fee:{fee.id}", "登记停车费",
           after={"plate": fee.plate, "period": fee.period, "amount": str(to_yuan(fee.amount_fen)),
                  "collected_by": collector})
-    db.session.commit()
     return fee
 
 
+@transactional
 def void_fee(actor: User, fee_id: int, reason: str) -> Fee:
     """Cancel a wrong entry with a second entry of the opposite amount (never an edit)."""
-    fee = db.session.scalar(select(Fee).where(Fee.id == fee_id).with_for_update()
-                            .execution_options(populate_existing=True))
+    fee = lock(Fee, fee_id)
     team = db.session.get(Team, fee.team_id) if fee is not None else None
     if team is None or not (access.can_manage_team(actor, team)
                             or access.can_see_community(actor, team.community_id)):
@@ -82,7 +83,6 @@ def void_fee(actor: User, fee_id: int, reason: str) -> Fee:
     audit(actor.id, team.community_id, "fee.voided", f"fee:{fee.id}", reason,
           before={"amount": str(to_yuan(fee.amount_fen))},
           after={"amount": "0.00", "void_fee_id": void.id})
-    db.session.commit()
     return void
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.clock import LOCAL_TZ, UTCDateTime, now
 from backend.communities.models import _enum
+from backend.errors import ApiError
 from backend.extensions import db
 from backend.parking.rules import Availability, Shift
 
@@ -114,6 +115,16 @@ class Roster(db.Model):
     @property
     def is_published(self) -> bool:
         return self.status == RosterStatus.PUBLISHED
+
+    def publish(self, overlapping_id: int | None) -> None:
+        """Draft → published, unless ``overlapping_id`` (a published roster of the team
+        over some of the same days) is already out."""
+        if self.is_published:
+            raise ApiError("roster_published", "该排班表已发布")
+        if overlapping_id is not None:
+            raise ApiError("roster_overlaps", "该时段已有发布的排班表",
+                           details={"roster_id": overlapping_id})
+        self.status, self.published_at = RosterStatus.PUBLISHED, now()
 
 
 class AssignmentStatus(enum.StrEnum):
@@ -244,6 +255,42 @@ class SwapRequest(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_SWAP
+
+    # The guards are separate so a use case can refuse before it re-checks the rules
+    # against the database (a refused request is never marked stale).
+    def require_pending(self) -> None:
+        if self.status != SwapStatus.PENDING:
+            raise ApiError("swap_not_pending", "该换班申请不在待接受状态")
+
+    def require_accepted(self) -> None:
+        if self.status != SwapStatus.ACCEPTED:
+            raise ApiError("swap_not_accepted", "对方尚未接受，或该申请已处理")
+
+    def require_open(self) -> None:
+        if not self.is_open:
+            raise ApiError("swap_not_pending", "该换班申请已处理")
+
+    def accept(self) -> None:
+        """The receiver takes the shift on; the leader still has to approve."""
+        self.require_pending()
+        self.status = SwapStatus.ACCEPTED
+
+    def approve(self, approver_id: int) -> None:
+        """The leader's yes: the shift changes hands (the receiver now holds it)."""
+        self.require_accepted()
+        self.assignment.user_id = self.to_user_id
+        self.status, self.decided_at, self.approved_by = SwapStatus.APPROVED, now(), approver_id
+
+    def decline(self, by_user_id: int) -> None:
+        """Declined by the receiver or a manager; withdrawn (cancelled) by the requester."""
+        self.require_open()
+        withdrawn = by_user_id == self.from_user_id
+        self.status = SwapStatus.CANCELLED if withdrawn else SwapStatus.DECLINED
+        self.decided_at = now()
+
+    def go_stale(self) -> None:
+        """The shift changed hands meanwhile: the request lapses."""
+        self.status, self.decided_at = SwapStatus.CANCELLED, now()
 
 
 class Fee(db.Model):

@@ -1,6 +1,6 @@
 """Parking duty use cases: templates, availability, rosters, publishing, my shifts.
 
-Each public function is one use case and commits once.
+Each public function that writes is one use case, one unit of work (``@transactional``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from backend.auth.models import User
 from backend.common.audit import audit
 from backend.common.clock import LOCAL_TZ, now
 from backend.common.pagination import paginate
+from backend.common.transactions import lock, transactional
 from backend.communities import access
 from backend.communities.models import Community, Team, TeamCategory, TeamMember, TeamRole
 from backend.communities.services import get_team, resident_names
@@ -107,6 +108,7 @@ def duty_settings(team_id: int) -> DutySettings:
     return settings or DutySettings(team_id=team_id, points_per_shift=0)
 
 
+@transactional
 def replace_templates(actor: User, team_id: int, shifts: list[dict[str, Any]],
                       points_per_shift: int | None) -> dict[str, Any]:
     """The team's shifts, replaced as a whole (existing rosters keep their own copies)."""
@@ -121,7 +123,6 @@ def replace_templates(actor: User, team_id: int, shifts: list[dict[str, Any]],
                                      needed=s["needed"]) for i, s in enumerate(shifts))
     if points_per_shift is not None:
         _set_points_per_shift(actor, team, points_per_shift)
-    db.session.commit()
     return template_view(team_id)
 
 
@@ -168,6 +169,7 @@ def _availability_target(actor: User, team_id: int, user_id: int) -> Team:
     return team
 
 
+@transactional
 def set_availability(actor: User, team_id: int, user_id: int,
                      data: dict[str, Any]) -> MemberAvailability:
     _availability_target(actor, team_id, user_id)
@@ -178,7 +180,6 @@ def set_availability(actor: User, team_id: int, user_id: int,
     row.no_night = preferences["no_night"]
     row.avoid_shifts = sorted(set(preferences["avoid_shifts"]))
     db.session.add(row)
-    db.session.commit()
     return row
 
 
@@ -201,6 +202,7 @@ def availability_of(team_id: int, user_id: int) -> Availability:
 # --- rosters --------------------------------------------------------------------------------
 
 
+@transactional
 def create_roster(actor: User, team_id: int, first_day: date, last_day: date) -> Roster:
     """Generate a draft roster over the days, honouring every hard rule."""
     team = parking_team(team_id)
@@ -223,7 +225,6 @@ def create_roster(actor: User, team_id: int, first_day: date, last_day: date) ->
             team_id=team.id, date=shift.day, shift=shift.name, seat=seat,
             starts_at=shift.start, ends_at=shift.end, user_id=result.assigned.get(index),
             unfilled_reasons=result.unfilled.get(index)))
-    db.session.commit()
     return roster
 
 
@@ -256,23 +257,17 @@ def fixed_shifts(user_id: int, first_day: date, last_day: date) -> tuple[Shift, 
     return tuple(row.as_shift() for row in rows)
 
 
+@transactional
 def publish_roster(actor: User, roster_id: int) -> Roster:
     roster = managed_roster(actor, roster_id)
     # The team's row serialises publishing, so two overlapping rosters cannot both go out.
-    db.session.execute(select(Team.id).where(Team.id == roster.team_id).with_for_update())
+    lock(Team, roster.team_id)
     roster = db.session.scalars(select(Roster).where(Roster.id == roster.id)
                                 .execution_options(populate_existing=True)).one()
-    if roster.is_published:
-        raise ApiError("roster_published", "该排班表已发布")
-    overlapping = db.session.scalar(select(Roster.id).where(
+    roster.publish(db.session.scalar(select(Roster.id).where(
         Roster.team_id == roster.team_id, Roster.status == RosterStatus.PUBLISHED,
-        Roster.first_day <= roster.last_day, roster.first_day <= Roster.last_day))
-    if overlapping is not None:
-        raise ApiError("roster_overlaps", "该时段已有发布的排班表",
-                       details={"roster_id": overlapping})
-    roster.status, roster.published_at = RosterStatus.PUBLISHED, now()
+        Roster.first_day <= roster.last_day, roster.first_day <= Roster.last_day)))
     _notify_members(roster)
-    db.session.commit()
     return roster
 
 

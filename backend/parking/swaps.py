@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from backend.auth.models import User
 from backend.common.audit import audit
 from backend.common.clock import now
+from backend.common.transactions import lock, lock_where, transactional
 from backend.communities import access
 from backend.communities.models import Team, TeamMember
 from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
@@ -57,16 +58,17 @@ def _refuse_if_breaking(user_id: int, assignment: Assignment) -> None:
 
 
 def _lock_assignment(assignment_id: int) -> Assignment:
-    return db.session.scalars(select(Assignment).where(Assignment.id == assignment_id)
-                              .with_for_update()
-                              .execution_options(populate_existing=True)).one()
+    assignment = lock(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound("找不到该班次")
+    return assignment
 
 
 def _lock_member(team_id: int, user_id: int) -> None:
     """Serialise rule checks for one member (their team row is the lock)."""
-    found = db.session.scalar(select(TeamMember.id).where(
-        TeamMember.team_id == team_id, TeamMember.user_id == user_id).with_for_update())
-    if found is None:
+    found = lock_where(select(TeamMember.id).where(
+        TeamMember.team_id == team_id, TeamMember.user_id == user_id))
+    if not found:
         raise ApiError("not_a_team_member", "对方不是本队队员", details={"user_id": user_id})
 
 
@@ -83,6 +85,7 @@ def _require_upcoming(assignment: Assignment) -> None:
         raise ApiError("shift_started", "班次已开始或已结束，不能再调整")
 
 
+@transactional
 def request_swap(actor: User, assignment_id: int, to_user_id: int) -> SwapRequest:
     assignment = _visible_assignment(actor, assignment_id)
     if assignment.user_id != actor.id:
@@ -105,7 +108,6 @@ def request_swap(actor: User, assignment_id: int, to_user_id: int) -> SwapReques
     notify(to_user_id, "swap_request", f"队友请您代班：{assignment.label}",
            dedupe_key=f"swap_request:{swap.id}:{to_user_id}",
            data={"swap_request_id": swap.id}, page=SHIFTS_PAGE)
-    db.session.commit()
     return swap
 
 
@@ -124,16 +126,15 @@ def _visible_swap(user: User, swap_id: int) -> SwapRequest:
 
 def _locked(swap: SwapRequest) -> tuple[Assignment, SwapRequest]:
     assignment = _lock_assignment(swap.assignment_id)
-    swap = db.session.scalars(select(SwapRequest).where(SwapRequest.id == swap.id)
-                              .with_for_update()
-                              .execution_options(populate_existing=True)).one()
-    return assignment, swap
+    return assignment, lock(SwapRequest, swap.id)
 
 
 def _recheck(assignment: Assignment, swap: SwapRequest) -> None:
     """The shift must still be the requester's, still ahead, and still fit the receiver."""
     if assignment.user_id != swap.from_user_id:
-        swap.status, swap.decided_at = SwapStatus.CANCELLED, now()
+        swap.go_stale()
+        # Two steps on purpose: the lapsed request stays lapsed although the use case
+        # is refused (the refusal rolls back nothing else: nothing else was written).
         db.session.commit()
         raise ApiError("swap_stale", "该班次已被调整，换班申请已失效")
     _require_upcoming(assignment)
@@ -141,32 +142,30 @@ def _recheck(assignment: Assignment, swap: SwapRequest) -> None:
     _refuse_if_breaking(swap.to_user_id, assignment)
 
 
+@transactional
 def accept_swap(actor: User, swap_id: int) -> SwapRequest:
     swap = _visible_swap(actor, swap_id)
     if actor.id != swap.to_user_id:
         raise Forbidden("只有被邀请的队员可以接受换班")
     assignment, swap = _locked(swap)
-    if swap.status != SwapStatus.PENDING:
-        raise ApiError("swap_not_pending", "该换班申请不在待接受状态")
+    swap.require_pending()
     _recheck(assignment, swap)
-    swap.status = SwapStatus.ACCEPTED
+    swap.accept()
     for leader in leader_ids(swap.team_id):
         notify(leader, "swap_request", f"换班待审批：{assignment.label}",
                dedupe_key=f"swap_approval:{swap.id}:{leader}",
                data={"swap_request_id": swap.id}, page=SHIFTS_PAGE)
-    db.session.commit()
     return swap
 
 
+@transactional
 def approve_swap(actor: User, swap_id: int) -> SwapRequest:
     swap = _visible_swap(actor, swap_id)
     access.require_team_manager(actor, db.session.get(Team, swap.team_id))
     assignment, swap = _locked(swap)
-    if swap.status != SwapStatus.ACCEPTED:
-        raise ApiError("swap_not_accepted", "对方尚未接受，或该申请已处理")
+    swap.require_accepted()
     _recheck(assignment, swap)
-    assignment.user_id = swap.to_user_id
-    swap.status, swap.decided_at, swap.approved_by = SwapStatus.APPROVED, now(), actor.id
+    swap.approve(actor.id)
     audit(actor.id, db.session.get(Team, swap.team_id).community_id, "swap.approved",
           f"assignment:{assignment.id}", "批准换班", before={"user_id": swap.from_user_id},
           after={"user_id": swap.to_user_id, "swap_request_id": swap.id})
@@ -174,10 +173,10 @@ def approve_swap(actor: User, swap_id: int) -> SwapRequest:
         notify(user_id, "swap_request", f"换班已批准：{assignment.label}",
                dedupe_key=f"swap_approved:{swap.id}:{user_id}",
                data={"swap_request_id": swap.id}, page=SHIFTS_PAGE)
-    db.session.commit()
     return swap
 
 
+@transactional
 def decline_swap(actor: User, swap_id: int) -> SwapRequest:
     """The receiver declines, the requester withdraws, or a manager refuses."""
     swap = _visible_swap(actor, swap_id)
@@ -185,15 +184,11 @@ def decline_swap(actor: User, swap_id: int) -> SwapRequest:
     if actor.id not in (swap.from_user_id, swap.to_user_id) and not manager:
         raise Forbidden("无权处理该换班申请")
     _, swap = _locked(swap)
-    if not swap.is_open:
-        raise ApiError("swap_not_pending", "该换班申请已处理")
-    withdrawn = actor.id == swap.from_user_id
-    swap.status = SwapStatus.CANCELLED if withdrawn else SwapStatus.DECLINED
-    swap.decided_at = now()
-    db.session.commit()
+    swap.decline(actor.id)
     return swap
 
 
+@transactional
 def edit_assignment(actor: User, assignment_id: int, user_id: int | None) -> Assignment:
     """The leader puts someone on a shift (or empties it), under the same hard rules."""
     assignment = _visible_assignment(actor, assignment_id)
@@ -220,7 +215,6 @@ def edit_assignment(actor: User, assignment_id: int, user_id: int | None) -> Ass
         notify(user_id, "roster_published", f"队长为您安排了班次：{assignment.label}",
                dedupe_key=f"assignment_edit:{assignment.id}:{user_id}:{now().timestamp()}",
                data={"assignment_id": assignment.id}, page=SHIFTS_PAGE)
-    db.session.commit()
     return assignment
 
 
