@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from backend.auth.models import User
 from backend.common.audit import audit
 from backend.common.clock import LOCAL_TZ, now
+from backend.common.transactions import lock, transactional, unit_of_work
 from backend.communities.access import is_resident_of, is_staff_of, require_staff
 from backend.communities.services import get_community
 from backend.errors import ApiError, Forbidden, NotFound
@@ -31,6 +32,7 @@ PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud 
 HELD = (RedemptionStatus.RESERVED, RedemptionStatus.FULFILLED)
 
 
+@transactional
 def redeem(user: User, gift_id: int, quantity: int) -> Redemption:
     """Take the points and reserve the items in one transaction."""
     gift = get_gift_for(user, gift_id)
@@ -54,7 +56,6 @@ def redeem(user: User, gift_id: int, quantity: int) -> Redemption:
     redemption.transfer_id = moved.id
     gift.reserved += quantity
     _notify_ready(redemption, gift)
-    db.session.commit()
     return redemption
 
 
@@ -89,6 +90,7 @@ def redemption_page(redemption_id: int) -> str:
     return f"pages/redemptions/detail?id={redemption_id}"
 
 
+@transactional
 def fulfil(actor: User, pickup_code: str) -> Redemption:
     """Hand the gift over at the counter (staff of the gift's community)."""
     found = db.session.scalar(select(Redemption).where(
@@ -104,10 +106,10 @@ def fulfil(actor: User, pickup_code: str) -> Redemption:
     audit(actor.id, gift.community_id, "redemption.fulfilled", f"redemption:{redemption.id}",
           "兑换领取", before={"status": "reserved"},
           after={"status": "fulfilled", "gift_id": gift.id, "quantity": redemption.quantity})
-    db.session.commit()
     return redemption
 
 
+@transactional
 def cancel(actor: User, redemption_id: int) -> Redemption:
     """The resident before pickup, or staff: refund the points, put the items back."""
     found = db.session.get(Redemption, redemption_id)
@@ -121,7 +123,6 @@ def cancel(actor: User, redemption_id: int) -> Redemption:
               after={"status": "cancelled", "gift_id": redemption.gift_id,
                      "quantity": redemption.quantity,
                      "refund_transfer_id": redemption.refund_transfer_id})
-    db.session.commit()
     return redemption
 
 
@@ -131,11 +132,10 @@ def expire(redemption_id: int) -> bool:
     if found is None:
         return False
     try:
-        _cancel_locked(found, None, "expired", only_if_due=True)
-    except ApiError:
-        db.session.rollback()
+        with unit_of_work():
+            _cancel_locked(found, None, "expired", only_if_due=True)
+    except ApiError:  # picked up, cancelled or extended meanwhile: nothing to do
         return False
-    db.session.commit()
     return True
 
 
@@ -156,10 +156,7 @@ def _cancel_locked(found: Redemption, by_user_id: int | None, reason: str,
 
 def _lock(found: Redemption) -> tuple[Gift, Redemption]:
     gift = lock_gift(found.gift_id)
-    redemption = db.session.scalar(
-        select(Redemption).where(Redemption.id == found.id).with_for_update()
-        .execution_options(populate_existing=True))
-    return gift, redemption
+    return gift, lock(Redemption, found.id)
 
 
 def my_redemptions(user: User, status: RedemptionStatus | None = None):

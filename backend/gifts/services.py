@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.common.audit import audit
+from backend.common.transactions import lock, transactional
 from backend.communities.access import can_see_community, is_staff_of, require_staff
 from backend.communities.services import get_community
 from backend.errors import ApiError, Forbidden, NotFound
@@ -18,6 +19,7 @@ from backend.extensions import db
 from backend.gifts.models import Gift
 
 
+@transactional
 def create_gift(actor: User, community_id: int, data: dict[str, Any]) -> Gift:
     get_community(community_id)
     require_staff(actor, community_id)
@@ -27,10 +29,10 @@ def create_gift(actor: User, community_id: int, data: dict[str, Any]) -> Gift:
     audit(actor.id, community_id, "gift.created", f"gift:{gift.id}", "上架礼品",
           after={"stock": gift.stock, "points_cost": gift.points_cost,
                  "per_user_limit": gift.per_user_limit})
-    db.session.commit()
     return gift
 
 
+@transactional
 def update_gift(actor: User, gift_id: int, changes: dict[str, Any]) -> Gift:
     """Restock or change a gift; stock never drops below what is reserved or handed out."""
     gift = get_gift_for(actor, gift_id)
@@ -45,7 +47,6 @@ def update_gift(actor: User, gift_id: int, changes: dict[str, Any]) -> Gift:
     audit(actor.id, gift.community_id, "gift.updated", f"gift:{gift.id}",
           "补货" if changes.get("stock", gift.stock) > before.get("stock", gift.stock)
           else "修改礼品", before=before, after=changes)
-    db.session.commit()
     return gift
 
 
@@ -67,8 +68,7 @@ def get_gift_for(actor: User, gift_id: int) -> Gift:
 def lock_gift(gift_id: int) -> Gift:
     """The gift's row lock: first in every redemption use case (then the redemption, then
     the point accounts in id order), so they queue instead of deadlocking."""
-    gift = db.session.scalar(select(Gift).where(Gift.id == gift_id).with_for_update()
-                             .execution_options(populate_existing=True))
+    gift = lock(Gift, gift_id)
     if gift is None:
         raise NotFound("找不到该礼品")
     return gift
