@@ -5,19 +5,19 @@ applies it, and neither may be the resident whose points it changes."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from backend.auth.models import User
 from backend.common.audit import audit
+from backend.common.transactions import lock, transactional
 from backend.communities.access import is_resident_of, require_staff, require_staff_or_hide
 from backend.communities.services import get_community, get_user
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
 from backend.points.credits import require_two_people
 from backend.points.ledger import account_for, transfer
-from backend.points.models import AccountKind, Adjustment, AdjustmentStatus, TransferReason
+from backend.points.models import AccountKind, Adjustment, TransferReason
 
 
+@transactional
 def request_adjustment(actor: User, community_id: int, user_id: int, amount: int,
                        reason: str) -> Adjustment:
     get_community(community_id)
@@ -32,21 +32,18 @@ def request_adjustment(actor: User, community_id: int, user_id: int, amount: int
     db.session.flush()
     audit(actor.id, community_id, "adjustment.requested", f"adjustment:{adjustment.id}",
           reason, after={"user_id": user_id, "amount": amount, "status": "pending"})
-    db.session.commit()
     return adjustment
 
 
+@transactional
 def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
     """Apply it; the requester cannot approve their own (four eyes), nor twice anyone."""
-    adjustment = db.session.scalar(
-        select(Adjustment).where(Adjustment.id == adjustment_id).with_for_update()
-        .execution_options(populate_existing=True))
+    adjustment = lock(Adjustment, adjustment_id)
     if adjustment is None:
         raise NotFound("找不到该积分调整")
     require_staff_or_hide(actor, adjustment.community_id, "找不到该积分调整")
     require_two_people(adjustment.user_id, adjustment.requested_by, actor.id)
-    if adjustment.status != AdjustmentStatus.PENDING:
-        raise ApiError("adjustment_already_applied", "该积分调整已审批")
+    adjustment.require_pending()
     pool = account_for(adjustment.community_id, AccountKind.ADJUSTMENTS)
     resident = account_for(adjustment.community_id, AccountKind.RESIDENT, adjustment.user_id)
     source, target = (pool, resident) if adjustment.amount > 0 else (resident, pool)
@@ -57,5 +54,4 @@ def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
     audit(actor.id, adjustment.community_id, "adjustment.approved",
           f"adjustment:{adjustment.id}", adjustment.reason, before={"status": "pending"},
           after={"status": "applied", "transfer_id": moved.id, "amount": adjustment.amount})
-    db.session.commit()
     return adjustment

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from backend.common.clock import LOCAL_TZ, now, to_utc
+from backend.common.transactions import unit_of_work
 from backend.communities.models import Community
 from backend.extensions import db
 from backend.points.ledger import account_for, lock_accounts, transfer
@@ -62,7 +63,7 @@ def expire_due_points() -> dict[str, int]:
     done = select(ExpiryRun.community_id).where(ExpiryRun.year == year)
     communities = list(db.session.scalars(select(Community.id).where(
         Community.points_expire.is_(True), Community.id.not_in(done))))
-    db.session.rollback()
+    db.session.rollback()  # end the read: each account gets a transaction of its own
     totals = {"accounts": 0, "points": 0}
     for community_id in communities:
         accounts, points = expire_year(community_id, year)
@@ -77,11 +78,13 @@ def expire_year(community_id: int, year: int) -> tuple[int, int]:
     for account_id in _candidates(community_id, year):
         expired = _expire_account(community_id, account_id, year)
         accounts, points = accounts + (expired > 0), points + expired
-    if db.session.scalar(select(ExpiryRun.id).filter_by(community_id=community_id,
-                                                        year=year)) is None:
-        db.session.add(ExpiryRun(community_id=community_id, year=year,
-                                 accounts_expired=accounts, points_expired=points))
-    db.session.commit()
+    # One unit per account (above), then one for the run's record: a sweep over thousands
+    # of residents never holds their locks together, and a rerun skips what is done.
+    with unit_of_work():
+        if db.session.scalar(select(ExpiryRun.id).filter_by(community_id=community_id,
+                                                            year=year)) is None:
+            db.session.add(ExpiryRun(community_id=community_id, year=year,
+                                     accounts_expired=accounts, points_expired=points))
     return accounts, points
 
 
@@ -92,18 +95,18 @@ def _candidates(community_id: int, year: int) -> list[int]:
             Account.community_id == community_id, Account.kind == AccountKind.RESIDENT,
             Account.balance > 0, Transfer.created_at < start_of_year(year + 1))
         .distinct().order_by(Account.id)))
-    db.session.rollback()
+    db.session.rollback()  # end the read: each account gets a transaction of its own
     return ids
 
 
 def _expire_account(community_id: int, account_id: int, year: int) -> int:
     """One resident, one transaction: recomputed under both accounts' locks."""
-    pool = account_for(community_id, AccountKind.EXPIRED)
-    lock_accounts(account_id, pool.id)
-    account = db.session.get(Account, account_id)
-    amount = unspent_lots(account, [year])[year]
-    if amount > 0:
-        transfer(account, pool, amount, TransferReason.EXPIRE, f"expiry:{year}",
-                 f"expire-{account_id}-{year}")
-    db.session.commit()
+    with unit_of_work():
+        pool = account_for(community_id, AccountKind.EXPIRED)
+        lock_accounts(account_id, pool.id)
+        account = db.session.get(Account, account_id)
+        amount = unspent_lots(account, [year])[year]
+        if amount > 0:
+            transfer(account, pool, amount, TransferReason.EXPIRE, f"expiry:{year}",
+                     f"expire-{account_id}-{year}")
     return amount

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from backend.common import transactions
 from backend.common.clock import LOCAL_TZ, now
 from backend.errors import ApiError
 from backend.extensions import db
@@ -119,17 +120,15 @@ def reverse(original: Transfer, idempotency_key: str, author_id: int,
 
 def lock(account_id: int) -> Account:
     """Row-lock one account, e.g. before a rule reads what it already received."""
-    return db.session.execute(
-        select(Account).where(Account.id == account_id).with_for_update()
-        .execution_options(populate_existing=True)).scalar_one()
+    account = transactions.lock(Account, account_id)
+    assert account is not None, account_id  # callers hold the id of an existing account
+    return account
 
 
 def lock_accounts(first_id: int, second_id: int) -> tuple[Account, Account]:
     """Row-lock both accounts in id order (the one order every use case takes)."""
-    rows = db.session.scalars(
-        select(Account).where(Account.id.in_((first_id, second_id)))
-        .order_by(Account.id).with_for_update()
-        .execution_options(populate_existing=True)).all()
+    rows = transactions.lock_where(
+        select(Account).where(Account.id.in_((first_id, second_id))).order_by(Account.id))
     by_id = {row.id: row for row in rows}
     return by_id[first_id], by_id[second_id]
 

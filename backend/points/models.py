@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.clock import UTCDateTime, now
 from backend.communities.models import _enum
+from backend.errors import ApiError
 from backend.extensions import db
 
 
@@ -127,7 +128,13 @@ class Adjustment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    def require_pending(self) -> None:
+        """Refused before any point moves: an adjustment is applied once."""
+        if self.status != AdjustmentStatus.PENDING:
+            raise ApiError("adjustment_already_applied", "该积分调整已审批")
+
     def apply(self, approver_id: int, transfer_id: int) -> None:
+        self.require_pending()
         self.status, self.approved_by = AdjustmentStatus.APPLIED, approver_id
         self.approved_at, self.transfer_id = now(), transfer_id
 
@@ -155,7 +162,13 @@ class Reversal(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    def require_pending(self) -> None:
+        """Refused before the reversing transfer is written: a reversal is applied once."""
+        if self.status != ReversalStatus.PENDING:
+            raise ApiError("already_reversed", "该积分流水已冲正")
+
     def apply(self, approver_id: int, reversing_transfer_id: int) -> None:
+        self.require_pending()
         self.status, self.approved_by = ReversalStatus.APPLIED, approver_id
         self.approved_at, self.reversing_transfer_id = now(), reversing_transfer_id
 

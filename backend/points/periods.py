@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from backend.auth.models import User
 from backend.common.audit import audit
 from backend.common.clock import local_midnight, now
+from backend.common.transactions import transactional
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
 from backend.errors import ApiError
@@ -27,6 +28,7 @@ from backend.points.models import ClosedPeriod, Transfer
 IN_FLIGHT_GRACE = timedelta(minutes=10)
 
 
+@transactional
 def close_period(actor: User, community_id: int, month: date) -> ClosedPeriod:
     get_community(community_id)
     require_staff(actor, community_id)
@@ -44,7 +46,6 @@ def close_period(actor: User, community_id: int, month: date) -> ClosedPeriod:
     db.session.flush()
     audit(actor.id, community_id, "period.closed", f"period:{month:%Y-%m}", "月末结账",
           after={"transfer_count": count, "amount_total": total})
-    db.session.commit()
     return period
 
 

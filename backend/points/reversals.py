@@ -13,6 +13,7 @@ from sqlalchemy import Select, or_, select
 
 from backend.auth.models import User
 from backend.common.audit import audit
+from backend.common.transactions import lock, transactional
 from backend.communities.access import require_staff, staff_community_ids
 from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
@@ -24,6 +25,7 @@ REVERSIBLE = (TransferReason.SERVICE, TransferReason.DUTY, TransferReason.ADJUST
               TransferReason.EXPIRE)
 
 
+@transactional
 def request_reversal(actor: User, transfer_id: int, reason: str) -> Reversal:
     original = _staff_transfer(actor, transfer_id)
     if original.reason not in REVERSIBLE or original.reverses_id is not None:
@@ -39,22 +41,19 @@ def request_reversal(actor: User, transfer_id: int, reason: str) -> Reversal:
     audit(actor.id, original.community_id, "reversal.requested", f"transfer:{original.id}",
           reason, after={"reversal_id": reversal.id, "amount": original.amount,
                          "status": "pending"})
-    db.session.commit()
     return reversal
 
 
+@transactional
 def approve_reversal(actor: User, reversal_id: int) -> Reversal:
     """Write the reversing transfer (a different staff member than the one who asked)."""
-    reversal = db.session.scalar(
-        select(Reversal).where(Reversal.id == reversal_id).with_for_update()
-        .execution_options(populate_existing=True))
+    reversal = lock(Reversal, reversal_id)
     _require_staff_somewhere(actor)
     if reversal is None or reversal.community_id not in staff_community_ids(actor):
         raise NotFound("找不到该冲正申请")
     original = db.session.get(Transfer, reversal.transfer_id)
     require_two_people(_resident_of(original) or -1, reversal.requested_by, actor.id)
-    if reversal.status != ReversalStatus.PENDING:
-        raise ApiError("already_reversed", "该积分流水已冲正")
+    reversal.require_pending()
     _refuse_reversed(original)
     moved = reverse(original, f"reversal-{original.id}", actor.id, reversal.requested_by)
     reversal.apply(actor.id, moved.id)
@@ -62,7 +61,6 @@ def approve_reversal(actor: User, reversal_id: int) -> Reversal:
           reversal.reason, before={"status": "pending"},
           after={"status": "applied", "reversing_transfer_id": moved.id,
                  "amount": original.amount})
-    db.session.commit()
     return reversal
 
 
