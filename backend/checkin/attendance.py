@@ -18,6 +18,7 @@ from backend.checkin.models import Attendance, AttendanceCorrection, AttendanceS
 from backend.checkin.scans import early_allowance
 from backend.common.audit import audit
 from backend.common.clock import now
+from backend.common.transactions import lock, lock_where, transactional, unit_of_work
 from backend.communities import access
 from backend.communities.models import Community
 from backend.communities.services import attach_display_names
@@ -31,8 +32,8 @@ from backend.points.models import TransferReason
 def activity_attendances(actor: User, activity_id: int) -> Select:
     activity = get_managed_activity(actor, activity_id)
     if activity.ends_at <= now():
-        record_no_shows(activity.id)
-        db.session.commit()
+        with unit_of_work():
+            record_no_shows(activity.id)
     return (select(Attendance).where(Attendance.activity_id == activity.id)
             .order_by(Attendance.id))
 
@@ -47,6 +48,7 @@ def community_attendances(actor: User, community_id: int,
     return query.order_by(Attendance.id)
 
 
+@transactional
 def correct(actor: User, attendance_id: int, minutes: int, reason: str) -> Attendance:
     """A leader's or staff member's fix of the minutes, never by the resident concerned and
     never beyond the activity's own window (plus the early allowance); confirmed hours go
@@ -72,7 +74,6 @@ def correct(actor: User, attendance_id: int, minutes: int, reason: str) -> Atten
     audit(actor.id, attendance.community_id, "attendance.corrected",
           f"attendance:{attendance.id}", reason, before=before,
           after={"minutes": attendance.minutes, "status": attendance.status})
-    db.session.commit()
     return attendance
 
 
@@ -80,6 +81,7 @@ def _longest_minutes(activity: Activity) -> int:
     return int((activity.ends_at - activity.starts_at + early_allowance()).total_seconds()) // 60
 
 
+@transactional
 def confirm(actor: User, activity_id: int) -> list[Attendance]:
     """The leader signs off the activity's hours at the rate in force, which is frozen.
 
@@ -92,9 +94,8 @@ def confirm(actor: User, activity_id: int) -> list[Attendance]:
     if activity.ends_at > now():
         raise ApiError("activity_not_ended", "活动结束后才能确认服务时长")
     record_no_shows(activity.id)
-    rows = list(db.session.scalars(
-        select(Attendance).where(Attendance.activity_id == activity.id)
-        .order_by(Attendance.id).with_for_update()))
+    rows = lock_where(
+        select(Attendance).where(Attendance.activity_id == activity.id).order_by(Attendance.id))
     missing = [a.id for a in rows if a.status == AttendanceStatus.OPEN
                and a.corrected_minutes is None and a.checked_out_at is None]
     if missing:
@@ -109,7 +110,6 @@ def confirm(actor: User, activity_id: int) -> list[Attendance]:
         audit(actor.id, activity.community_id, "attendance.confirmed", f"activity:{activity.id}",
               "确认服务时长", after={"attendance_ids": [a.id for a in confirmed],
                                    "points_per_hour": rate})
-    db.session.commit()
     return rows
 
 
@@ -119,6 +119,7 @@ def effective_rate(activity: Activity) -> int:
     return db.session.get(Community, activity.community_id).points_per_hour
 
 
+@transactional
 def approve(actor: User, ids: list[int], reviewed: list[dict] | None = None
             ) -> list[Attendance]:
     """Staff approve confirmed hours, each crediting service points exactly once.
@@ -141,7 +142,6 @@ def approve(actor: User, ids: list[int], reviewed: list[dict] | None = None
     _require_unchanged(to_credit, reviewed or [])
     for attendance in to_credit:
         _credit(actor, attendance)
-    db.session.commit()
     return rows
 
 
@@ -183,6 +183,7 @@ def _credit(actor: User, attendance: Attendance) -> None:
                data={"title": activity.title, "points": points}, page="pages/points/index")
 
 
+@transactional
 def reject(actor: User, ids: list[int], reason: str) -> list[Attendance]:
     rows = _decidable(actor, ids)
     approved = [a.id for a in rows if a.status == AttendanceStatus.APPROVED]
@@ -196,7 +197,6 @@ def reject(actor: User, ids: list[int], reason: str) -> list[Attendance]:
             audit(actor.id, attendance.community_id, "attendance.rejected",
                   f"attendance:{attendance.id}", reason, before=before,
                   after={"status": attendance.status})
-    db.session.commit()
     return rows
 
 
@@ -246,9 +246,7 @@ def _undo_no_show(activity: Activity, user_id: int) -> None:
 
 
 def _locked(attendance_id: int) -> Attendance:
-    attendance = db.session.execute(
-        select(Attendance).where(Attendance.id == attendance_id).with_for_update()
-        .execution_options(populate_existing=True)).scalar_one_or_none()
+    attendance = lock(Attendance, attendance_id)
     if attendance is None:
         raise NotFound("找不到该签到记录")
     return attendance
@@ -266,9 +264,8 @@ def _decidable(actor: User, ids: list[int]) -> list[Attendance]:
     if not access.staff_community_ids(actor):
         raise Forbidden("只有社区工作人员可以审核服务时长")
     unique_ids = sorted(set(ids))
-    rows = list(db.session.scalars(
-        select(Attendance).where(Attendance.id.in_(unique_ids)).order_by(Attendance.id)
-        .with_for_update().execution_options(populate_existing=True)))
+    rows = lock_where(
+        select(Attendance).where(Attendance.id.in_(unique_ids)).order_by(Attendance.id))
     visible = {a.id for a in rows if access.is_staff_of(actor, a.community_id)}
     if len(visible) != len(unique_ids):
         raise ApiError("not_found", "找不到该签到记录", 404,

@@ -24,6 +24,7 @@ from backend.auth.models import User
 from backend.checkin import codes
 from backend.checkin.models import Attendance, AttendanceStatus, Certificate
 from backend.common.clock import LOCAL_TZ, now
+from backend.common.transactions import transactional
 from backend.communities import access
 from backend.communities.models import Community, Resident, Team
 from backend.errors import NotFound
@@ -58,6 +59,7 @@ def my_record(user: User, since: datetime | None, until: datetime | None) -> dic
     return service_record(user.id, since, until)
 
 
+@transactional
 def issue(actor: User, community_id: int, user_id: int, since: datetime | None,
           until: datetime | None) -> Certificate:
     access.require_staff(actor, community_id)
@@ -86,7 +88,6 @@ def issue(actor: User, community_id: int, user_id: int, since: datetime | None,
                               verification_code=_new_code(), content=content,
                               signature=_sign(content), issued_by=actor.id)
     db.session.add(certificate)
-    db.session.commit()
     return certificate
 
 
