@@ -21,6 +21,7 @@ from backend.auth.models import User
 from backend.common import ratelimit
 from backend.common.clock import now
 from backend.common.connections import wechat_client
+from backend.common.transactions import transactional, unit_of_work
 from backend.errors import ApiError, Unauthenticated
 from backend.extensions import db
 from backend.wechat import InvalidLoginCode, WeChatError
@@ -48,13 +49,14 @@ def login_with_wechat(code: str) -> LoginResult:
     # Hashed: an openid is an identifier of the person, and Redis keys show up in logs.
     who = hashlib.sha256(session["openid"].encode()).hexdigest()[:32]
     ratelimit.enforce("login-user", who, current_app.config["LOGIN_USER_RATE_PER_MIN"])
-    user = db.session.scalar(select(User).where(User.openid == session["openid"]))
-    is_new = user is None
-    if is_new:
-        user = User(openid=session["openid"], nickname=default_nickname(session["openid"]))
-        db.session.add(user)
-    user.last_login_at = now()
-    db.session.commit()
+    with unit_of_work():
+        user = db.session.scalar(select(User).where(User.openid == session["openid"]))
+        is_new = user is None
+        if is_new:
+            user = User(openid=session["openid"], nickname=default_nickname(session["openid"]))
+            db.session.add(user)
+        user.last_login_at = now()
+    # Signed once committed: the new user's id and token version are the database's.
     return LoginResult(issue_token(user), user, is_new)
 
 
@@ -74,9 +76,9 @@ def revoke_tokens(user_id: int) -> None:
         token_version=User.token_version + 1))
 
 
+@transactional
 def logout(user: User) -> None:
     revoke_tokens(user.id)
-    db.session.commit()
 
 
 def _serializer(secret_key: str | None = None) -> URLSafeTimedSerializer:

@@ -1,4 +1,4 @@
-"""Use cases for communities, staff, residents and teams; each commits once."""
+"""Use cases for communities, staff, residents and teams; each is one unit of work."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from backend.auth.services import revoke_tokens
 from backend.common.audit import AuditEntry, audit
 from backend.common.audit import changes as audit_changes
 from backend.common.clock import LOCAL_TZ, local_midnight
+from backend.common.transactions import transactional, unit_of_work
 from backend.communities import access
 from backend.communities.models import (
     Community,
@@ -54,11 +55,11 @@ def list_communities():
     return select(Community).order_by(Community.id)
 
 
+@transactional
 def create_community(actor: User, name: str, street: str) -> Community:
     access.require_admin(actor)
     community = Community(name=name, street=street)
     db.session.add(community)
-    db.session.commit()
     return community
 
 
@@ -66,6 +67,7 @@ def create_community(actor: User, name: str, street: str) -> Community:
 STREET_SETTINGS = frozenset({"max_points_per_hour", "max_points_per_shift"})
 
 
+@transactional
 def update_community_settings(actor: User, community_id: int, changes: dict[str, Any]) -> Community:
     """Staff change their community's rules and rates (audited); admins also set bounds."""
     community = get_community(community_id)
@@ -83,10 +85,10 @@ def update_community_settings(actor: User, community_id: int, changes: dict[str,
     if after:
         audit(actor.id, community_id, "community.settings_changed", f"community:{community_id}",
               "修改社区规则", before=before, after=after)
-    db.session.commit()
     return community
 
 
+@transactional
 def add_staff(actor: User, community_id: int, user_id: int) -> tuple[StaffMember, bool]:
     """Make ``user_id`` staff of the community; returns (membership, created)."""
     access.require_admin(actor)
@@ -98,10 +100,10 @@ def add_staff(actor: User, community_id: int, user_id: int) -> tuple[StaffMember
         return existing, False
     staff = StaffMember(community_id=community_id, user_id=user_id)
     db.session.add(staff)
-    db.session.commit()
     return staff, True
 
 
+@transactional
 def remove_staff(actor: User, community_id: int, user_id: int) -> None:
     """End a user's office as staff of the community (admins). Their tokens are revoked
     with it: a removed staff member logs in again, and holds no staff role from now on."""
@@ -112,27 +114,26 @@ def remove_staff(actor: User, community_id: int, user_id: int) -> None:
     if not removed:
         raise NotFound("该用户不是本社区工作人员")
     revoke_tokens(user_id)
-    db.session.commit()
 
 
 def join_community(user: User, community_id: int, details: dict[str, str]) -> tuple[Resident, bool]:
     """Become a resident; joining the same community again updates the address."""
-    get_community(community_id)
-    resident = access.residency(user)
-    if resident is not None and resident.community_id != community_id:
-        raise ApiError("already_in_community", "您已是其他社区的居民，一次只能加入一个社区",
-                       details={"community_id": resident.community_id})
-    created = resident is None
-    if created:
-        resident = Resident(user_id=user.id, community_id=community_id)
-        db.session.add(resident)
-    for field, value in details.items():
-        setattr(resident, field, value)
-    if created:
-        # Opened now, so that two first transfers at the same instant find it (SPEC §6).
-        account_for(community_id, AccountKind.RESIDENT, user.id)
-    db.session.commit()
-    access.forget(user)
+    with unit_of_work():
+        get_community(community_id)
+        resident = access.residency(user)
+        if resident is not None and resident.community_id != community_id:
+            raise ApiError("already_in_community", "您已是其他社区的居民，一次只能加入一个社区",
+                           details={"community_id": resident.community_id})
+        created = resident is None
+        if created:
+            resident = Resident(user_id=user.id, community_id=community_id)
+            db.session.add(resident)
+        for field, value in details.items():
+            setattr(resident, field, value)
+        if created:
+            # Opened now, so that two first transfers at the same instant find it (SPEC §6).
+            account_for(community_id, AccountKind.RESIDENT, user.id)
+    access.forget(user)  # the cached roles, once the residency is committed
     return resident, created
 
 
@@ -143,15 +144,16 @@ def list_teams(actor: User, community_id: int):
     return select(Team).where(Team.community_id == community_id).order_by(Team.id)
 
 
+@transactional
 def create_team(actor: User, community_id: int, name: str, category: TeamCategory) -> Team:
     get_community(community_id)
     access.require_staff(actor, community_id)
     team = Team(community_id=community_id, name=name, category=category)
     db.session.add(team)
-    db.session.commit()
     return team
 
 
+@transactional
 def add_team_member(actor: User, team_id: int, user_id: int,
                     role: TeamRole) -> tuple[TeamMember, bool]:
     """Add a resident of the team's community to the team, or change their role."""
@@ -172,10 +174,10 @@ def add_team_member(actor: User, team_id: int, user_id: int,
         # Who leads a team signs off its hours: every change of it is on record.
         audit(actor.id, team.community_id, "team.member_set", f"team:{team.id}",
               "设置队员", before=before, after={"user_id": user_id, "role": role})
-    db.session.commit()
     return member, created
 
 
+@transactional
 def remove_team_member(actor: User, team_id: int, user_id: int) -> None:
     """Take a member or leader off the team (staff, or the team's leader); their tokens are
     revoked, so a former leader's phone stops acting as one at once."""
@@ -188,7 +190,6 @@ def remove_team_member(actor: User, team_id: int, user_id: int) -> None:
     revoke_tokens(user_id)
     audit(actor.id, team.community_id, "team.member_removed", f"team:{team.id}", "移出队伍",
           before={"user_id": user_id})
-    db.session.commit()
 
 
 def list_team_members(actor: User, team_id: int):
