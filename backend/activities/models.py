@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.clock import UTCDateTime, now
 from backend.communities.models import Team, _enum
-from backend.errors import ApiError
+from backend.errors import ApiError, NotFound
 from backend.extensions import db
 
 
@@ -150,6 +150,9 @@ class Signup(db.Model):
         self.waitlist_seq = seq
 
     def cancel(self) -> None:
+        """Give up a seat or a waitlist place (the caller frees the counters)."""
+        if not self.is_active:
+            raise NotFound("您没有报名该活动")
         self.status = SignupStatus.CANCELLED
         self.cancelled_at = now()
 
