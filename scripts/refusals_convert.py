@@ -22,6 +22,7 @@ import ast
 import re
 import subprocess
 import sys
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,13 @@ HELPERS = {"Forbidden": ("forbidden", 403), "NotFound": ("not_found", 404),
 # The one code whose call sites said the same thing twice (architecture review §8): one
 # message for both. Other codes with several messages keep them (clients see them).
 CHOSEN = {"attendance_locked": "该记录已审核，不能再修改；如有错误请走积分冲正"}
+# The entry's message where the first call site's is not the one to keep (sites that say
+# something else go on saying it, through .saying()).
+PREFERRED = {
+    "four_eyes_required": "须由两位不同的人确认和审批，且不能是获得积分的本人，"
+                          "请由其他工作人员办理",
+    "swap_conflict": "换班会违反值班规则",
+}
 SKIP_FILES = {"backend/errors.py", "backend/refusals.py"}
 
 
@@ -71,11 +79,28 @@ def read_catalogue() -> dict[str, Entry]:
 
 
 def entry_source(entry: Entry) -> str:
-    line = f"{entry.name} = Refusal({entry.code!r}, {entry.status}, {_quote(entry.message)})"
-    if len(line) <= 100:
+    line = f"{entry.name} = Refusal({_quote(entry.code)}, {entry.status}, {_quote(entry.message)})"
+    if width(line) <= 100:
         return line
-    return (f"{entry.name} = Refusal(\n    {entry.code!r}, {entry.status},"
-            f" {_quote(entry.message)}\n)")
+    return (f"{entry.name} = Refusal(\n    {_quote(entry.code)}, {entry.status},\n"
+            f"    {_quote_wrapped(entry.message, '    ')},\n)")
+
+
+def width(text: str) -> int:
+    """Columns as ruff counts them (a CJK character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _quote_wrapped(text: str, indent: str, room: int = 96) -> str:
+    """``text`` as implicitly concatenated literals, one per line, each within the limit."""
+    chunks, chunk = [], ""
+    for char in text:
+        if width(indent) + width(_quote(chunk + char)) > room:
+            chunks.append(chunk)
+            chunk = ""
+        chunk += char
+    chunks.append(chunk)
+    return ("\n" + indent).join(_quote(c) for c in chunks)
 
 
 def _quote(text: str) -> str:
@@ -121,7 +146,8 @@ def find_sites(path: Path, tree: ast.Module) -> list[Site]:
         else:
             continue
         code = _literal(code_node)
-        if not isinstance(code, str) or not isinstance(status, int) or message is None and name == "ApiError":
+        literal = isinstance(code, str) and isinstance(status, int)
+        if not literal or (message is None and name == "ApiError"):
             print(f"left as is (no literal code/status): {_where(path, node)}", file=sys.stderr)
             continue
         sites.append(Site(path, node, code, status, message, details))
@@ -139,7 +165,8 @@ def _where(path: Path, node: ast.AST) -> str:
     return f"{path.relative_to(ROOT)}:{node.lineno}"
 
 
-def as_template(message: ast.expr, named: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+def as_template(message: ast.expr, named: dict[str, str],
+                source: str) -> tuple[str, dict[str, str]] | None:
     """An f-string (or a string concatenation) as a str.format template and its fields."""
     if isinstance(message, ast.Constant) and isinstance(message.value, str):
         return message.value.replace("{", "{{").replace("}", "}}"), {}
@@ -165,7 +192,7 @@ def as_template(message: ast.expr, named: dict[str, str]) -> tuple[str, dict[str
                     return None
                 spec = ":" + "".join(v.value for v in part.format_spec.values)
         name = _field_name(value, fields)
-        fields[name] = ast.unparse(value)
+        fields[name] = ast.get_source_segment(source, value) or ast.unparse(value)
         text += "{" + name + ("!" + chr(conversion) if conversion != -1 else "") + spec + "}"
     return text, fields
 
@@ -201,6 +228,31 @@ def _field_name(value: ast.expr, taken: dict[str, str]) -> str:
 # --- rewriting ---------------------------------------------------------------------------
 
 def replacement(site: Site, entry: Entry, source: str) -> str:
+    text = _call_text(site, entry, source)
+    line = source.splitlines()[site.node.lineno - 1]
+    start = len(line.encode()[:site.node.col_offset].decode())
+    end_line = source.splitlines()[site.node.end_lineno - 1]
+    tail = end_line[len(end_line.encode()[:site.node.end_col_offset].decode()):]
+    if width(line[:start]) + width(text) + width(tail) <= 100 or "(" not in text:
+        return text
+    head, args = text.split("(", 1)
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    if width(indent) + width(args[:-1]) + 1 <= 100:
+        return f"{head}(\n{indent}{args[:-1]},\n{indent[:-4]})"
+    parts = _split_args(args[:-1])
+    return f"{head}(\n" + "".join(f"{indent}{a},\n" for a in parts) + f"{indent[:-4]})"
+
+
+def _split_args(args: str) -> list[str]:
+    """Top-level comma-separated arguments of a call's source text."""
+    call = ast.parse(f"f({args})", mode="eval").body
+    segment = f"f({args})"
+    nodes = list(call.args) + [k for k in call.keywords]
+    return [ast.get_source_segment(segment, n) if not isinstance(n, ast.keyword)
+            else f"{n.arg}={ast.get_source_segment(segment, n.value)}" for n in nodes]
+
+
+def _call_text(site: Site, entry: Entry, source: str) -> str:
     details = f"details={ast.get_source_segment(source, site.details)}" if site.details else None
     if site.message is None or site.code in CHOSEN:
         args = [details] if details else []
@@ -277,13 +329,14 @@ def fix_imports(source: str, names: set[str]) -> str:
 
 
 def convert(files: list[Path], write: bool) -> list[Path]:
-    trees = {p: ast.parse(p.read_text()) for p in files}
+    sources = {p: p.read_text() for p in files}
+    trees = {p: ast.parse(sources[p]) for p in files}
     named = constants({p: ast.parse(p.read_text()) for p in BACKEND.rglob("*.py")})
     entries = read_catalogue()
     sites = [s for p in files for s in find_sites(p, trees[p])]
     for site in sites:
         if site.message is not None:
-            made = as_template(site.message, named)
+            made = as_template(site.message, named, sources[site.path])
             if made is not None:
                 site.template, site.fields = made
     new_entries: dict[str, list[Entry]] = defaultdict(list)
@@ -293,9 +346,10 @@ def convert(files: list[Path], write: bool) -> list[Path]:
                 sys.exit(f"{_where(site.path, site.node)}: {site.code} answers "
                          f"{site.status}, the catalogue says {entries[site.code].status}")
             continue
-        message = CHOSEN.get(site.code) or site.template
+        message = CHOSEN.get(site.code) or PREFERRED.get(site.code) or site.template
         if message is None:
-            message = "请求被拒绝"  # a wholly computed message: the site keeps its own
+            sys.exit(f"{_where(site.path, site.node)}: {site.code} has no message to catalogue;"
+                     " give it one in PREFERRED")
         entry = Entry(site.code.upper(), site.code, site.status, message)
         entries[site.code] = entry
         new_entries[site.path.relative_to(BACKEND).parts[0]].append(entry)
@@ -421,7 +475,7 @@ class CallGraph:
 
 
 def document_routes(write: bool) -> list[Path]:
-    files = [p for p in sorted(BACKEND.rglob("*.py")) if "refusals.py" != p.name]
+    files = [p for p in sorted(BACKEND.rglob("*.py")) if p.name != "refusals.py"]
     graph = CallGraph(files, read_catalogue())
     changed = []
     for path in sorted(BACKEND.glob("*/routes.py")):
@@ -455,8 +509,8 @@ def _decorate(path: Path, source: str, graph: CallGraph) -> str:
         if len(decorator) > 101:
             decorator = (f"{indent}@refuses(\n" + "".join(f"{indent}    {n},\n" for n in names)
                          + f"{indent})\n")
-        old = [d for d in view.decorator_list
-               if isinstance(d, ast.Call) and isinstance(d.func, ast.Name) and d.func.id == "refuses"]
+        old = [d for d in view.decorator_list if isinstance(d, ast.Call)
+               and isinstance(d.func, ast.Name) and d.func.id == "refuses"]
         if old:
             edits[old[0].lineno - 1] = (old[0].end_lineno - old[0].lineno + 1, decorator)
         else:
