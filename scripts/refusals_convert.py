@@ -379,6 +379,13 @@ def convert(files: list[Path], write: bool) -> list[Path]:
 
 # --- documenting the routes --------------------------------------------------------------
 
+# What the app-wide request hooks refuse (backend/common/bodies.py, idempotency.py), by method.
+HOOKS = {
+    "post": ["BAD_REQUEST", "IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_REQUEST_IN_PROGRESS",
+             "VALIDATION_ERROR"],
+    "put": ["BAD_REQUEST"],
+    "patch": ["BAD_REQUEST"],
+}
 COMMON_METHODS = {"get", "add", "all", "first", "scalar", "scalars", "execute", "commit", "flush",
                   "delete", "append", "update", "items", "values", "keys", "pop", "join", "format",
                   "one", "one_or_none", "filter", "where", "order_by", "limit", "count", "close",
@@ -396,10 +403,14 @@ class CallGraph:
         self.methods: dict[str, list[str]] = defaultdict(list)  # method name → qualified
         self.module_of: dict[str, str] = {}
         self.imports: dict[str, dict[str, str]] = {}  # module → local name → target
+        self.imported_modules: dict[str, set[str]] = {}  # module → modules it imports from
         for path in files:
             module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
             tree = ast.parse(path.read_text())
             self.imports[module] = self._imports(tree, module)
+            self.imported_modules[module] = {module} | {
+                target.rsplit(".", 1)[0] for target in self.imports[module].values()
+            } | set(self.imports[module].values())
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     self._add(f"{module}.{node.name}", node, module)
@@ -470,7 +481,9 @@ class CallGraph:
                 if f"{klass}.{func.attr}" in self.functions:
                     return [f"{klass}.{func.attr}"]
             if func.attr not in COMMON_METHODS:
-                return self.methods.get(func.attr, [])
+                # obj.method(): a method of a class from a module the caller imports from
+                return [q for q in self.methods.get(func.attr, [])
+                        if self.module_of[q] in self.imported_modules[module]]
         return []
 
 
@@ -492,18 +505,20 @@ def _decorate(path: Path, source: str, graph: CallGraph) -> str:
     module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
-    views: list[tuple[ast.FunctionDef, str]] = []
+    views: list[tuple[ast.FunctionDef, str, list[str]]] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and _is_route(node):
-            views.append((node, f"{module}.{node.name}"))
+            views.append((node, f"{module}.{node.name}", _methods(node)))
         if isinstance(node, ast.ClassDef) and _is_route(node):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name in {
                         "get", "post", "put", "patch", "delete"}:
-                    views.append((item, f"{module}.{node.name}.{item.name}"))
+                    views.append((item, f"{module}.{node.name}.{item.name}", [item.name]))
+    refused = {q: graph.raised(q) | {h for m in methods for h in HOOKS.get(m, [])}
+               for _, q, methods in views}
     edits: dict[int, tuple[int, str | None]] = {}  # line index → (lines to drop, insert)
-    for view, qualified in views:
-        names = sorted(graph.raised(qualified), key=lambda n: n)
+    for view, qualified, _ in views:
+        names = sorted(refused[qualified])
         indent = " " * view.col_offset
         decorator = f"{indent}@refuses({', '.join(names)})\n"
         if len(decorator) > 101:
@@ -533,9 +548,19 @@ def _decorate(path: Path, source: str, graph: CallGraph) -> str:
             i += 1
     new_source = "".join(out)
     if new_source != source:
-        used = {n for _, q in views for n in graph.raised(q)}
+        used = {n for names in refused.values() for n in names}
         new_source = _route_imports(new_source, used)
     return new_source
+
+
+def _methods(view: ast.FunctionDef) -> list[str]:
+    for decorator in view.decorator_list:
+        if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+                and decorator.func.attr == "route"):
+            for keyword in decorator.keywords:
+                if keyword.arg == "methods":
+                    return [m.lower() for m in ast.literal_eval(keyword.value)]
+    return ["get"]
 
 
 def _is_route(node: ast.FunctionDef | ast.ClassDef) -> bool:
