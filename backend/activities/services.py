@@ -17,10 +17,21 @@ from backend.common.clock import now
 from backend.communities import access
 from backend.communities.models import Community, Team
 from backend.communities.services import get_team
-from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.notify.reminders import schedule_reminders, unschedule_reminders
 from backend.notify.services import notify
+from backend.refusals import (
+    ACTIVITY_CANCELLED,
+    ACTIVITY_ENDED,
+    ACTIVITY_NOT_DRAFT,
+    ACTIVITY_PUBLISHED,
+    ATTENDANCE_CONFIRMED,
+    CAPACITY_BELOW_CONFIRMED,
+    FORBIDDEN,
+    NOT_FOUND,
+    RATE_REQUIRES_STAFF,
+)
 
 
 def create_activity(actor: User, team_id: int, data: dict[str, Any]) -> Activity:
@@ -48,8 +59,7 @@ def _check_rate(actor: User, community_id: int, points_per_hour: int) -> None:
     community = db.session.get(Community, community_id)
     if points_per_hour > community.points_per_hour and not access.is_staff_of(
             actor, community_id):
-        raise Forbidden(f"高于社区标准（{community.points_per_hour}积分/小时）的活动积分"
-                        "须由社区工作人员设置", code="rate_requires_staff")
+        raise RATE_REQUIRES_STAFF(points_per_hour=community.points_per_hour)
     if points_per_hour > community.max_points_per_hour:
         raise ValidationFailed({"points_per_hour": [
             f"不能超过本社区上限 {community.max_points_per_hour} 积分/小时"]})
@@ -78,14 +88,14 @@ def get_visible_activity(user: User, activity_id: int) -> Activity:
     """The activity if ``user`` may see it; another community's (or a draft) is a 404."""
     activity = db.session.get(Activity, activity_id)
     if activity is None or not can_view(user, activity):
-        raise NotFound("找不到该活动")
+        raise NOT_FOUND.saying("找不到该活动")
     return activity
 
 
 def get_managed_activity(user: User, activity_id: int, lock: bool = False) -> Activity:
     activity = get_visible_activity(user, activity_id)
     if not can_manage(user, activity):
-        raise Forbidden("仅本队队长或社区工作人员可以管理该活动")
+        raise FORBIDDEN.saying("仅本队队长或社区工作人员可以管理该活动")
     if lock:
         activity = lock_activity(activity_id)
     return activity
@@ -100,9 +110,9 @@ def lock_activity(activity_id: int) -> Activity:
 def publish_activity(actor: User, activity_id: int) -> Activity:
     activity = get_managed_activity(actor, activity_id, lock=True)
     if activity.status != ActivityStatus.DRAFT:
-        raise ApiError("activity_not_draft", "只有草稿状态的活动可以发布")
+        raise ACTIVITY_NOT_DRAFT()
     if activity.ends_at <= now():
-        raise ApiError("activity_ended", "活动已结束，不能发布")
+        raise ACTIVITY_ENDED()
     activity.status = ActivityStatus.PUBLISHED
     activity.published_at = now()
     db.session.commit()
@@ -114,9 +124,9 @@ def cancel_activity(actor: User, activity_id: int) -> Activity:
     """Cancel the activity and every sign-up on it; everyone signed up is told."""
     activity = get_managed_activity(actor, activity_id, lock=True)
     if activity.status == ActivityStatus.CANCELLED:
-        raise ApiError("activity_cancelled", "活动已取消")
+        raise ACTIVITY_CANCELLED()
     if activity.ends_at <= now():
-        raise ApiError("activity_ended", "活动已结束，不能取消")
+        raise ACTIVITY_ENDED.saying("活动已结束，不能取消")
     activity.status = ActivityStatus.CANCELLED
     activity.cancelled_at = now()
     signups = db.session.scalars(select(Signup).where(
@@ -140,15 +150,14 @@ TIME_FIELDS = {"starts_at", "ends_at", "signup_opens_at", "signup_closes_at", "c
 def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> Activity:
     activity = get_managed_activity(actor, activity_id, lock=True)
     if activity.status == ActivityStatus.CANCELLED:
-        raise ApiError("activity_cancelled", "活动已取消")
+        raise ACTIVITY_CANCELLED()
     if activity.status != ActivityStatus.DRAFT and TIME_FIELDS & changes.keys():
-        raise ApiError("activity_published", "活动已发布，不能修改时间；如需改期请取消后重新发布")
+        raise ACTIVITY_PUBLISHED()
     if "starts_at" in changes and changes["starts_at"] <= now():
         raise ValidationFailed({"starts_at": ["活动开始时间必须晚于现在"]})
     capacity = changes.get("capacity", activity.capacity)
     if capacity < activity.confirmed_count:
-        raise ApiError("capacity_below_confirmed", "名额不能少于已确认报名的人数",
-                       details={"confirmed_count": activity.confirmed_count})
+        raise CAPACITY_BELOW_CONFIRMED(details={"confirmed_count": activity.confirmed_count})
     rate_before = activity.points_per_hour
     if changes.get("points_per_hour", rate_before) != rate_before:
         _check_rate_change(actor, activity, changes["points_per_hour"])
@@ -167,7 +176,7 @@ def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> A
 
 def _check_rate_change(actor: User, activity: Activity, points_per_hour: int | None) -> None:
     if activity.hours_confirmed_at is not None:
-        raise ApiError("attendance_confirmed", "服务时长已确认，积分标准不能再修改")
+        raise ATTENDANCE_CONFIRMED()
     if points_per_hour is not None:
         _check_rate(actor, activity.community_id, points_per_hour)
 
@@ -186,7 +195,7 @@ def list_activities(viewer: User, community_id: int | None, status: ActivityStat
     if community_id is not None:
         if not (is_admin(viewer) or access.can_see_community(viewer, community_id)
                 or _leads_team_in(viewer, community_id)):
-            raise Forbidden("只能查看本社区的活动")
+            raise FORBIDDEN.saying("只能查看本社区的活动")
         query = query.where(Activity.community_id == community_id)
     elif not is_admin(viewer):
         return query.where(Activity.id.is_(None))

@@ -11,11 +11,16 @@ from backend.auth.models import User
 from backend.common.audit import audit
 from backend.communities.access import is_resident_of, require_staff, require_staff_or_hide
 from backend.communities.services import get_community, get_user
-from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
 from backend.points.credits import require_two_people
 from backend.points.ledger import account_for, transfer
 from backend.points.models import AccountKind, Adjustment, AdjustmentStatus, TransferReason
+from backend.refusals import (
+    ADJUSTMENT_ALREADY_APPLIED,
+    FOUR_EYES_REQUIRED,
+    NOT_A_RESIDENT,
+    NOT_FOUND,
+)
 
 
 def request_adjustment(actor: User, community_id: int, user_id: int, amount: int,
@@ -23,9 +28,9 @@ def request_adjustment(actor: User, community_id: int, user_id: int, amount: int
     get_community(community_id)
     require_staff(actor, community_id)
     if not is_resident_of(get_user(user_id), community_id):
-        raise ApiError("not_a_resident", "只能调整本社区居民的积分", details={"user_id": user_id})
+        raise NOT_A_RESIDENT.saying("只能调整本社区居民的积分", details={"user_id": user_id})
     if user_id == actor.id:
-        raise Forbidden("不能为自己申请积分调整，请由其他工作人员办理", code="four_eyes_required")
+        raise FOUR_EYES_REQUIRED.saying("不能为自己申请积分调整，请由其他工作人员办理")
     adjustment = Adjustment(community_id=community_id, user_id=user_id, amount=amount,
                             reason=reason, requested_by=actor.id)
     db.session.add(adjustment)
@@ -42,11 +47,11 @@ def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
         select(Adjustment).where(Adjustment.id == adjustment_id).with_for_update()
         .execution_options(populate_existing=True))
     if adjustment is None:
-        raise NotFound("找不到该积分调整")
+        raise NOT_FOUND.saying("找不到该积分调整")
     require_staff_or_hide(actor, adjustment.community_id, "找不到该积分调整")
     require_two_people(adjustment.user_id, adjustment.requested_by, actor.id)
     if adjustment.status != AdjustmentStatus.PENDING:
-        raise ApiError("adjustment_already_applied", "该积分调整已审批")
+        raise ADJUSTMENT_ALREADY_APPLIED()
     pool = account_for(adjustment.community_id, AccountKind.ADJUSTMENTS)
     resident = account_for(adjustment.community_id, AccountKind.RESIDENT, adjustment.user_id)
     source, target = (pool, resident) if adjustment.amount > 0 else (resident, pool)
