@@ -45,10 +45,10 @@ def refuses(*refusals: Refusal) -> Callable[[F], F]:
         apidoc = deepcopy(getattr(view, "_apidoc", {}))
         responses = apidoc.setdefault("response", {}).setdefault("responses", {})
         for status, entries in documented(*refusals).items():
-            codes = "; ".join(f"`{r.code}` {r.message}" for r in entries)
+            codes = "".join(f"\n- `{r.code}`: {r.message}" for r in entries)
             responses.setdefault(status, []).append({
                 "schema": ErrorEnvelopeSchema,
-                "description": f"{HTTPStatus(status).phrase}: {codes}",
+                "description": f"{HTTPStatus(status).phrase}, with the code\n{codes}",
                 "content_type": None,
             })
         view._apidoc = apidoc  # type: ignore[attr-defined]
