@@ -17,7 +17,7 @@ from backend.activities.schemas import (
 )
 from backend.auth.services import current_user
 from backend.common.api import refuses
-from backend.common.pagination import page_of, paginate
+from backend.common.pagination import Listing, paginated
 from backend.communities.services import display_names
 from backend.refusals import (
     ACTIVITY_CANCELLED,
@@ -65,19 +65,20 @@ def create_activity(data, tid):
 
 @blp.route("/activities", methods=["GET"])
 @blp.arguments(ActivityListArgsSchema, location="query")
-@blp.response(200, page_of(ActivitySchema))
+@paginated(blp, ActivitySchema)
 @refuses(FORBIDDEN, UNAUTHENTICATED)
 def list_activities(args):
     """Activities of a community (default: the caller's), soonest first."""
     viewer = current_user()
-    paging = {key: args.pop(key) for key in ("page", "per_page")}
     args.setdefault("community_id", None)
     for key in ("status", "starts_from", "starts_to"):
         args.setdefault(key, None)
-    page = paginate(services.list_activities(viewer, **args), **paging)
-    mine = signups.my_signups_for(viewer, [a.id for a in page["items"]])
-    page["items"] = [_dump(a, mine.get(a.id)) for a in page["items"]]
-    return page
+
+    def shape(rows):
+        mine = signups.my_signups_for(viewer, [a.id for a in rows])
+        return [_dump(a, mine.get(a.id)) for a in rows]
+
+    return Listing(services.list_activities(viewer, **args), shape)
 
 
 @blp.route("/activities/<id:aid>")
@@ -143,16 +144,18 @@ def cancel(aid):
 @blp.route("/activities/<id:aid>/signups")
 class ActivitySignups(MethodView):
     @blp.arguments(SignupListArgsSchema, location="query")
-    @blp.response(200, page_of(RosterEntrySchema))
+    @paginated(blp, RosterEntrySchema)
     @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
     def get(self, args, aid):
         """Who signed up (the team's leader or staff; names masked for leaders)."""
         viewer = current_user()
         activity, query = signups.signups_of_activity(viewer, aid, args.pop("status", None))
-        page = paginate(query, **args)
-        names = display_names(viewer, activity.community_id, [s.user_id for s in page["items"]])
-        page["items"] = [{**_signup(s), "display_name": names[s.user_id]} for s in page["items"]]
-        return page
+
+        def shape(rows):
+            names = display_names(viewer, activity.community_id, [s.user_id for s in rows])
+            return [{**_signup(s), "display_name": names[s.user_id]} for s in rows]
+
+        return Listing(query, shape)
 
     @blp.response(201, MySignupSchema)
     @blp.alt_response(200, schema=MySignupSchema, description="Already signed up")
@@ -186,12 +189,11 @@ def cancel_my_signup(aid):
 
 @blp.route("/me/signups", methods=["GET"])
 @blp.arguments(SignupListArgsSchema, location="query")
-@blp.response(200, page_of(MySignupEntrySchema))
+@paginated(blp, MySignupEntrySchema)
 @refuses(UNAUTHENTICATED)
 def my_signups(args):
-    page = paginate(signups.my_signups(current_user(), args.pop("status", None)), **args)
-    page["items"] = [{**_signup(s), "activity": s.activity} for s in page["items"]]
-    return page
+    return Listing(signups.my_signups(current_user(), args.pop("status", None)),
+                   lambda rows: [{**_signup(s), "activity": s.activity} for s in rows])
 
 
 def _signup(signup) -> dict:

@@ -26,7 +26,7 @@ from backend.checkin.schemas import (
 )
 from backend.common.api import refuses
 from backend.common.clock import now
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities.access import staff_only
 from backend.refusals import (
     ACTIVITY_NOT_ENDED,
@@ -167,26 +167,24 @@ def scanner_kit(aid):
 
 @blp.route("/activities/<id:aid>/attendances", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def activity_attendances(args, aid):
     viewer = current_user()
-    page = paginate(attendance.activity_attendances(viewer, aid), **args)
-    page["items"] = attendance.with_display_names(viewer, page["items"])
-    return page
+    return Listing(attendance.activity_attendances(viewer, aid),
+                   lambda rows: attendance.with_display_names(viewer, rows))
 
 
 @blp.route("/communities/<id:cid>/attendances", methods=["GET"])
 @blp.arguments(AttendanceListArgsSchema, location="query")
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
 @refuses(FORBIDDEN, UNAUTHENTICATED)
 def community_attendances(args, cid):
     """Staff's list, e.g. ``?status=confirmed`` for hours waiting for approval."""
     viewer = current_user()
     status = args.pop("status", None)
-    page = paginate(attendance.community_attendances(viewer, cid, status), **args)
-    page["items"] = attendance.with_display_names(viewer, page["items"])
-    return page
+    return Listing(attendance.community_attendances(viewer, cid, status),
+                   lambda rows: attendance.with_display_names(viewer, rows))
 
 
 @blp.route("/attendances/<id:att_id>", methods=["PATCH"])
@@ -201,7 +199,7 @@ def correct_attendance(data, att_id):
 
 
 @blp.route("/activities/<id:aid>/attendances/confirm", methods=["POST"])
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
 @refuses(
     ACTIVITY_NOT_ENDED,
     BAD_REQUEST,
@@ -221,7 +219,7 @@ def confirm_attendances(aid):
 
 @blp.route("/attendances/approve", methods=["POST"])
 @blp.arguments(ApproveInSchema)
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
 @refuses(
     ATTENDANCE_CHANGED,
     ATTENDANCE_NOT_CONFIRMED,
@@ -245,7 +243,7 @@ def approve_attendances(data):
 
 @blp.route("/attendances/reject", methods=["POST"])
 @blp.arguments(RejectInSchema)
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
 @refuses(
     ATTENDANCE_LOCKED,
     BAD_REQUEST,

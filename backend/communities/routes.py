@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from backend.auth.services import current_user
 from backend.common import cells
 from backend.common.api import refuses
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities import services
 from backend.communities.access import staff_only
 from backend.communities.schemas import (
@@ -43,12 +43,12 @@ blp = Blueprint("communities", __name__, description="Communities, staff, reside
 @blp.route("/communities")
 class Communities(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(CommunitySchema))
+    @paginated(blp, CommunitySchema)
     @refuses(UNAUTHENTICATED)
     def get(self, args):
         """List communities (any logged-in user: residents pick the one to join)."""
         current_user()
-        return paginate(services.list_communities(), **args)
+        return services.list_communities()
 
     @blp.arguments(CommunityInSchema)
     @blp.response(201, CommunitySchema)
@@ -130,10 +130,10 @@ def join(data, cid):
 @blp.route("/communities/<id:cid>/teams")
 class Teams(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(TeamSchema))
+    @paginated(blp, TeamSchema)
     @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
     def get(self, args, cid):
-        return paginate(services.list_teams(current_user(), cid), **args)
+        return services.list_teams(current_user(), cid)
 
     @blp.arguments(TeamInSchema)
     @blp.response(201, TeamSchema)
@@ -154,17 +154,18 @@ class Teams(MethodView):
 @blp.route("/teams/<id:tid>/members")
 class TeamMembers(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(MemberSchema))
+    @paginated(blp, MemberSchema)
     @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
     def get(self, args, tid):
         """The team's members (staff, or the team's leaders; names masked for leaders)."""
         viewer = current_user()
         team, query = services.list_team_members(viewer, tid)
-        page = paginate(query, **args)
-        names = services.display_names(viewer, team.community_id,
-                                       [m.user_id for m in page["items"]])
-        page["items"] = [_member(m, names[m.user_id]) for m in page["items"]]
-        return page
+
+        def shape(rows):
+            names = services.display_names(viewer, team.community_id, [m.user_id for m in rows])
+            return [_member(m, names[m.user_id]) for m in rows]
+
+        return Listing(query, shape)
 
     @blp.arguments(MemberInSchema)
     @blp.response(201, MemberSchema)
@@ -205,13 +206,12 @@ def _member(member, display_name: str) -> dict:
 @blp.route("/communities/<id:cid>/audit", methods=["GET"])
 @staff_only
 @blp.arguments(AuditArgsSchema, location="query")
-@blp.response(200, page_of(AuditEntrySchema))
+@paginated(blp, AuditEntrySchema)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def audit_trail(args, cid):
     """Who changed points, rates, stock, fees or rosters, when, before → after, and why
     (staff of the community), newest first."""
-    page_args = {key: args.pop(key) for key in ("page", "per_page")}
-    return paginate(services.audit_trail(current_user(), cid, args), **page_args)
+    return services.audit_trail(current_user(), cid, args)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.api import refuses
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities.access import staff_only
 from backend.communities.services import resident_names
 from backend.gifts import redemptions, services
@@ -49,11 +49,11 @@ PNG = {"type": "string", "format": "binary"}
 @blp.route("/communities/<id:cid>/gifts")
 class Gifts(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(GiftSchema))
+    @paginated(blp, GiftSchema)
     @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
     def get(self, args, cid):
         """The community's gifts with stock left (its residents and staff)."""
-        return paginate(services.list_gifts(current_user(), cid), **args)
+        return services.list_gifts(current_user(), cid)
 
     @staff_only
     @blp.arguments(GiftInSchema)
@@ -157,26 +157,28 @@ def pickup_code_png(rid):
 
 @blp.route("/me/redemptions", methods=["GET"])
 @blp.arguments(RedemptionListArgsSchema, location="query")
-@blp.response(200, page_of(RedemptionSchema))
+@paginated(blp, RedemptionSchema)
 @refuses(UNAUTHENTICATED)
 def my_redemptions(args):
     """My redemptions, newest first."""
     status = args.pop("status", None)
-    return paginate(redemptions.my_redemptions(current_user(), status), **args)
+    return redemptions.my_redemptions(current_user(), status)
 
 
 @blp.route("/communities/<id:cid>/redemptions", methods=["GET"])
 @staff_only
 @blp.arguments(RedemptionListArgsSchema, location="query")
-@blp.response(200, page_of(StaffRedemptionSchema))
+@paginated(blp, StaffRedemptionSchema)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def community_redemptions(args, cid):
     """The community's redemptions, newest first, with who redeemed (staff)."""
     status = args.pop("status", None)
-    page = paginate(redemptions.community_redemptions(current_user(), cid, status), **args)
-    residents = resident_names([r.user_id for r in page["items"]])
-    page["items"] = [_with_resident(r, residents.get(r.user_id)) for r in page["items"]]
-    return page
+
+    def shape(rows):
+        residents = resident_names([r.user_id for r in rows])
+        return [_with_resident(r, residents.get(r.user_id)) for r in rows]
+
+    return Listing(redemptions.community_redemptions(current_user(), cid, status), shape)
 
 
 def _with_resident(redemption, resident) -> dict:

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.api import refuses
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.pagination import PageArgsSchema, paginated
 from backend.communities.access import staff_only
 from backend.notify import services
 from backend.notify.schemas import (
@@ -40,11 +40,11 @@ def list_templates():
 
 @blp.route("/me/notifications", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, page_of(NotificationSchema))
+@paginated(blp, NotificationSchema)
 @refuses(UNAUTHENTICATED)
 def my_notifications(args):
     """The in-app inbox, newest first."""
-    return paginate(services.inbox(current_user()), **args)
+    return services.inbox(current_user())
 
 
 @blp.route("/me/notifications/<id:nid>/read", methods=["POST"])
@@ -88,11 +88,11 @@ class MySubscriptions(MethodView):
 @blp.route("/communities/<id:cid>/notifications/failed", methods=["GET"])
 @staff_only
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, page_of(OutboxEntrySchema))
+@paginated(blp, OutboxEntrySchema)
 @refuses(FORBIDDEN, UNAUTHENTICATED)
 def failed_notifications(args, cid):
     """Notices WeChat did not take, for staff to look at and retry."""
-    return paginate(services.failed_notifications(current_user(), cid), **args)
+    return services.failed_notifications(current_user(), cid)
 
 
 @blp.route("/notifications/<id:nid>/retry", methods=["POST"])

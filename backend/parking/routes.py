@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.api import refuses
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities.access import staff_only
 from backend.parking import duty, duty_approval, fees, services, swaps
 from backend.parking.schemas import (
@@ -127,10 +127,10 @@ class MemberAvailability(MethodView):
 @blp.route("/teams/<id:tid>/rosters")
 class TeamRosters(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(RosterSummarySchema))
+    @paginated(blp, RosterSummarySchema)
     @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
     def get(self, args, tid):
-        return paginate(services.team_rosters(current_user(), tid), **args)
+        return services.team_rosters(current_user(), tid)
 
     @blp.arguments(RosterInSchema)
     @blp.response(201, RosterSchema)
@@ -179,13 +179,13 @@ def publish_roster(rid):
 
 @blp.route("/me/shifts", methods=["GET"])
 @blp.arguments(MyShiftsArgsSchema, location="query")
-@blp.response(200, page_of(AssignmentSchema))
+@paginated(blp, AssignmentSchema)
 @refuses(UNAUTHENTICATED)
 def my_shifts(args):
     """My shifts in published rosters, soonest first (from today unless ``from`` is given)."""
     query = services.my_shifts(current_user(), args.pop("first_day", None),
                                args.pop("last_day", None))
-    return paginate(query, **args)
+    return query
 
 
 @blp.route("/assignments/<id:aid>", methods=["PATCH"])
@@ -229,10 +229,10 @@ def request_swap(data, aid):
 
 @blp.route("/me/swap-requests", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, page_of(SwapSchema))
+@paginated(blp, SwapSchema)
 @refuses(UNAUTHENTICATED)
 def my_swap_requests(args):
-    return paginate(swaps.my_swaps(current_user()), **args)
+    return swaps.my_swaps(current_user())
 
 
 @blp.route("/swap-requests/<id:sid>/accept", methods=["POST"])
@@ -377,7 +377,7 @@ def duty_handover(data):
 
 @blp.route("/teams/<id:tid>/duty/confirm", methods=["POST"])
 @blp.arguments(MonthInSchema)
-@blp.response(200, page_of(DutyShiftEntrySchema))
+@paginated(blp, DutyShiftEntrySchema)
 @refuses(
     BAD_REQUEST,
     FORBIDDEN,
@@ -397,21 +397,19 @@ def confirm_duty(data, tid):
 @blp.route("/communities/<id:cid>/duty/shifts", methods=["GET"])
 @staff_only
 @blp.arguments(DutyShiftListArgsSchema, location="query")
-@blp.response(200, page_of(DutyShiftEntrySchema))
+@paginated(blp, DutyShiftEntrySchema)
 @refuses(FORBIDDEN, UNAUTHENTICATED)
 def served_shifts(args, cid):
     """Staff's list of served shifts, e.g. ``?status=confirmed`` waiting for approval."""
     viewer = current_user()
     query = duty_approval.served_shifts(viewer, cid, args.pop("status", None),
                                         args.pop("month", None))
-    page = paginate(query, **args)
-    page["items"] = duty_approval.with_display_names(viewer, page["items"])
-    return page
+    return Listing(query, lambda rows: duty_approval.with_display_names(viewer, rows))
 
 
 @blp.route("/duty/approve", methods=["POST"])
 @blp.arguments(DutyApproveInSchema)
-@blp.response(200, page_of(DutyShiftEntrySchema))
+@paginated(blp, DutyShiftEntrySchema)
 @refuses(
     BAD_REQUEST,
     FORBIDDEN,
@@ -441,10 +439,10 @@ def _listed(viewer, rows) -> dict:
 @blp.route("/teams/<id:tid>/fees")
 class TeamFees(MethodView):
     @blp.arguments(FeeListArgsSchema, location="query")
-    @blp.response(200, page_of(FeeSchema))
+    @paginated(blp, FeeSchema)
     @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
     def get(self, args, tid):
-        return paginate(fees.team_fees(current_user(), tid, args.pop("period", None)), **args)
+        return fees.team_fees(current_user(), tid, args.pop("period", None))
 
     @blp.arguments(FeeInSchema)
     @blp.response(201, FeeSchema)
@@ -522,9 +520,9 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 
 @blp.route("/teams/<id:tid>/teammates", methods=["GET"])
 @blp.arguments(TeammatesArgsSchema, location="query")
-@blp.response(200, page_of(TeammateSchema))
+@paginated(blp, TeammateSchema)
 @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
-def teammates(args, tid):
+def teammates(args, tid, paging):
     """The team's other members, names masked, and who is free on ``date``: the swap
     picker (members and managers of the team)."""
-    return services.teammates(current_user(), tid, args["day"], args["page"], args["per_page"])
+    return services.teammates(current_user(), tid, args["day"], *paging)

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.api import refuses
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities.access import staff_only
 from backend.points import adjustments, export, periods, reversals, services
 from backend.points.reconciliation import reconcile
@@ -55,14 +55,12 @@ def my_points():
 
 @blp.route("/me/points/entries", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, page_of(StatementEntrySchema))
+@paginated(blp, StatementEntrySchema)
 @refuses(UNAUTHENTICATED)
 def my_statement(args):
     """My statement, newest first, with my balance after each line."""
     query, account_id = services.statement(current_user())
-    page = paginate(query, **args)
-    page["items"] = [services.statement_entry(t, account_id) for t in page["items"]]
-    return page
+    return Listing(query, lambda rows: [services.statement_entry(t, account_id) for t in rows])
 
 
 @blp.route("/communities/<id:cid>/points/reconciliation", methods=["GET"])
@@ -119,13 +117,13 @@ def approve_adjustment(adj_id):
 @blp.route("/communities/<id:cid>/points/transfers", methods=["GET"])
 @staff_only
 @blp.arguments(TransferListArgsSchema, location="query")
-@blp.response(200, page_of(TransferSchema))
+@paginated(blp, TransferSchema)
 @refuses(FORBIDDEN, UNAUTHENTICATED)
 def community_transfers(args, cid):
     """The community's ledger lines, newest first, e.g. one resident's (staff)."""
     query = reversals.community_transfers(current_user(), cid, args.pop("user_id", None),
                                           args.pop("reason", None))
-    return paginate(query, **args)
+    return query
 
 
 @blp.route("/points/transfers/<id:transfer_id>/reversals", methods=["POST"])
@@ -171,12 +169,11 @@ def approve_reversal(reversal_id):
 @blp.route("/communities/<id:cid>/points/reversals", methods=["GET"])
 @staff_only
 @blp.arguments(ReversalListArgsSchema, location="query")
-@blp.response(200, page_of(ReversalSchema))
+@paginated(blp, ReversalSchema)
 @refuses(FORBIDDEN, UNAUTHENTICATED)
 def community_reversals(args, cid):
     """Reversals asked for and applied, newest first (staff)."""
-    query = reversals.community_reversals(current_user(), cid, args.pop("status", None))
-    return paginate(query, **args)
+    return reversals.community_reversals(current_user(), cid, args.pop("status", None))
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
