@@ -41,6 +41,8 @@ class ApiError(Exception):
         self.details = details or {}
 
 
+# The helpers below predate the catalogue (backend/refusals.py); scripts/refusals_convert.py
+# rewrites their call sites into catalogue entries. Kept for branches not converted yet.
 class NotFound(ApiError):
     def __init__(self, message: str = "找不到该记录") -> None:
         super().__init__("not_found", message, 404)
