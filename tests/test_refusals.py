@@ -31,9 +31,9 @@ NOT_YET_CONVERTED = {"backend/checkin/scans.py", "backend/checkin/statements.py"
 # The generic codes (not_found, forbidden, …) always name the record or the role.
 GENERIC = {"bad_request", "unauthenticated", "forbidden", "not_found", "validation_error",
            "rate_limited", "unavailable"}
-KNOWN_VARIANTS = {"activity_ended", "four_eyes_required", "handover_not_allowed", "invalid_code",
-                  "not_a_resident", "not_a_team_member", "rate_requires_staff", "swap_conflict",
-                  "swap_not_pending", "time_conflict"}
+KNOWN_VARIANTS = {"activity_ended", "activity_not_published", "four_eyes_required",
+                  "handover_not_allowed", "invalid_code", "not_a_resident", "not_a_team_member",
+                  "rate_requires_staff", "swap_conflict", "swap_not_pending", "time_conflict"}
 
 
 def spec_codes(text: str) -> set[tuple[int, str]]:
