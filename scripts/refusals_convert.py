@@ -515,7 +515,7 @@ def _decorate(path: Path, source: str, graph: CallGraph) -> str:
                         "get", "post", "put", "patch", "delete"}:
                     views.append((item, f"{module}.{node.name}.{item.name}", [item.name]))
     refused = {q: graph.raised(q) | {h for m in methods for h in HOOKS.get(m, [])}
-               for _, q, methods in views}
+               | _decorators_raise(view, module, graph) for view, q, methods in views}
     edits: dict[int, tuple[int, str | None]] = {}  # line index → (lines to drop, insert)
     for view, qualified, _ in views:
         names = sorted(refused[qualified])
@@ -551,6 +551,16 @@ def _decorate(path: Path, source: str, graph: CallGraph) -> str:
         used = {n for names in refused.values() for n in names}
         new_source = _route_imports(new_source, used)
     return new_source
+
+
+def _decorators_raise(view: ast.FunctionDef, module: str, graph: CallGraph) -> set[str]:
+    """What the view's own decorators (``@staff_only`` …) refuse."""
+    found: set[str] = set()
+    for decorator in view.decorator_list:
+        for target in graph._targets(decorator.func if isinstance(decorator, ast.Call)
+                                     else decorator, module, module):
+            found |= graph.raised(target)
+    return found
 
 
 def _methods(view: ast.FunctionDef) -> list[str]:
