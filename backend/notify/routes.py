@@ -89,7 +89,7 @@ class MySubscriptions(MethodView):
 @staff_only
 @blp.arguments(PageArgsSchema, location="query")
 @paginated(blp, OutboxEntrySchema)
-@refuses(FORBIDDEN, UNAUTHENTICATED)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def failed_notifications(args, cid):
     """Notices WeChat did not take, for staff to look at and retry."""
     return services.failed_notifications(current_user(), cid)

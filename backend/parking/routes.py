@@ -398,7 +398,7 @@ def confirm_duty(data, tid):
 @staff_only
 @blp.arguments(DutyShiftListArgsSchema, location="query")
 @paginated(blp, DutyShiftEntrySchema)
-@refuses(FORBIDDEN, UNAUTHENTICATED)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def served_shifts(args, cid):
     """Staff's list of served shifts, e.g. ``?status=confirmed`` waiting for approval."""
     viewer = current_user()

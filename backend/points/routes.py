@@ -118,7 +118,7 @@ def approve_adjustment(adj_id):
 @staff_only
 @blp.arguments(TransferListArgsSchema, location="query")
 @paginated(blp, TransferSchema)
-@refuses(FORBIDDEN, UNAUTHENTICATED)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def community_transfers(args, cid):
     """The community's ledger lines, newest first, e.g. one resident's (staff)."""
     query = reversals.community_transfers(current_user(), cid, args.pop("user_id", None),
@@ -170,7 +170,7 @@ def approve_reversal(reversal_id):
 @staff_only
 @blp.arguments(ReversalListArgsSchema, location="query")
 @paginated(blp, ReversalSchema)
-@refuses(FORBIDDEN, UNAUTHENTICATED)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def community_reversals(args, cid):
     """Reversals asked for and applied, newest first (staff)."""
     return reversals.community_reversals(current_user(), cid, args.pop("status", None))
