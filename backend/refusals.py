@@ -54,7 +54,9 @@ VALIDATION_ERROR = Refusal("validation_error", 422, "提交的内容有误")
 RATE_LIMITED = Refusal("rate_limited", 429, "操作太频繁，请稍后再试")
 UNAVAILABLE = Refusal("unavailable", 503, "服务暂时不可用，请稍后再试")
 
-# --- SPEC §9a (evaluations): defined ahead of the feature, raised once it is built ---
+# --- SPEC §9a names these for evaluations. activity_not_ended is raised already (hours are
+# confirmed after the end; an evaluation says its own words with .saying); the other two are
+# catalogued ahead of the feature and raised once it is built ---
 ACTIVITY_NOT_ENDED = Refusal("activity_not_ended", 409, "活动结束后才能确认服务时长")
 ALREADY_EVALUATED = Refusal("already_evaluated", 409, "您已评价过该活动")
 EVALUATION_CLOSED = Refusal("evaluation_closed", 409, "活动结束已超过14天，不能再评价")
