@@ -64,6 +64,19 @@ class ValidationFailed(ApiError):
         super().__init__("validation_error", message, 422, {"fields": fields})
 
 
+_KIND_BY_STATUS: dict[int, type[ApiError]] = {401: Unauthenticated, 403: Forbidden, 404: NotFound}
+
+
+def make_error(code: str, message: str, status: int,
+               details: dict[str, Any] | None = None) -> ApiError:
+    """An ApiError of the class its status had before the catalogue, so that an
+    ``except NotFound`` (e.g. "is this activity visible?") still catches a 404 refusal."""
+    kind = _KIND_BY_STATUS.get(status, ApiError)
+    error = Exception.__new__(kind)
+    ApiError.__init__(error, code, message, status, details)
+    return error
+
+
 def envelope(code: str, message: str, status: int, details: dict[str, Any] | None = None):
     response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
     response.status_code = status

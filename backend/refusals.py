@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from backend.errors import ApiError
+from backend.errors import ApiError, make_error
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,11 @@ class Refusal:
 
     def __call__(self, *, details: dict[str, Any] | None = None, **fields: Any) -> ApiError:
         """The error to raise; ``fields`` fill the message template."""
-        return ApiError(self.code, self.message.format(**fields), self.status, details)
+        return make_error(self.code, self.message.format(**fields), self.status, details)
 
     def saying(self, message: str, *, details: dict[str, Any] | None = None) -> ApiError:
         """The error with a message of the call site's (which record, which role)."""
-        return ApiError(self.code, message, self.status, details)
+        return make_error(self.code, message, self.status, details)
 
 
 def catalogue() -> dict[str, Refusal]:

@@ -214,6 +214,15 @@ def test_a_refusal_builds_the_envelope_error():
     assert (said.code, said.status, said.message) == ("not_found", 404, "找不到该礼品")
 
 
+def test_a_404_refusal_is_still_caught_as_not_found():
+    # services ask "is this visible?" with ``except NotFound`` (checkin/services.py _visible)
+    from backend.errors import ApiError, Forbidden, NotFound
+
+    assert isinstance(refusals.NOT_FOUND.saying("找不到该活动"), NotFound)
+    assert isinstance(refusals.FOUR_EYES_REQUIRED(), Forbidden)
+    assert type(refusals.OUT_OF_STOCK()) is ApiError
+
+
 def test_generic_entries_say_what_the_error_handlers_say():
     from backend.errors import STATUS_CODES
 
