@@ -16,8 +16,31 @@ from backend.activities.schemas import (
     SignupSchema,
 )
 from backend.auth.services import current_user
-from backend.common.pagination import page_of, paginate
+from backend.common.api import refuses
+from backend.common.pagination import Listing, paginated
 from backend.communities.services import display_names
+from backend.refusals import (
+    ACTIVITY_CANCELLED,
+    ACTIVITY_ENDED,
+    ACTIVITY_NOT_DRAFT,
+    ACTIVITY_NOT_PUBLISHED,
+    ACTIVITY_PUBLISHED,
+    ATTENDANCE_CONFIRMED,
+    BAD_REQUEST,
+    CANCEL_DEADLINE_PASSED,
+    CAPACITY_BELOW_CONFIRMED,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    RATE_REQUIRES_STAFF,
+    SIGNUP_CLOSED,
+    SIGNUP_NOT_OPEN,
+    SIGNUP_SUSPENDED,
+    TIME_CONFLICT,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 
 blp = Blueprint("activities", __name__, description="Activities and sign-ups")
 
@@ -25,6 +48,16 @@ blp = Blueprint("activities", __name__, description="Activities and sign-ups")
 @blp.route("/teams/<id:tid>/activities", methods=["POST"])
 @blp.arguments(ActivityInSchema)
 @blp.response(201, ActivitySchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    RATE_REQUIRES_STAFF,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def create_activity(data, tid):
     """Create a draft activity (the team's leader, or staff)."""
     return _with_my_signup(services.create_activity(current_user(), tid, data))
@@ -32,28 +65,42 @@ def create_activity(data, tid):
 
 @blp.route("/activities", methods=["GET"])
 @blp.arguments(ActivityListArgsSchema, location="query")
-@blp.response(200, page_of(ActivitySchema))
+@paginated(blp, ActivitySchema)
+@refuses(FORBIDDEN, UNAUTHENTICATED)
 def list_activities(args):
     """Activities of a community (default: the caller's), soonest first."""
     viewer = current_user()
-    paging = {key: args.pop(key) for key in ("page", "per_page")}
     args.setdefault("community_id", None)
     for key in ("status", "starts_from", "starts_to"):
         args.setdefault(key, None)
-    page = paginate(services.list_activities(viewer, **args), **paging)
-    mine = signups.my_signups_for(viewer, [a.id for a in page["items"]])
-    page["items"] = [_dump(a, mine.get(a.id)) for a in page["items"]]
-    return page
+
+    def shape(rows):
+        mine = signups.my_signups_for(viewer, [a.id for a in rows])
+        return [_dump(a, mine.get(a.id)) for a in rows]
+
+    return Listing(services.list_activities(viewer, **args), shape)
 
 
 @blp.route("/activities/<id:aid>")
 class ActivityDetail(MethodView):
     @blp.response(200, ActivitySchema)
+    @refuses(NOT_FOUND, UNAUTHENTICATED)
     def get(self, aid):
         return _with_my_signup(services.get_visible_activity(current_user(), aid))
 
     @blp.arguments(ActivityPatchSchema, required=False)
     @blp.response(200, ActivitySchema)
+    @refuses(
+        ACTIVITY_CANCELLED,
+        ACTIVITY_PUBLISHED,
+        ATTENDANCE_CONFIRMED,
+        BAD_REQUEST,
+        CAPACITY_BELOW_CONFIRMED,
+        FORBIDDEN,
+        NOT_FOUND,
+        RATE_REQUIRES_STAFF,
+        UNAUTHENTICATED,
+    )
     def patch(self, changes, aid):
         """Edit an activity (leader/staff); more seats promote waitlisted residents."""
         return _with_my_signup(services.update_activity(current_user(), aid, changes))
@@ -61,12 +108,34 @@ class ActivityDetail(MethodView):
 
 @blp.route("/activities/<id:aid>/publish", methods=["POST"])
 @blp.response(200, ActivitySchema)
+@refuses(
+    ACTIVITY_ENDED,
+    ACTIVITY_NOT_DRAFT,
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def publish(aid):
     return _with_my_signup(services.publish_activity(current_user(), aid))
 
 
 @blp.route("/activities/<id:aid>/cancel", methods=["POST"])
 @blp.response(200, ActivitySchema)
+@refuses(
+    ACTIVITY_CANCELLED,
+    ACTIVITY_ENDED,
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def cancel(aid):
     """Cancel the activity; every signed-up resident is notified."""
     return _with_my_signup(services.cancel_activity(current_user(), aid))
@@ -75,18 +144,35 @@ def cancel(aid):
 @blp.route("/activities/<id:aid>/signups")
 class ActivitySignups(MethodView):
     @blp.arguments(SignupListArgsSchema, location="query")
-    @blp.response(200, page_of(RosterEntrySchema))
+    @paginated(blp, RosterEntrySchema)
+    @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
     def get(self, args, aid):
         """Who signed up (the team's leader or staff; names masked for leaders)."""
         viewer = current_user()
         activity, query = signups.signups_of_activity(viewer, aid, args.pop("status", None))
-        page = paginate(query, **args)
-        names = display_names(viewer, activity.community_id, [s.user_id for s in page["items"]])
-        page["items"] = [{**_signup(s), "display_name": names[s.user_id]} for s in page["items"]]
-        return page
+
+        def shape(rows):
+            names = display_names(viewer, activity.community_id, [s.user_id for s in rows])
+            return [{**_signup(s), "display_name": names[s.user_id]} for s in rows]
+
+        return Listing(query, shape)
 
     @blp.response(201, MySignupSchema)
     @blp.alt_response(200, schema=MySignupSchema, description="Already signed up")
+    @refuses(
+        ACTIVITY_NOT_PUBLISHED,
+        BAD_REQUEST,
+        FORBIDDEN,
+        IDEMPOTENCY_KEY_REUSED,
+        IDEMPOTENCY_REQUEST_IN_PROGRESS,
+        NOT_FOUND,
+        SIGNUP_CLOSED,
+        SIGNUP_NOT_OPEN,
+        SIGNUP_SUSPENDED,
+        TIME_CONFLICT,
+        UNAUTHENTICATED,
+        VALIDATION_ERROR,
+    )
     def post(self, aid):
         """Sign up: a seat if one is left, otherwise a place on the FIFO waitlist."""
         signup, created = signups.sign_up(current_user(), aid)
@@ -95,6 +181,7 @@ class ActivitySignups(MethodView):
 
 @blp.route("/activities/<id:aid>/signups/me", methods=["DELETE"])
 @blp.response(200, SignupSchema)
+@refuses(CANCEL_DEADLINE_PASSED, NOT_FOUND, UNAUTHENTICATED)
 def cancel_my_signup(aid):
     """Cancel my sign-up; a freed seat goes to the first waitlisted resident."""
     return _signup(signups.cancel_signup(current_user(), aid))
@@ -102,11 +189,11 @@ def cancel_my_signup(aid):
 
 @blp.route("/me/signups", methods=["GET"])
 @blp.arguments(SignupListArgsSchema, location="query")
-@blp.response(200, page_of(MySignupEntrySchema))
+@paginated(blp, MySignupEntrySchema)
+@refuses(UNAUTHENTICATED)
 def my_signups(args):
-    page = paginate(signups.my_signups(current_user(), args.pop("status", None)), **args)
-    page["items"] = [{**_signup(s), "activity": s.activity} for s in page["items"]]
-    return page
+    return Listing(signups.my_signups(current_user(), args.pop("status", None)),
+                   lambda rows: [{**_signup(s), "activity": s.activity} for s in rows])
 
 
 def _signup(signup) -> dict:

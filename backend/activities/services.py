@@ -18,10 +18,21 @@ from backend.common.transactions import lock, transactional, unit_of_work
 from backend.communities import access
 from backend.communities.models import Community, Team
 from backend.communities.services import get_team
-from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.notify.reminders import schedule_reminders, unschedule_reminders
 from backend.notify.services import notify
+from backend.refusals import (
+    ACTIVITY_CANCELLED,
+    ACTIVITY_ENDED,
+    ACTIVITY_NOT_DRAFT,
+    ACTIVITY_PUBLISHED,
+    ATTENDANCE_CONFIRMED,
+    CAPACITY_BELOW_CONFIRMED,
+    FORBIDDEN,
+    NOT_FOUND,
+    RATE_REQUIRES_STAFF,
+)
 
 
 @transactional
@@ -49,8 +60,7 @@ def _check_rate(actor: User, community_id: int, points_per_hour: int) -> None:
     community = db.session.get(Community, community_id)
     if points_per_hour > community.points_per_hour and not access.is_staff_of(
             actor, community_id):
-        raise Forbidden(f"高于社区标准（{community.points_per_hour}积分/小时）的活动积分"
-                        "须由社区工作人员设置", code="rate_requires_staff")
+        raise RATE_REQUIRES_STAFF(points_per_hour=community.points_per_hour)
     if points_per_hour > community.max_points_per_hour:
         raise ValidationFailed({"points_per_hour": [
             f"不能超过本社区上限 {community.max_points_per_hour} 积分/小时"]})
@@ -79,7 +89,7 @@ def get_visible_activity(user: User, activity_id: int) -> Activity:
     """The activity if ``user`` may see it; another community's (or a draft) is a 404."""
     activity = db.session.get(Activity, activity_id)
     if activity is None or not can_view(user, activity):
-        raise NotFound("找不到该活动")
+        raise NOT_FOUND.saying("找不到该活动")
     return activity
 
 
@@ -136,15 +146,14 @@ TIME_FIELDS = {"starts_at", "ends_at", "signup_opens_at", "signup_closes_at", "c
 def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> Activity:
     activity = get_managed_activity(actor, activity_id, locked=True)
     if activity.status == ActivityStatus.CANCELLED:
-        raise ApiError("activity_cancelled", "活动已取消")
+        raise ACTIVITY_CANCELLED()
     if activity.status != ActivityStatus.DRAFT and TIME_FIELDS & changes.keys():
-        raise ApiError("activity_published", "活动已发布，不能修改时间；如需改期请取消后重新发布")
+        raise ACTIVITY_PUBLISHED()
     if "starts_at" in changes and changes["starts_at"] <= now():
         raise ValidationFailed({"starts_at": ["活动开始时间必须晚于现在"]})
     capacity = changes.get("capacity", activity.capacity)
     if capacity < activity.confirmed_count:
-        raise ApiError("capacity_below_confirmed", "名额不能少于已确认报名的人数",
-                       details={"confirmed_count": activity.confirmed_count})
+        raise CAPACITY_BELOW_CONFIRMED(details={"confirmed_count": activity.confirmed_count})
     rate_before = activity.points_per_hour
     if changes.get("points_per_hour", rate_before) != rate_before:
         _check_rate_change(actor, activity, changes["points_per_hour"])
@@ -162,7 +171,7 @@ def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> A
 
 def _check_rate_change(actor: User, activity: Activity, points_per_hour: int | None) -> None:
     if activity.hours_confirmed_at is not None:
-        raise ApiError("attendance_confirmed", "服务时长已确认，积分标准不能再修改")
+        raise ATTENDANCE_CONFIRMED()
     if points_per_hour is not None:
         _check_rate(actor, activity.community_id, points_per_hour)
 
@@ -181,7 +190,7 @@ def list_activities(viewer: User, community_id: int | None, status: ActivityStat
     if community_id is not None:
         if not (is_admin(viewer) or access.can_see_community(viewer, community_id)
                 or _leads_team_in(viewer, community_id)):
-            raise Forbidden("只能查看本社区的活动")
+            raise FORBIDDEN.saying("只能查看本社区的活动")
         query = query.where(Activity.community_id == community_id)
     elif not is_admin(viewer):
         return query.where(Activity.id.is_(None))

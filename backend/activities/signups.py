@@ -25,8 +25,17 @@ from backend.common.clock import LOCAL_TZ, now
 from backend.common.transactions import lock_where, transactional, unit_of_work
 from backend.communities import access
 from backend.communities.models import Resident
-from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
+from backend.refusals import (
+    ACTIVITY_NOT_PUBLISHED,
+    CANCEL_DEADLINE_PASSED,
+    FORBIDDEN,
+    NOT_FOUND,
+    SIGNUP_CLOSED,
+    SIGNUP_NOT_OPEN,
+    SIGNUP_SUSPENDED,
+    TIME_CONFLICT,
+)
 
 
 @transactional
@@ -39,7 +48,7 @@ def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
     """
     activity = get_visible_activity(user, activity_id)
     if not access.is_resident_of(user, activity.community_id):
-        raise Forbidden("仅本社区居民可以报名")
+        raise FORBIDDEN.saying("仅本社区居民可以报名")
     _lock_resident(user)
     existing = active_signup(activity.id, user.id)
     if existing is not None:
@@ -62,25 +71,24 @@ def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
 def _check_signup_open(activity: Activity) -> None:
     current = now()
     if activity.status != ActivityStatus.PUBLISHED:
-        raise ApiError("activity_not_published", "活动未发布或已取消，不能报名")
+        raise ACTIVITY_NOT_PUBLISHED()
     if activity.signup_opens_at is not None and current < activity.signup_opens_at:
-        raise ApiError("signup_not_open", "报名尚未开始",
-                       details={"opens_at": _local(activity.signup_opens_at)})
+        raise SIGNUP_NOT_OPEN(details={"opens_at": _local(activity.signup_opens_at)})
     if current >= activity.effective_signup_closes_at:
-        raise ApiError("signup_closed", "报名已截止")
+        raise SIGNUP_CLOSED()
 
 
 def _check_resident_may_sign_up(user: User, activity: Activity) -> None:
     sweep_no_shows(user_id=user.id)
     until = suspended_until(user.id, activity.community_id)
     if until is not None:
-        raise ApiError("signup_suspended", "因多次报名未到场，暂停报名至"
-                       + until.astimezone(LOCAL_TZ).strftime("%Y年%m月%d日"),
-                       details={"suspended_until": _local(until)})
+        raise SIGNUP_SUSPENDED(
+            until=until.astimezone(LOCAL_TZ).strftime("%Y年%m月%d日"),
+            details={"suspended_until": _local(until)},
+        )
     conflict = overlapping_confirmed(user.id, activity)
     if conflict is not None:
-        raise ApiError("time_conflict", f"与已报名的活动「{conflict.title}」时间冲突",
-                       details={"activity_id": conflict.id})
+        raise TIME_CONFLICT(title=conflict.title, details={"activity_id": conflict.id})
 
 
 @transactional
@@ -91,11 +99,12 @@ def cancel_signup(user: User, activity_id: int) -> Signup:
     activity = lock_activity(activity_id)
     signup = active_signup(activity.id, user.id)
     if signup is None:
-        raise NotFound("您没有报名该活动")
+        raise NOT_FOUND.saying("您没有报名该活动")
     was_confirmed = signup.status == SignupStatus.CONFIRMED
     if was_confirmed and now() > activity.effective_cancel_deadline:
-        raise ApiError("cancel_deadline_passed", "已过取消报名截止时间",
-                       details={"cancel_deadline": _local(activity.effective_cancel_deadline)})
+        raise CANCEL_DEADLINE_PASSED(
+            details={"cancel_deadline": _local(activity.effective_cancel_deadline)},
+        )
     signup.cancel()
     if was_confirmed:
         activity.confirmed_count -= 1

@@ -24,6 +24,7 @@ from backend.common.connections import wechat_client
 from backend.common.transactions import transactional, unit_of_work
 from backend.errors import ApiError, Unauthenticated
 from backend.extensions import db
+from backend.refusals import INVALID_LOGIN_CODE, UNAUTHENTICATED, UNAVAILABLE
 from backend.wechat import InvalidLoginCode, WeChatError
 
 TOKEN_SALT = "linli-auth-token"
@@ -43,9 +44,9 @@ def login_with_wechat(code: str) -> LoginResult:
     try:
         session = wechat_client().code_to_session(code)
     except InvalidLoginCode as error:
-        raise ApiError("invalid_login_code", "登录凭证无效或已使用，请重新登录", 401) from error
+        raise INVALID_LOGIN_CODE() from error
     except WeChatError as error:
-        raise ApiError("unavailable", "微信服务暂时不可用，请稍后再试", 503) from error
+        raise UNAVAILABLE.saying("微信服务暂时不可用，请稍后再试") from error
     # Hashed: an openid is an identifier of the person, and Redis keys show up in logs.
     who = hashlib.sha256(session["openid"].encode()).hexdigest()[:32]
     ratelimit.enforce("login-user", who, current_app.config["LOGIN_USER_RATE_PER_MIN"])
@@ -131,7 +132,7 @@ def current_user_id() -> int:
     hot paths that only need the id, like scans, prove membership in their own query)."""
     user_id = user_id_from_request()
     if user_id is None:
-        raise Unauthenticated()
+        raise UNAUTHENTICATED()
     return user_id
 
 
@@ -142,7 +143,7 @@ def current_user() -> User:
         return user
     user = db.session.get(User, current_user_id())
     if user is None or user.token_version != token_version_from_request():
-        raise Unauthenticated("登录已失效，请重新登录")
+        raise UNAUTHENTICATED.saying("登录已失效，请重新登录")
     g.linli_user = user
     return user
 
@@ -150,7 +151,7 @@ def current_user() -> User:
 def require_current_token(token_version: int | None) -> None:
     """For views that read the user's token version in their own query (the scans)."""
     if token_version is None or token_version != token_version_from_request():
-        raise Unauthenticated("登录已失效，请重新登录")
+        raise UNAUTHENTICATED.saying("登录已失效，请重新登录")
 
 
 def verified_user_id() -> int | None:

@@ -22,11 +22,21 @@ from backend.common.transactions import lock, lock_where, transactional, unit_of
 from backend.communities import access
 from backend.communities.models import Community
 from backend.communities.services import attach_display_names
-from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
+from backend.errors import ApiError, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.notify.services import notify
-from backend.points.credits import FOUR_EYES_MESSAGE, Credit, are_two_people, mint
+from backend.points.credits import Credit, are_two_people, mint
 from backend.points.models import TransferReason
+from backend.refusals import (
+    ACTIVITY_NOT_ENDED,
+    ATTENDANCE_CHANGED,
+    ATTENDANCE_LOCKED,
+    ATTENDANCE_NOT_CONFIRMED,
+    CHECKOUT_MISSING,
+    FORBIDDEN,
+    FOUR_EYES_REQUIRED,
+    NOT_FOUND,
+)
 
 
 def activity_attendances(actor: User, activity_id: int) -> Select:
@@ -56,10 +66,9 @@ def correct(actor: User, attendance_id: int, minutes: int, reason: str) -> Atten
     attendance = _locked(attendance_id)
     activity = _managed(actor, attendance)
     if attendance.is_locked:
-        raise ApiError("attendance_locked", "该记录已审核，不能再修改；如有错误请走积分冲正")
+        raise ATTENDANCE_LOCKED()
     if attendance.user_id == actor.id:
-        raise Forbidden("不能修改自己的服务时长，请由其他队长或工作人员办理",
-                        code="four_eyes_required")
+        raise FOUR_EYES_REQUIRED.saying("不能修改自己的服务时长，请由其他队长或工作人员办理")
     longest = _longest_minutes(activity)
     if minutes > longest:
         raise ValidationFailed({"minutes": [f"不能超过活动时长（含提前签到）{longest}分钟"]})
@@ -90,17 +99,16 @@ def confirm(actor: User, activity_id: int) -> list[Attendance]:
     activity = get_visible_activity(actor, activity_id)
     if not (access.is_leader_of(actor, activity.team_id)
             or access.is_staff_of(actor, activity.community_id)):
-        raise Forbidden("仅本队队长或社区工作人员可以确认服务时长")
+        raise FORBIDDEN.saying("仅本队队长或社区工作人员可以确认服务时长")
     if activity.ends_at > now():
-        raise ApiError("activity_not_ended", "活动结束后才能确认服务时长")
+        raise ACTIVITY_NOT_ENDED()
     record_no_shows(activity.id)
     rows = lock_where(
         select(Attendance).where(Attendance.activity_id == activity.id).order_by(Attendance.id))
     missing = [a.id for a in rows if a.status == AttendanceStatus.OPEN
                and a.corrected_minutes is None and a.checked_out_at is None]
     if missing:
-        raise ApiError("checkout_missing", "有人签到后未签退，请先修正其服务时长",
-                       details={"attendance_ids": missing})
+        raise CHECKOUT_MISSING(details={"attendance_ids": missing})
     rate = effective_rate(activity)
     confirmed = [a for a in rows if a.status == AttendanceStatus.OPEN and a.user_id != actor.id]
     for attendance in confirmed:
@@ -131,14 +139,12 @@ def approve(actor: User, ids: list[int], reviewed: list[dict] | None = None
     pending = [a.id for a in rows if a.status not in (AttendanceStatus.CONFIRMED,
                                                       AttendanceStatus.APPROVED)]
     if pending:
-        raise ApiError("attendance_not_confirmed", "只能审核队长已确认的服务时长",
-                       details={"attendance_ids": pending})
+        raise ATTENDANCE_NOT_CONFIRMED(details={"attendance_ids": pending})
     to_credit = [a for a in rows if a.status == AttendanceStatus.CONFIRMED]
     refused = [a.id for a in to_credit
                if not are_two_people(a.user_id, a.confirmed_by, actor.id)]
     if refused:
-        raise Forbidden(FOUR_EYES_MESSAGE, code="four_eyes_required",
-                        details={"attendance_ids": refused})
+        raise FOUR_EYES_REQUIRED(details={"attendance_ids": refused})
     _require_unchanged(to_credit, reviewed or [])
     for attendance in to_credit:
         _credit(actor, attendance)
@@ -150,8 +156,7 @@ def _require_unchanged(rows: list[Attendance], reviewed: list[dict]) -> None:
     changed = [a.id for a in rows if a.id in shown
                and (shown[a.id]["minutes"], shown[a.id]["points"]) != (a.minutes, a.points_due)]
     if changed:
-        raise ApiError("attendance_changed", "服务时长在您审核期间已被修改，请刷新后重新审核",
-                       details={"attendance_ids": changed})
+        raise ATTENDANCE_CHANGED(details={"attendance_ids": changed})
 
 
 def _credit(actor: User, attendance: Attendance) -> None:
@@ -188,8 +193,7 @@ def reject(actor: User, ids: list[int], reason: str) -> list[Attendance]:
     rows = _decidable(actor, ids)
     approved = [a.id for a in rows if a.status == AttendanceStatus.APPROVED]
     if approved:
-        raise ApiError("attendance_locked", "已审核通过的记录不能驳回",
-                       details={"attendance_ids": approved})
+        raise ATTENDANCE_LOCKED(details={"attendance_ids": approved})
     for attendance in rows:
         if attendance.status != AttendanceStatus.REJECTED:
             before = {"status": attendance.status, "minutes": attendance.minutes}
@@ -248,7 +252,7 @@ def _undo_no_show(activity: Activity, user_id: int) -> None:
 def _locked(attendance_id: int) -> Attendance:
     attendance = lock(Attendance, attendance_id)
     if attendance is None:
-        raise NotFound("找不到该签到记录")
+        raise NOT_FOUND.saying("找不到该签到记录")
     return attendance
 
 
@@ -256,20 +260,21 @@ def _managed(actor: User, attendance: Attendance) -> Activity:
     try:
         return get_managed_activity(actor, attendance.activity_id)
     except NotFound:
-        raise NotFound("找不到该签到记录") from None
+        raise NOT_FOUND.saying("找不到该签到记录") from None
 
 
 def _decidable(actor: User, ids: list[int]) -> list[Attendance]:
     """The rows, locked in id order; another community's (or a missing) id is a 404."""
     if not access.staff_community_ids(actor):
-        raise Forbidden("只有社区工作人员可以审核服务时长")
+        raise FORBIDDEN.saying("只有社区工作人员可以审核服务时长")
     unique_ids = sorted(set(ids))
     rows = lock_where(
         select(Attendance).where(Attendance.id.in_(unique_ids)).order_by(Attendance.id))
     visible = {a.id for a in rows if access.is_staff_of(actor, a.community_id)}
     if len(visible) != len(unique_ids):
-        raise ApiError("not_found", "找不到该签到记录", 404,
-                       {"attendance_ids": sorted(set(unique_ids) - visible)})
+        raise NOT_FOUND.saying(
+            "找不到该签到记录", details={"attendance_ids": sorted(set(unique_ids) - visible)},
+        )
     return rows
 
 

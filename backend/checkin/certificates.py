@@ -27,8 +27,8 @@ from backend.common.clock import LOCAL_TZ, now
 from backend.common.transactions import transactional
 from backend.communities import access
 from backend.communities.models import Community, Resident, Team
-from backend.errors import NotFound
 from backend.extensions import db
+from backend.refusals import NOT_FOUND
 
 CONTEXT = b"linli-certificate-v1:"
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud over the phone
@@ -66,7 +66,7 @@ def issue(actor: User, community_id: int, user_id: int, since: datetime | None,
     resident = db.session.scalar(select(Resident).where(
         Resident.user_id == user_id, Resident.community_id == community_id))
     if resident is None:
-        raise NotFound("找不到该居民")
+        raise NOT_FOUND.saying("找不到该居民")
     community = db.session.get(Community, community_id)
     record = service_record(user_id, since, until)
     content = {
@@ -95,7 +95,7 @@ def get_for_viewer(actor: User, certificate_id: int) -> Certificate:
     certificate = db.session.get(Certificate, certificate_id)
     if certificate is None or not (certificate.user_id == actor.id
                                    or access.is_staff_of(actor, certificate.community_id)):
-        raise NotFound("找不到该证明")
+        raise NOT_FOUND.saying("找不到该证明")
     return certificate
 
 

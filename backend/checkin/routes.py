@@ -24,9 +24,32 @@ from backend.checkin.schemas import (
     SelfCheckinInSchema,
     ServiceRecordSchema,
 )
+from backend.common.api import refuses
 from backend.common.clock import now
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities.access import staff_only
+from backend.refusals import (
+    ACTIVITY_NOT_ENDED,
+    ATTENDANCE_CHANGED,
+    ATTENDANCE_LOCKED,
+    ATTENDANCE_NOT_CONFIRMED,
+    BAD_REQUEST,
+    CHECKOUT_MISSING,
+    FORBIDDEN,
+    FOUR_EYES_REQUIRED,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    INSUFFICIENT_POINTS,
+    NOT_FOUND,
+    PERIOD_CLOSED,
+    RATE_LIMITED,
+    SCAN_IN_PROGRESS,
+    SELF_CHECKIN_NOT_ALLOWED,
+    TIME_CONFLICT,
+    UNAUTHENTICATED,
+    UPLOAD_TOO_LATE,
+    VALIDATION_ERROR,
+)
 
 blp = Blueprint("checkin", __name__, description="Check-in codes, scans, attendance, hours")
 
@@ -45,6 +68,7 @@ def _png(code: codes.CheckinCode) -> Response:
 
 @blp.route("/me/checkin-code", methods=["GET"])
 @blp.response(200, CheckinCodeSchema)
+@refuses(UNAUTHENTICATED)
 def my_checkin_code():
     """My current check-in code: show it as a QR, fetch again after ``refresh_in_s``."""
     return _code_answer(services.my_code(current_user()))
@@ -52,6 +76,7 @@ def my_checkin_code():
 
 @blp.route("/me/checkin-code.png", methods=["GET"])
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="image/png")
+@refuses(UNAUTHENTICATED)
 def my_checkin_code_png():
     """My current check-in code as a PNG QR image."""
     return _png(services.my_code(current_user()))
@@ -59,6 +84,7 @@ def my_checkin_code_png():
 
 @blp.route("/activities/<id:aid>/poster-code", methods=["GET"])
 @blp.response(200, CheckinCodeSchema)
+@refuses(FORBIDDEN, NOT_FOUND, SELF_CHECKIN_NOT_ALLOWED, UNAUTHENTICATED)
 def poster_code(aid):
     """The activity's rotating self-check-in code (leader/staff), for a screen at the venue."""
     return _code_answer(services.poster_code(current_user(), aid))
@@ -66,6 +92,7 @@ def poster_code(aid):
 
 @blp.route("/activities/<id:aid>/poster-code.png", methods=["GET"])
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="image/png")
+@refuses(FORBIDDEN, NOT_FOUND, SELF_CHECKIN_NOT_ALLOWED, UNAUTHENTICATED)
 def poster_code_png(aid):
     return _png(services.poster_code(current_user(), aid))
 
@@ -74,6 +101,18 @@ def poster_code_png(aid):
 @blp.route("/activities/<id:aid>/scans", methods=["POST"])
 @blp.arguments(ScanInSchema())
 @blp.response(200, ScanAnswerSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    RATE_LIMITED,
+    SCAN_IN_PROGRESS,
+    UNAUTHENTICATED,
+    UPLOAD_TOO_LATE,
+    VALIDATION_ERROR,
+)
 def scan(data, aid):
     """Record one scan at the door (the team's leader, or staff)."""
     return jsonify(services.scan(current_user_id(), aid, data))
@@ -82,6 +121,18 @@ def scan(data, aid):
 @blp.route("/activities/<id:aid>/scans/batch", methods=["POST"])
 @blp.arguments(ScanBatchInSchema)
 @blp.response(200, ScanBatchAnswerSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    RATE_LIMITED,
+    SCAN_IN_PROGRESS,
+    UNAUTHENTICATED,
+    UPLOAD_TOO_LATE,
+    VALIDATION_ERROR,
+)
 def scan_batch(data, aid):
     """Upload scans made offline; one answer per scan, in the order sent."""
     return jsonify({"results": services.scan_batch(current_user_id(), aid, data["scans"])})
@@ -90,6 +141,17 @@ def scan_batch(data, aid):
 @blp.route("/me/checkins", methods=["POST"])
 @blp.arguments(SelfCheckinInSchema)
 @blp.response(200, ScanAnswerSchema)
+@refuses(
+    BAD_REQUEST,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    RATE_LIMITED,
+    SCAN_IN_PROGRESS,
+    SELF_CHECKIN_NOT_ALLOWED,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def self_checkin(data):
     """Check myself in or out by scanning the activity's poster code."""
     return jsonify(services.self_checkin(current_user(), data))
@@ -97,6 +159,7 @@ def self_checkin(data):
 
 @blp.route("/activities/<id:aid>/scanner-kit", methods=["GET"])
 @blp.response(200, ScannerKitSchema)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def scanner_kit(aid):
     """The public key and the signed-up residents, for scanning with no network."""
     return services.scanner_kit(current_user(), aid)
@@ -104,29 +167,30 @@ def scanner_kit(aid):
 
 @blp.route("/activities/<id:aid>/attendances", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def activity_attendances(args, aid):
     viewer = current_user()
-    page = paginate(attendance.activity_attendances(viewer, aid), **args)
-    page["items"] = attendance.with_display_names(viewer, page["items"])
-    return page
+    return Listing(attendance.activity_attendances(viewer, aid),
+                   lambda rows: attendance.with_display_names(viewer, rows))
 
 
 @blp.route("/communities/<id:cid>/attendances", methods=["GET"])
 @blp.arguments(AttendanceListArgsSchema, location="query")
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
+@refuses(FORBIDDEN, UNAUTHENTICATED)
 def community_attendances(args, cid):
     """Staff's list, e.g. ``?status=confirmed`` for hours waiting for approval."""
     viewer = current_user()
     status = args.pop("status", None)
-    page = paginate(attendance.community_attendances(viewer, cid, status), **args)
-    page["items"] = attendance.with_display_names(viewer, page["items"])
-    return page
+    return Listing(attendance.community_attendances(viewer, cid, status),
+                   lambda rows: attendance.with_display_names(viewer, rows))
 
 
 @blp.route("/attendances/<id:att_id>", methods=["PATCH"])
 @blp.arguments(CorrectionInSchema)
 @blp.response(200, AttendanceEntrySchema)
+@refuses(ATTENDANCE_LOCKED, BAD_REQUEST, FORBIDDEN, FOUR_EYES_REQUIRED, NOT_FOUND, UNAUTHENTICATED)
 def correct_attendance(data, att_id):
     """Correct the minutes (leader/staff), with a reason; kept with who and when."""
     viewer = current_user()
@@ -135,7 +199,18 @@ def correct_attendance(data, att_id):
 
 
 @blp.route("/activities/<id:aid>/attendances/confirm", methods=["POST"])
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
+@refuses(
+    ACTIVITY_NOT_ENDED,
+    BAD_REQUEST,
+    CHECKOUT_MISSING,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def confirm_attendances(aid):
     """The team's leader signs off the activity's hours."""
     viewer = current_user()
@@ -144,7 +219,22 @@ def confirm_attendances(aid):
 
 @blp.route("/attendances/approve", methods=["POST"])
 @blp.arguments(ApproveInSchema)
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
+@refuses(
+    ATTENDANCE_CHANGED,
+    ATTENDANCE_NOT_CONFIRMED,
+    BAD_REQUEST,
+    FORBIDDEN,
+    FOUR_EYES_REQUIRED,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    INSUFFICIENT_POINTS,
+    NOT_FOUND,
+    PERIOD_CLOSED,
+    TIME_CONFLICT,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def approve_attendances(data):
     """Approve confirmed hours (staff); each approval credits service points once."""
     viewer = current_user()
@@ -153,7 +243,17 @@ def approve_attendances(data):
 
 @blp.route("/attendances/reject", methods=["POST"])
 @blp.arguments(RejectInSchema)
-@blp.response(200, page_of(AttendanceEntrySchema))
+@paginated(blp, AttendanceEntrySchema)
+@refuses(
+    ATTENDANCE_LOCKED,
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def reject_attendances(data):
     viewer = current_user()
     return _listed(viewer, attendance.reject(viewer, data["ids"], data["reason"]))
@@ -167,6 +267,7 @@ def _listed(viewer, rows) -> dict:
 @blp.route("/me/volunteer-record", methods=["GET"])
 @blp.arguments(RecordArgsSchema, location="query")
 @blp.response(200, ServiceRecordSchema)
+@refuses(UNAUTHENTICATED)
 def my_volunteer_record(args):
     """All my approved service: activity, team, date, hours, approver."""
     return certificates.my_record(current_user(), args.get("from_"), args.get("to"))
@@ -176,6 +277,15 @@ def my_volunteer_record(args):
 @staff_only
 @blp.arguments(CertificateInSchema)
 @blp.response(201, CertificateSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def issue_certificate(data, cid):
     """Issue a volunteer service certificate (志愿服务证明) for a resident (staff)."""
     certificate = certificates.issue(current_user(), cid, data["user_id"], data.get("from_"),
@@ -185,12 +295,14 @@ def issue_certificate(data, cid):
 
 @blp.route("/certificates/<id:cert_id>", methods=["GET"])
 @blp.response(200, CertificateSchema)
+@refuses(NOT_FOUND, UNAUTHENTICATED)
 def get_certificate(cert_id):
     return _certificate_answer(certificates.get_for_viewer(current_user(), cert_id))
 
 
 @blp.route("/certificates/<id:cert_id>.pdf", methods=["GET"])
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf")
+@refuses(NOT_FOUND, UNAUTHENTICATED)
 def certificate_pdf(cert_id):
     """The certificate as a PDF (the resident, or staff of the community)."""
     certificate = certificates.get_for_viewer(current_user(), cert_id)
@@ -203,6 +315,7 @@ def certificate_pdf(cert_id):
 
 @blp.route("/certificates/verify/<verification_code:code>", methods=["GET"])
 @blp.response(200, CertificateCheckSchema)
+@refuses()
 def verify_certificate(code):
     """Public (no login): check a certificate by its verification code."""
     return certificates.check(code)

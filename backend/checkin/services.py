@@ -22,8 +22,9 @@ from backend.checkin.models import Direction
 from backend.common import ratelimit
 from backend.common.clock import now
 from backend.communities.services import display_names
-from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
+from backend.errors import NotFound, ValidationFailed
 from backend.extensions import db
+from backend.refusals import FORBIDDEN, SCAN_IN_PROGRESS, SELF_CHECKIN_NOT_ALLOWED, UPLOAD_TOO_LATE
 
 T = TypeVar("T")
 
@@ -36,7 +37,7 @@ def poster_code(actor: User, activity_id: int) -> codes.CheckinCode:
     """The rotating code a team shows at the venue for residents to scan themselves."""
     activity = get_managed_activity(actor, activity_id)
     if not activity.self_checkin_allowed:
-        raise ApiError("self_checkin_not_allowed", "该活动未开放自助签到")
+        raise SELF_CHECKIN_NOT_ALLOWED()
     return codes.issue(CodeKind.POSTER, activity.id, now())
 
 
@@ -80,7 +81,7 @@ def self_checkin(actor: User, item: dict[str, Any]) -> dict[str, Any]:
     if activity is None or not _visible(actor, activity.id):
         return {"result": "invalid_code", "attendance": None, "resident": None}
     if not activity.self_checkin_allowed:
-        raise ApiError("self_checkin_not_allowed", "该活动未开放自助签到")
+        raise SELF_CHECKIN_NOT_ALLOWED()
     scans.require_open_for_scans(activity)
     _limit(actor.id)
     received_at = now()
@@ -124,7 +125,7 @@ def _recorded(record: Callable[[bool], T]) -> T:
             continue
         statements.commit()
         return answer
-    raise ApiError("scan_in_progress", "相同的扫码正在处理中，请稍后重试")
+    raise SCAN_IN_PROGRESS()
 
 
 def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
@@ -135,7 +136,7 @@ def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
                           lock_attendance=holder_id is not None)
     if row is None or not row.may_scan:
         get_managed_activity(current_user(), activity_id)  # the right 401, 403 or 404
-        raise Forbidden("仅本队队长或社区工作人员可以扫码")
+        raise FORBIDDEN.saying("仅本队队长或社区工作人员可以扫码")
     require_current_token(row.scanner_token_version)
     scans.require_open_for_scans(row)
     _limit(actor_id)
@@ -170,8 +171,7 @@ def _refuse_late_uploads(items: list[dict[str, Any]], received_at: datetime) -> 
                                {"scanned_at": future["0"]})
     late = [i for i, at in stamped if at < oldest]
     if late:
-        raise ApiError("upload_too_late", f"离线扫码记录超过{max_hours}小时，不能再上传",
-                       details={"indexes": late})
+        raise UPLOAD_TOO_LATE(max_hours=max_hours, details={"indexes": late})
 
 
 def _merge_order(item: dict[str, Any], received_at: datetime) -> tuple:

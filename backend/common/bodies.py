@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, request
 
 from backend.errors import ApiError, ValidationFailed
+from backend.refusals import BAD_REQUEST
 
 MAX_DEPTH = 32
 # No field takes a number with more characters than this (ids fit in 10 digits).
@@ -88,4 +89,4 @@ def _long_numbers(document: Any) -> list[str]:
 
 
 def _bad(message: str) -> ApiError:
-    return ApiError("bad_request", message, 400)
+    return BAD_REQUEST.saying(message)

@@ -21,8 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.clock import UTCDateTime, now
-from backend.errors import ApiError
 from backend.extensions import db
+from backend.refusals import (
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    VALIDATION_ERROR,
+)
 
 HEADER = "Idempotency-Key"
 STALE_AFTER = timedelta(minutes=5)
@@ -63,17 +67,19 @@ def _replay_or_reserve() -> Response | None:
     if user_id is None:
         return None  # the view answers 401 (or, for login, has nothing to duplicate)
     if not _KEY.fullmatch(key):
-        raise ApiError("validation_error", "Idempotency-Key 格式有误", 422,
-                       {"fields": {HEADER: ["须为 1 至 200 个可见 ASCII 字符"]}})
+        raise VALIDATION_ERROR.saying(
+            "Idempotency-Key 格式有误",
+            details={"fields": {HEADER: ["须为 1 至 200 个可见 ASCII 字符"]}},
+        )
     digest = _request_hash()
     record = _reserve(user_id, key, digest)
     if record is None:
         g.idempotency_record = (user_id, key)
         return None
     if record.request_hash != digest:
-        raise ApiError("idempotency_key_reused", "该请求标识已用于不同的内容")
+        raise IDEMPOTENCY_KEY_REUSED()
     if record.status_code is None:
-        raise ApiError("idempotency_request_in_progress", "相同的请求正在处理中，请稍后再试")
+        raise IDEMPOTENCY_REQUEST_IN_PROGRESS()
     return Response(record.body, status=record.status_code, content_type=record.content_type)
 
 
@@ -102,7 +108,7 @@ def _reserve(user_id: int, key: str, digest: str) -> IdempotencyKey | None:
             db.session.commit()
             continue
         return record
-    raise ApiError("idempotency_request_in_progress", "相同的请求正在处理中，请稍后再试")
+    raise IDEMPOTENCY_REQUEST_IN_PROGRESS()
 
 
 def _store_answer(response: Response) -> Response:

@@ -13,7 +13,7 @@ import time
 from flask import current_app, request
 
 from backend.common.connections import REDIS_FAILURES, redis_connection
-from backend.errors import ApiError
+from backend.refusals import RATE_LIMITED
 
 log = logging.getLogger(__name__)
 WINDOW_S = 60
@@ -47,8 +47,7 @@ def enforce_each(action: str, limits: dict[str, int]) -> None:
         return
     if any(count > limit for count, limit in zip(counts, limits.values(), strict=True)):
         retry_after = WINDOW_S - int(time.time()) % WINDOW_S
-        raise ApiError("rate_limited", "操作太频繁，请稍后再试", 429,
-                       {"retry_after_s": retry_after})
+        raise RATE_LIMITED(details={"retry_after_s": retry_after})
 
 
 def client_ip() -> str:

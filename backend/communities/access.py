@@ -25,8 +25,8 @@ from backend.communities.models import (
     TeamMember,
     TeamRole,
 )
-from backend.errors import Forbidden, NotFound
 from backend.extensions import db
+from backend.refusals import FORBIDDEN, NOT_FOUND
 
 
 def _cached(name: str, user: User, load):
@@ -79,26 +79,26 @@ def can_manage_team(user: User, team: Team) -> bool:
 
 def require_admin(user: User) -> None:
     if not is_admin(user):
-        raise Forbidden("仅街道管理员可以执行此操作")
+        raise FORBIDDEN.saying("仅街道管理员可以执行此操作")
 
 
 def require_staff(user: User, community_id: int) -> None:
     if not is_staff_of(user, community_id):
-        raise Forbidden("仅本社区工作人员可以执行此操作")
+        raise FORBIDDEN.saying("仅本社区工作人员可以执行此操作")
 
 
 def require_team_manager(user: User, team: Team) -> None:
     if not can_manage_team(user, team):
         if not can_see_community(user, team.community_id):
-            raise NotFound("找不到该队伍")
-        raise Forbidden("仅本队队长或社区工作人员可以执行此操作")
+            raise NOT_FOUND.saying("找不到该队伍")
+        raise FORBIDDEN.saying("仅本队队长或社区工作人员可以执行此操作")
 
 
 def require_staff_or_hide(user: User, community_id: int, not_found: str) -> None:
     """Staff of the community; others of it get 403, outsiders a 404 (``not_found``)."""
     if not is_staff_of(user, community_id):
         if not can_see_community(user, community_id):
-            raise NotFound(not_found)
+            raise NOT_FOUND.saying(not_found)
         require_staff(user, community_id)
 
 
@@ -111,7 +111,7 @@ def staff_only(view: Callable) -> Callable:
     def checked(*args, **kwargs):
         community_id = kwargs["cid"]
         if db.session.get(Community, community_id) is None:
-            raise NotFound("找不到该社区")
+            raise NOT_FOUND.saying("找不到该社区")
         require_staff(current_user(), community_id)
         return view(*args, **kwargs)
 
@@ -126,7 +126,7 @@ def hide_foreign_teams() -> None:
         return
     team = db.session.get(Team, team_id)
     if team is None or not can_see_community(current_user(), team.community_id):
-        raise NotFound("找不到该队伍")
+        raise NOT_FOUND.saying("找不到该队伍")
 
 
 def register(app: Flask) -> None:

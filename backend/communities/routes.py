@@ -6,7 +6,8 @@ from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common import cells
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.api import refuses
+from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities import services
 from backend.communities.access import staff_only
 from backend.communities.schemas import (
@@ -24,6 +25,17 @@ from backend.communities.schemas import (
     TeamInSchema,
     TeamSchema,
 )
+from backend.refusals import (
+    ALREADY_IN_COMMUNITY,
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_A_RESIDENT,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 
 blp = Blueprint("communities", __name__, description="Communities, staff, residents and teams")
 
@@ -31,14 +43,23 @@ blp = Blueprint("communities", __name__, description="Communities, staff, reside
 @blp.route("/communities")
 class Communities(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(CommunitySchema))
+    @paginated(blp, CommunitySchema)
+    @refuses(UNAUTHENTICATED)
     def get(self, args):
         """List communities (any logged-in user: residents pick the one to join)."""
         current_user()
-        return paginate(services.list_communities(), **args)
+        return services.list_communities()
 
     @blp.arguments(CommunityInSchema)
     @blp.response(201, CommunitySchema)
+    @refuses(
+        BAD_REQUEST,
+        FORBIDDEN,
+        IDEMPOTENCY_KEY_REUSED,
+        IDEMPOTENCY_REQUEST_IN_PROGRESS,
+        UNAUTHENTICATED,
+        VALIDATION_ERROR,
+    )
     def post(self, data):
         """Create a community (street administrators)."""
         return services.create_community(current_user(), **data)
@@ -47,12 +68,14 @@ class Communities(MethodView):
 @blp.route("/communities/<id:cid>")
 class CommunityDetail(MethodView):
     @blp.response(200, CommunitySchema)
+    @refuses(NOT_FOUND, UNAUTHENTICATED)
     def get(self, cid):
         current_user()
         return services.get_community(cid)
 
     @blp.arguments(CommunitySettingsSchema(partial=True), required=False)
     @blp.response(200, CommunitySchema)
+    @refuses(BAD_REQUEST, FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
     def patch(self, changes, cid):
         """Change the community's no-show rules (staff of the community, or an admin)."""
         return services.update_community_settings(current_user(), cid, changes)
@@ -62,6 +85,15 @@ class CommunityDetail(MethodView):
 @blp.arguments(StaffInSchema)
 @blp.response(201, StaffSchema)
 @blp.alt_response(200, schema=StaffSchema, description="Already staff")
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def add_staff(data, cid):
     """Make a user staff of the community (street administrators)."""
     staff, created = services.add_staff(current_user(), cid, data["user_id"])
@@ -70,6 +102,7 @@ def add_staff(data, cid):
 
 @blp.route("/communities/<id:cid>/staff/<id:uid>", methods=["DELETE"])
 @blp.response(204)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def remove_staff(cid, uid):
     """End a user's office as staff (street administrators); their tokens stop working."""
     services.remove_staff(current_user(), cid, uid)
@@ -79,6 +112,15 @@ def remove_staff(cid, uid):
 @blp.arguments(JoinInSchema)
 @blp.response(201, ResidentSchema)
 @blp.alt_response(200, schema=ResidentSchema, description="Already a resident; address updated")
+@refuses(
+    ALREADY_IN_COMMUNITY,
+    BAD_REQUEST,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def join(data, cid):
     """Become a resident of the community (one community at a time)."""
     resident, created = services.join_community(current_user(), cid, data)
@@ -88,12 +130,22 @@ def join(data, cid):
 @blp.route("/communities/<id:cid>/teams")
 class Teams(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(TeamSchema))
+    @paginated(blp, TeamSchema)
+    @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
     def get(self, args, cid):
-        return paginate(services.list_teams(current_user(), cid), **args)
+        return services.list_teams(current_user(), cid)
 
     @blp.arguments(TeamInSchema)
     @blp.response(201, TeamSchema)
+    @refuses(
+        BAD_REQUEST,
+        FORBIDDEN,
+        IDEMPOTENCY_KEY_REUSED,
+        IDEMPOTENCY_REQUEST_IN_PROGRESS,
+        NOT_FOUND,
+        UNAUTHENTICATED,
+        VALIDATION_ERROR,
+    )
     def post(self, data, cid):
         """Create a team (staff of the community)."""
         return services.create_team(current_user(), cid, **data)
@@ -102,20 +154,32 @@ class Teams(MethodView):
 @blp.route("/teams/<id:tid>/members")
 class TeamMembers(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(MemberSchema))
+    @paginated(blp, MemberSchema)
+    @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
     def get(self, args, tid):
         """The team's members (staff, or the team's leaders; names masked for leaders)."""
         viewer = current_user()
         team, query = services.list_team_members(viewer, tid)
-        page = paginate(query, **args)
-        names = services.display_names(viewer, team.community_id,
-                                       [m.user_id for m in page["items"]])
-        page["items"] = [_member(m, names[m.user_id]) for m in page["items"]]
-        return page
+
+        def shape(rows):
+            names = services.display_names(viewer, team.community_id, [m.user_id for m in rows])
+            return [_member(m, names[m.user_id]) for m in rows]
+
+        return Listing(query, shape)
 
     @blp.arguments(MemberInSchema)
     @blp.response(201, MemberSchema)
     @blp.alt_response(200, schema=MemberSchema, description="Already a member; role updated")
+    @refuses(
+        BAD_REQUEST,
+        FORBIDDEN,
+        IDEMPOTENCY_KEY_REUSED,
+        IDEMPOTENCY_REQUEST_IN_PROGRESS,
+        NOT_A_RESIDENT,
+        NOT_FOUND,
+        UNAUTHENTICATED,
+        VALIDATION_ERROR,
+    )
     def post(self, data, tid):
         """Add a member or leader (staff, or the team's leader)."""
         viewer = current_user()
@@ -127,6 +191,7 @@ class TeamMembers(MethodView):
 
 @blp.route("/teams/<id:tid>/members/<id:uid>", methods=["DELETE"])
 @blp.response(204)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def remove_member(tid, uid):
     """Take a member or leader off the team (staff, or the team's leader); their tokens
     stop working."""
@@ -141,12 +206,12 @@ def _member(member, display_name: str) -> dict:
 @blp.route("/communities/<id:cid>/audit", methods=["GET"])
 @staff_only
 @blp.arguments(AuditArgsSchema, location="query")
-@blp.response(200, page_of(AuditEntrySchema))
+@paginated(blp, AuditEntrySchema)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def audit_trail(args, cid):
     """Who changed points, rates, stock, fees or rosters, when, before → after, and why
     (staff of the community), newest first."""
-    page_args = {key: args.pop(key) for key in ("page", "per_page")}
-    return paginate(services.audit_trail(current_user(), cid, args), **page_args)
+    return services.audit_trail(current_user(), cid, args)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -157,6 +222,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @blp.arguments(AuditArgsSchema, location="query")
 @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX,
               description="the audit trail as a workbook")
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def audit_trail_xlsx(args, cid):
     """The same trail as a workbook, newest first (staff of the community)."""
     for key in ("page", "per_page"):

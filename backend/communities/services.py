@@ -24,30 +24,31 @@ from backend.communities.models import (
     TeamMember,
     TeamRole,
 )
-from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.points.ledger import account_for
 from backend.points.models import AccountKind
+from backend.refusals import ALREADY_IN_COMMUNITY, FORBIDDEN, NOT_A_RESIDENT, NOT_FOUND
 
 
 def get_community(community_id: int) -> Community:
     community = db.session.get(Community, community_id)
     if community is None:
-        raise NotFound("找不到该社区")
+        raise NOT_FOUND.saying("找不到该社区")
     return community
 
 
 def get_team(team_id: int) -> Team:
     team = db.session.get(Team, team_id)
     if team is None:
-        raise NotFound("找不到该队伍")
+        raise NOT_FOUND.saying("找不到该队伍")
     return team
 
 
 def get_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("找不到该用户")
+        raise NOT_FOUND.saying("找不到该用户")
     return user
 
 
@@ -74,7 +75,7 @@ def update_community_settings(actor: User, community_id: int, changes: dict[str,
     if not access.is_admin(actor):
         access.require_staff(actor, community_id)
         if STREET_SETTINGS & changes.keys():
-            raise Forbidden("积分上限由街道管理员设置")
+            raise FORBIDDEN.saying("积分上限由街道管理员设置")
     bound = changes.get("max_points_per_hour", community.max_points_per_hour)
     if changes.get("points_per_hour", community.points_per_hour) > bound:
         raise ValidationFailed({"points_per_hour": [f"不能超过上限 {bound} 积分/小时"]})
@@ -112,7 +113,7 @@ def remove_staff(actor: User, community_id: int, user_id: int) -> None:
     removed = db.session.execute(delete(StaffMember).where(
         StaffMember.community_id == community_id, StaffMember.user_id == user_id)).rowcount
     if not removed:
-        raise NotFound("该用户不是本社区工作人员")
+        raise NOT_FOUND.saying("该用户不是本社区工作人员")
     revoke_tokens(user_id)
 
 
@@ -140,7 +141,7 @@ def join_community(user: User, community_id: int, details: dict[str, str]) -> tu
 def list_teams(actor: User, community_id: int):
     get_community(community_id)
     if not access.can_see_community(actor, community_id):
-        raise Forbidden("只能查看本社区的队伍")
+        raise FORBIDDEN.saying("只能查看本社区的队伍")
     return select(Team).where(Team.community_id == community_id).order_by(Team.id)
 
 
@@ -161,8 +162,7 @@ def add_team_member(actor: User, team_id: int, user_id: int,
     access.require_team_manager(actor, team)
     member_user = get_user(user_id)
     if not access.is_resident_of(member_user, team.community_id):
-        raise ApiError("not_a_resident", "只能添加本社区的居民为队员",
-                       details={"user_id": user_id})
+        raise NOT_A_RESIDENT(details={"user_id": user_id})
     member = db.session.scalar(select(TeamMember).filter_by(team_id=team_id, user_id=user_id))
     created = member is None
     before = None if created else {"role": member.role}
@@ -186,7 +186,7 @@ def remove_team_member(actor: User, team_id: int, user_id: int) -> None:
     removed = db.session.execute(delete(TeamMember).where(
         TeamMember.team_id == team_id, TeamMember.user_id == user_id)).rowcount
     if not removed:
-        raise NotFound("该用户不是本队队员")
+        raise NOT_FOUND.saying("该用户不是本队队员")
     revoke_tokens(user_id)
     audit(actor.id, team.community_id, "team.member_removed", f"team:{team.id}", "移出队伍",
           before={"user_id": user_id})

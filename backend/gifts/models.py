@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.clock import UTCDateTime, now
 from backend.communities.models import _enum
-from backend.errors import ApiError
 from backend.extensions import db
+from backend.refusals import ALREADY_CANCELLED, ALREADY_FULFILLED
 
 
 class Gift(db.Model):
@@ -93,6 +93,6 @@ class Redemption(db.Model):
 
     def require_reserved(self) -> None:
         if self.status == RedemptionStatus.FULFILLED:
-            raise ApiError("already_fulfilled", "该礼品已领取")
+            raise ALREADY_FULFILLED()
         if self.status == RedemptionStatus.CANCELLED:
-            raise ApiError("already_cancelled", "该兑换已取消")
+            raise ALREADY_CANCELLED()

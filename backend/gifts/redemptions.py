@@ -19,13 +19,21 @@ from backend.common.clock import LOCAL_TZ, now
 from backend.common.transactions import lock, transactional, unit_of_work
 from backend.communities.access import is_resident_of, is_staff_of, require_staff
 from backend.communities.services import get_community
-from backend.errors import ApiError, Forbidden, NotFound
+from backend.errors import ApiError
 from backend.extensions import db
 from backend.gifts.models import Gift, Redemption, RedemptionStatus
 from backend.gifts.services import get_gift_for, lock_gift
 from backend.notify.services import notify
 from backend.points.ledger import account_for, transfer
 from backend.points.models import AccountKind, TransferReason
+from backend.refusals import (
+    FORBIDDEN,
+    LIMIT_EXCEEDED,
+    NOT_DUE,
+    NOT_FOUND,
+    OUT_OF_STOCK,
+    RESERVATION_EXPIRED,
+)
 
 RESERVATION_DAYS = 7
 PICKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at the counter
@@ -37,11 +45,10 @@ def redeem(user: User, gift_id: int, quantity: int) -> Redemption:
     """Take the points and reserve the items in one transaction."""
     gift = get_gift_for(user, gift_id)
     if not is_resident_of(user, gift.community_id):
-        raise Forbidden("仅本社区居民可以兑换礼品")
+        raise FORBIDDEN.saying("仅本社区居民可以兑换礼品")
     gift = lock_gift(gift_id)
     if gift.stock_left < quantity:
-        raise ApiError("out_of_stock", "礼品库存不足",
-                       details={"stock_left": gift.stock_left, "requested": quantity})
+        raise OUT_OF_STOCK(details={"stock_left": gift.stock_left, "requested": quantity})
     _check_limit(gift, user.id, quantity)
     redemption = Redemption(community_id=gift.community_id, gift_id=gift.id, user_id=user.id,
                             quantity=quantity, points=gift.points_cost * quantity,
@@ -67,8 +74,10 @@ def _check_limit(gift: Gift, user_id: int, quantity: int) -> None:
         Redemption.gift_id == gift.id, Redemption.user_id == user_id,
         Redemption.status.in_(HELD))) or 0
     if held + quantity > gift.per_user_limit:
-        raise ApiError("limit_exceeded", f"每人限兑 {gift.per_user_limit} 件",
-                       details={"per_user_limit": gift.per_user_limit, "held": held})
+        raise LIMIT_EXCEEDED(
+            per_user_limit=gift.per_user_limit,
+            details={"per_user_limit": gift.per_user_limit, "held": held},
+        )
 
 
 def _new_pickup_code() -> str:
@@ -96,10 +105,10 @@ def fulfil(actor: User, pickup_code: str) -> Redemption:
     found = db.session.scalar(select(Redemption).where(
         Redemption.pickup_code == pickup_code.strip().upper()))
     if found is None or not is_staff_of(actor, found.community_id):
-        raise NotFound("找不到该取货码")
+        raise NOT_FOUND.saying("找不到该取货码")
     gift, redemption = _lock(found)
     if redemption.status == RedemptionStatus.RESERVED and redemption.expires_at <= now():
-        raise ApiError("reservation_expired", "该预订已过期，积分将退回")
+        raise RESERVATION_EXPIRED()
     redemption.fulfil(actor.id)
     gift.reserved -= redemption.quantity
     gift.fulfilled += redemption.quantity
@@ -115,7 +124,7 @@ def cancel(actor: User, redemption_id: int) -> Redemption:
     found = db.session.get(Redemption, redemption_id)
     staff = found is not None and is_staff_of(actor, found.community_id)
     if found is None or not (staff or found.user_id == actor.id):
-        raise NotFound("找不到该兑换记录")
+        raise NOT_FOUND.saying("找不到该兑换记录")
     redemption = _cancel_locked(found, actor.id, "staff" if staff else "resident")
     if staff:
         audit(actor.id, redemption.community_id, "redemption.cancelled",
@@ -143,7 +152,7 @@ def _cancel_locked(found: Redemption, by_user_id: int | None, reason: str,
                    only_if_due: bool = False) -> Redemption:
     gift, redemption = _lock(found)
     if only_if_due and redemption.expires_at > now():
-        raise ApiError("not_due", "尚未过期")
+        raise NOT_DUE()
     redemption.cancel(by_user_id, reason)
     refund = transfer(account_for(gift.community_id, AccountKind.REDEEMED),
                       account_for(gift.community_id, AccountKind.RESIDENT, redemption.user_id),
@@ -179,7 +188,7 @@ def community_redemptions(actor: User, community_id: int,
 def own_redemption(user: User, redemption_id: int) -> Redemption:
     redemption = db.session.get(Redemption, redemption_id)
     if redemption is None or redemption.user_id != user.id:
-        raise NotFound("找不到该兑换记录")
+        raise NOT_FOUND.saying("找不到该兑换记录")
     if redemption.status != RedemptionStatus.RESERVED:
         redemption.require_reserved()  # a used or cancelled code is no use at the counter
     return redemption

@@ -14,9 +14,9 @@ from backend.common.audit import audit
 from backend.common.transactions import lock, transactional
 from backend.communities.access import can_see_community, is_staff_of, require_staff
 from backend.communities.services import get_community
-from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
 from backend.gifts.models import Gift
+from backend.refusals import FORBIDDEN, NOT_FOUND, STOCK_BELOW_RESERVED
 
 
 @transactional
@@ -39,8 +39,7 @@ def update_gift(actor: User, gift_id: int, changes: dict[str, Any]) -> Gift:
     require_staff(actor, gift.community_id)
     gift = lock_gift(gift_id)
     if "stock" in changes and changes["stock"] < gift.reserved + gift.fulfilled:
-        raise ApiError("stock_below_reserved", "库存不能少于已预订和已领取的数量",
-                       details={"reserved": gift.reserved, "fulfilled": gift.fulfilled})
+        raise STOCK_BELOW_RESERVED(details={"reserved": gift.reserved, "fulfilled": gift.fulfilled})
     before = {field: getattr(gift, field) for field in changes}
     for field, value in changes.items():
         setattr(gift, field, value)
@@ -53,7 +52,7 @@ def update_gift(actor: User, gift_id: int, changes: dict[str, Any]) -> Gift:
 def list_gifts(actor: User, community_id: int):
     get_community(community_id)
     if not can_see_community(actor, community_id):
-        raise Forbidden("只能查看本社区的礼品")
+        raise FORBIDDEN.saying("只能查看本社区的礼品")
     return select(Gift).where(Gift.community_id == community_id).order_by(Gift.id)
 
 
@@ -61,7 +60,7 @@ def get_gift_for(actor: User, gift_id: int) -> Gift:
     """The gift, if the actor may see its community (another community's gift: 404)."""
     gift = db.session.get(Gift, gift_id)
     if gift is None or not can_see_community(actor, gift.community_id):
-        raise NotFound("找不到该礼品")
+        raise NOT_FOUND.saying("找不到该礼品")
     return gift
 
 
@@ -70,7 +69,7 @@ def lock_gift(gift_id: int) -> Gift:
     the point accounts in id order), so they queue instead of deadlocking."""
     gift = lock(Gift, gift_id)
     if gift is None:
-        raise NotFound("找不到该礼品")
+        raise NOT_FOUND.saying("找不到该礼品")
     return gift
 
 

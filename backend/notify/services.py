@@ -16,11 +16,11 @@ from backend.auth.models import User
 from backend.common.clock import now
 from backend.communities.access import is_staff_of, require_staff
 from backend.communities.models import Resident
-from backend.errors import ApiError, NotFound
 from backend.extensions import db
 from backend.notify.delivery import send_after
 from backend.notify.models import Notification, NotificationStatus, SubscriptionGrant
 from backend.notify.queue import remember_new_notice
+from backend.refusals import NOT_FOUND, NOTIFICATION_NOT_FAILED
 
 TEMPLATE_TITLES = {
     "signup_confirmed": "报名成功通知",
@@ -71,7 +71,7 @@ def inbox(user: User):
 def mark_read(user: User, notification_id: int) -> Notification:
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != user.id:
-        raise NotFound("找不到该通知")
+        raise NOT_FOUND.saying("找不到该通知")
     if notification.read_at is None:
         notification.read_at = now()
         db.session.commit()
@@ -136,9 +136,9 @@ def retry_notification(actor: User, notification_id: int) -> Notification:
     resident = notice and db.session.scalar(
         select(Resident).where(Resident.user_id == notice.user_id))
     if resident is None or not is_staff_of(actor, resident.community_id):
-        raise NotFound("找不到该通知")
+        raise NOT_FOUND.saying("找不到该通知")
     if notice.status != NotificationStatus.FAILED:
-        raise ApiError("notification_not_failed", "只有发送失败的通知可以重试")
+        raise NOTIFICATION_NOT_FAILED()
     notice.status, notice.send_after, notice.queued_at = NotificationStatus.PENDING, None, None
     notice.attempts = 0
     remember_new_notice(db.session, notice.id, None)

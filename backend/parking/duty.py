@@ -34,7 +34,6 @@ from backend.common.transactions import lock, lock_where, transactional
 from backend.communities import access
 from backend.communities.models import Team
 from backend.communities.services import display_names
-from backend.errors import ApiError
 from backend.extensions import db
 from backend.notify.services import notify
 from backend.parking.models import (
@@ -46,6 +45,16 @@ from backend.parking.models import (
     RosterStatus,
 )
 from backend.parking.services import SHIFTS_PAGE, leader_ids, parking_team
+from backend.refusals import (
+    AWAY_FROM_POST,
+    EXPIRED_CODE,
+    HANDOVER_NOT_ALLOWED,
+    INVALID_CODE,
+    LOCATION_REQUIRED,
+    NOT_ON_DUTY,
+    OUTSIDE_WINDOW,
+    POST_LOCATION_NOT_SET,
+)
 
 POST_CODE_SALT = "linli-duty-post"
 REMIND_BEFORE = timedelta(hours=2)
@@ -120,14 +129,14 @@ def _team_of_code(code: str) -> Team:
     try:
         value = _signer().unsign(code.encode()).decode()
     except (BadSignature, UnicodeError) as error:
-        raise ApiError("invalid_code", "岗亭码无效") from error
+        raise INVALID_CODE() from error
     kind, _, rest = value.partition(":")
     team_id, _, version = rest.partition(":")
     if kind != "duty" or not team_id.isdigit() or not version.isdigit():
-        raise ApiError("invalid_code", "岗亭码无效")
+        raise INVALID_CODE()
     team = db.session.get(Team, int(team_id))
     if team is None or settings_row(team.id).post_code_version != int(version):
-        raise ApiError("invalid_code", "岗亭码已更换，请扫描岗亭张贴的新码")
+        raise INVALID_CODE.saying("岗亭码已更换，请扫描岗亭张贴的新码")
     return team
 
 
@@ -142,15 +151,15 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def _require_at_post(team: Team, location: dict[str, float] | None) -> None:
     settings = settings_row(team.id)
     if not settings.has_post_location:
-        raise ApiError("post_location_not_set",
-                       "岗亭位置尚未设置，请队长设置，或由上一班队员扫码交接")
+        raise POST_LOCATION_NOT_SET()
     if location is None:
-        raise ApiError("location_required", "请允许获取位置后再签到")
+        raise LOCATION_REQUIRED()
     away = distance_m(settings.post_latitude, settings.post_longitude,
                       location["latitude"], location["longitude"])
     if away > settings.post_radius_m:
-        raise ApiError("away_from_post", "您不在岗亭附近，请到岗后再签到",
-                       details={"distance_m": round(away), "radius_m": settings.post_radius_m})
+        raise AWAY_FROM_POST(
+            details={"distance_m": round(away), "radius_m": settings.post_radius_m},
+        )
 
 
 @transactional
@@ -168,11 +177,11 @@ def hand_over(actor: User, code: str) -> dict[str, Any]:
     try:
         incoming_id = codes.verify(code, codes.CodeKind.PERSONAL, now()).subject_id
     except codes.ExpiredCode as error:
-        raise ApiError("expired_code", "签到码已过期，请对方刷新后重试") from error
+        raise EXPIRED_CODE() from error
     except codes.InvalidCode as error:
-        raise ApiError("invalid_code", "签到码无效") from error
+        raise INVALID_CODE.saying("签到码无效") from error
     if incoming_id == actor.id:
-        raise ApiError("handover_not_allowed", "交接班须由下班的队员扫描接班队员的签到码")
+        raise HANDOVER_NOT_ALLOWED()
     incoming = _current_shift(incoming_id, team_id=None)
     outgoing = db.session.scalar(_held_shifts(actor.id, incoming.team_id).where(
         Assignment.status.in_((AssignmentStatus.COMPLETED, AssignmentStatus.CONFIRMED,
@@ -180,7 +189,7 @@ def hand_over(actor: User, code: str) -> dict[str, Any]:
         Assignment.ends_at >= incoming.starts_at - HANDOVER_GAP,
         Assignment.ends_at <= incoming.starts_at + HANDOVER_GAP).limit(1))
     if outgoing is None:
-        raise ApiError("handover_not_allowed", "只有刚值完上一班并已签到的队员可以为接班队员交接")
+        raise HANDOVER_NOT_ALLOWED.saying("只有刚值完上一班并已签到的队员可以为接班队员交接")
     return _complete(incoming, CheckinMethod.HANDOVER, handed_over_by=actor.id)
 
 
@@ -195,7 +204,7 @@ def _current_shift(user_id: int, team_id: int | None) -> Assignment:
         _refuse_off_duty(user_id, team_id, current)
     assignment = lock(Assignment, found.id)
     if assignment.user_id != user_id:  # moved to someone else while we waited
-        raise ApiError("not_on_duty", "当前没有值班班次")
+        raise NOT_ON_DUTY()
     return assignment
 
 
@@ -221,10 +230,12 @@ def _refuse_off_duty(user_id: int, team_id: int | None, current: datetime) -> No
     if nearby is not None:
         opens = nearby.starts_at - timedelta(
             minutes=current_app.config["DUTY_CHECKIN_EARLY_MIN"])
-        raise ApiError("outside_window", "不在值班签到时间内", details={
+        raise OUTSIDE_WINDOW(
+            details={
             "opens_at": opens.astimezone(LOCAL_TZ).isoformat(),
-            "closes_at": nearby.ends_at.astimezone(LOCAL_TZ).isoformat()})
-    raise ApiError("not_on_duty", "当前没有值班班次")
+            "closes_at": nearby.ends_at.astimezone(LOCAL_TZ).isoformat()},
+        )
+    raise NOT_ON_DUTY()
 
 
 def _due(*conditions):

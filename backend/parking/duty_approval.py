@@ -17,8 +17,15 @@ from backend.notify.services import notify
 from backend.parking.duty import settings_row
 from backend.parking.models import Assignment, AssignmentStatus, Roster
 from backend.parking.services import month_bounds, parking_team
-from backend.points.credits import FOUR_EYES_MESSAGE, Credit, are_two_people, mint
+from backend.points.credits import Credit, are_two_people, mint
 from backend.points.models import TransferReason
+from backend.refusals import (
+    FORBIDDEN,
+    FOUR_EYES_REQUIRED,
+    NOT_FOUND,
+    SHIFT_CHANGED,
+    SHIFT_NOT_CONFIRMED,
+)
 
 
 @transactional
@@ -26,7 +33,7 @@ def confirm_month(actor: User, team_id: int, month: str) -> list[Assignment]:
     """Sign off the team's completed shifts of ``month`` (not the caller's own)."""
     team = parking_team(team_id)
     if not (access.is_leader_of(actor, team.id) or access.is_staff_of(actor, team.community_id)):
-        raise Forbidden("仅本队队长或社区工作人员可以确认值班")
+        raise FORBIDDEN.saying("仅本队队长或社区工作人员可以确认值班")
     first, after = month_bounds(month)
     rows = lock_where(
         select(Assignment).where(Assignment.team_id == team.id,
@@ -69,19 +76,16 @@ def approve_shifts(actor: User, ids: list[int], reviewed: list[dict] | None = No
     pending = [a.id for a in rows if a.status not in (AssignmentStatus.CONFIRMED,
                                                       AssignmentStatus.APPROVED)]
     if pending:
-        raise ApiError("shift_not_confirmed", "只能审批队长已确认的值班",
-                       details={"assignment_ids": pending})
+        raise SHIFT_NOT_CONFIRMED(details={"assignment_ids": pending})
     to_credit = [a for a in rows if a.status == AssignmentStatus.CONFIRMED]
     refused = [a.id for a in to_credit
                if not are_two_people(a.user_id, a.confirmed_by, actor.id)]
     if refused:
-        raise Forbidden(FOUR_EYES_MESSAGE, code="four_eyes_required",
-                        details={"assignment_ids": refused})
+        raise FOUR_EYES_REQUIRED(details={"assignment_ids": refused})
     shown = {row["id"]: row["points"] for row in reviewed or []}
     changed = [a.id for a in to_credit if a.id in shown and shown[a.id] != a.points_per_shift]
     if changed:
-        raise ApiError("shift_changed", "值班积分在您审核期间已变化，请刷新后重新审批",
-                       details={"assignment_ids": changed})
+        raise SHIFT_CHANGED(details={"assignment_ids": changed})
     for assignment in to_credit:
         _credit(actor, assignment)
     return rows
@@ -116,14 +120,15 @@ def _credit(actor: User, assignment: Assignment) -> None:
 def _decidable(actor: User, ids: list[int]) -> list[Assignment]:
     """The shifts, locked in id order; another community's (or a missing) id is a 404."""
     if not access.staff_community_ids(actor):
-        raise Forbidden("只有社区工作人员可以审批值班积分")
+        raise FORBIDDEN.saying("只有社区工作人员可以审批值班积分")
     unique_ids = sorted(set(ids))
     rows = lock_where(
         select(Assignment).where(Assignment.id.in_(unique_ids)).order_by(Assignment.id))
     visible = {a.id for a in rows if access.is_staff_of(actor, a.roster.community_id)}
     if len(visible) != len(unique_ids):
-        raise ApiError("not_found", "找不到该值班记录", 404,
-                       {"assignment_ids": sorted(set(unique_ids) - visible)})
+        raise NOT_FOUND.saying(
+            "找不到该值班记录", details={"assignment_ids": sorted(set(unique_ids) - visible)},
+        )
     return rows
 
 

@@ -21,10 +21,16 @@ from backend.common.transactions import lock, transactional
 from backend.communities import access
 from backend.communities.models import Team
 from backend.communities.services import display_names
-from backend.errors import ApiError, NotFound
 from backend.extensions import db
 from backend.parking.models import SERVED, Assignment, Fee
 from backend.parking.services import member_ids, month_bounds, parking_team
+from backend.refusals import (
+    DUPLICATE_FEE,
+    FEE_ALREADY_VOID,
+    FEE_IS_VOID,
+    NOT_A_TEAM_MEMBER,
+    NOT_FOUND,
+)
 
 
 def to_fen(amount: Decimal) -> int:
@@ -45,13 +51,12 @@ def record_fee(actor: User, team_id: int, data: dict[str, Any]) -> Fee:
     access.require_team_manager(actor, team)
     collector = data.get("collected_by") or actor.id
     if collector not in member_ids(team_id):
-        raise ApiError("not_a_team_member", "收费人须为本队队员", details={"user_id": collector})
+        raise NOT_A_TEAM_MEMBER(details={"user_id": collector})
     plate = data["plate"].upper()
     duplicate = db.session.scalar(_standing_fees(team_id).where(
         Fee.plate == plate, Fee.period == data["period"]).limit(1))
     if duplicate is not None:
-        raise ApiError("duplicate_fee", f"{plate} 的 {data['period']} 停车费已登记",
-                       details={"fee_id": duplicate.id})
+        raise DUPLICATE_FEE(plate=plate, period=data['period'], details={"fee_id": duplicate.id})
     fee = Fee(team_id=team_id, plate=plate, period=data["period"],
               amount_fen=to_fen(data["amount"]), collected_by=collector, recorded_by=actor.id)
     db.session.add(fee)
@@ -69,12 +74,12 @@ def void_fee(actor: User, fee_id: int, reason: str) -> Fee:
     team = db.session.get(Team, fee.team_id) if fee is not None else None
     if team is None or not (access.can_manage_team(actor, team)
                             or access.can_see_community(actor, team.community_id)):
-        raise NotFound("找不到该收费记录")
+        raise NOT_FOUND.saying("找不到该收费记录")
     access.require_team_manager(actor, team)
     if fee.is_void:
-        raise ApiError("fee_is_void", "作废记录本身不能再作废")
+        raise FEE_IS_VOID()
     if db.session.scalar(select(Fee.id).where(Fee.voids_id == fee.id)) is not None:
-        raise ApiError("fee_already_void", "该收费记录已作废")
+        raise FEE_ALREADY_VOID()
     void = Fee(team_id=fee.team_id, plate=fee.plate, period=fee.period,
                amount_fen=-fee.amount_fen, collected_by=fee.collected_by,
                recorded_by=actor.id, voids_id=fee.id, void_reason=reason)

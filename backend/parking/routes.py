@@ -5,7 +5,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
-from backend.common.pagination import PageArgsSchema, page_of, paginate
+from backend.common.api import refuses
+from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities.access import staff_only
 from backend.parking import duty, duty_approval, fees, services, swaps
 from backend.parking.schemas import (
@@ -40,6 +41,45 @@ from backend.parking.schemas import (
     TemplatesInSchema,
     TemplatesSchema,
 )
+from backend.refusals import (
+    AWAY_FROM_POST,
+    BAD_REQUEST,
+    DUPLICATE_FEE,
+    EXPIRED_CODE,
+    FEE_ALREADY_VOID,
+    FEE_IS_VOID,
+    FORBIDDEN,
+    FOUR_EYES_REQUIRED,
+    HANDOVER_NOT_ALLOWED,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    INSUFFICIENT_POINTS,
+    INVALID_CODE,
+    LOCATION_REQUIRED,
+    NO_SHIFT_TEMPLATES,
+    NOT_A_TEAM_MEMBER,
+    NOT_FOUND,
+    NOT_ON_DUTY,
+    NOT_PARKING_TEAM,
+    OUTSIDE_WINDOW,
+    PERIOD_CLOSED,
+    POST_LOCATION_NOT_SET,
+    RATE_REQUIRES_STAFF,
+    ROSTER_NOT_PUBLISHED,
+    ROSTER_OVERLAPS,
+    ROSTER_PUBLISHED,
+    SHIFT_CHANGED,
+    SHIFT_NOT_CONFIRMED,
+    SHIFT_STARTED,
+    SWAP_ALREADY_REQUESTED,
+    SWAP_CONFLICT,
+    SWAP_NOT_ACCEPTED,
+    SWAP_NOT_PENDING,
+    SWAP_STALE,
+    TIME_CONFLICT,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 
 blp = Blueprint("parking", __name__, description="Parking duty: shifts, rosters, swaps, fees")
 
@@ -47,12 +87,21 @@ blp = Blueprint("parking", __name__, description="Parking duty: shifts, rosters,
 @blp.route("/teams/<id:tid>/shift-templates")
 class ShiftTemplates(MethodView):
     @blp.response(200, TemplatesSchema)
+    @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
     def get(self, tid):
         """The team's shifts and points per completed shift (members, leader, staff)."""
         return services.get_templates(current_user(), tid)
 
     @blp.arguments(TemplatesInSchema)
     @blp.response(200, TemplatesSchema)
+    @refuses(
+        BAD_REQUEST,
+        FORBIDDEN,
+        NOT_FOUND,
+        NOT_PARKING_TEAM,
+        RATE_REQUIRES_STAFF,
+        UNAUTHENTICATED,
+    )
     def put(self, data, tid):
         """Replace the team's shifts (leader/staff); a shift may cross midnight."""
         return services.replace_templates(current_user(), tid, data["shifts"],
@@ -62,11 +111,13 @@ class ShiftTemplates(MethodView):
 @blp.route("/teams/<id:tid>/members/<id:uid>/availability")
 class MemberAvailability(MethodView):
     @blp.response(200, AvailabilitySchema)
+    @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
     def get(self, tid, uid):
         return services.get_availability(current_user(), tid, uid)
 
     @blp.arguments(AvailabilityInSchema)
     @blp.response(200, AvailabilitySchema)
+    @refuses(BAD_REQUEST, FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
     def put(self, data, tid, uid):
         """Unavailable days, weekly maximum (hard) and preferences (soft): the member or
         the leader."""
@@ -76,12 +127,24 @@ class MemberAvailability(MethodView):
 @blp.route("/teams/<id:tid>/rosters")
 class TeamRosters(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
-    @blp.response(200, page_of(RosterSummarySchema))
+    @paginated(blp, RosterSummarySchema)
+    @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
     def get(self, args, tid):
-        return paginate(services.team_rosters(current_user(), tid), **args)
+        return services.team_rosters(current_user(), tid)
 
     @blp.arguments(RosterInSchema)
     @blp.response(201, RosterSchema)
+    @refuses(
+        BAD_REQUEST,
+        FORBIDDEN,
+        IDEMPOTENCY_KEY_REUSED,
+        IDEMPOTENCY_REQUEST_IN_PROGRESS,
+        NOT_FOUND,
+        NOT_PARKING_TEAM,
+        NO_SHIFT_TEMPLATES,
+        UNAUTHENTICATED,
+        VALIDATION_ERROR,
+    )
     def post(self, data, tid):
         """Generate a draft roster over the days (leader/staff)."""
         roster = services.create_roster(current_user(), tid, data["first_day"],
@@ -91,12 +154,24 @@ class TeamRosters(MethodView):
 
 @blp.route("/rosters/<id:rid>", methods=["GET"])
 @blp.response(200, RosterSchema)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def get_roster(rid):
     return services.roster_view(services.visible_roster(current_user(), rid))
 
 
 @blp.route("/rosters/<id:rid>/publish", methods=["POST"])
 @blp.response(200, RosterSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    ROSTER_OVERLAPS,
+    ROSTER_PUBLISHED,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def publish_roster(rid):
     """Publish the roster; every member on it is notified."""
     return services.roster_view(services.publish_roster(current_user(), rid))
@@ -104,17 +179,27 @@ def publish_roster(rid):
 
 @blp.route("/me/shifts", methods=["GET"])
 @blp.arguments(MyShiftsArgsSchema, location="query")
-@blp.response(200, page_of(AssignmentSchema))
+@paginated(blp, AssignmentSchema)
+@refuses(UNAUTHENTICATED)
 def my_shifts(args):
     """My shifts in published rosters, soonest first (from today unless ``from`` is given)."""
     query = services.my_shifts(current_user(), args.pop("first_day", None),
                                args.pop("last_day", None))
-    return paginate(query, **args)
+    return query
 
 
 @blp.route("/assignments/<id:aid>", methods=["PATCH"])
 @blp.arguments(AssignmentEditSchema)
 @blp.response(200, AssignmentSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    NOT_A_TEAM_MEMBER,
+    NOT_FOUND,
+    SHIFT_STARTED,
+    SWAP_CONFLICT,
+    UNAUTHENTICATED,
+)
 def edit_assignment(data, aid):
     """The leader moves a shift to another member (or empties it) — same hard rules."""
     return swaps.edit_assignment(current_user(), aid, data["user_id"])
@@ -123,6 +208,20 @@ def edit_assignment(data, aid):
 @blp.route("/assignments/<id:aid>/swap-requests", methods=["POST"])
 @blp.arguments(SwapInSchema)
 @blp.response(201, SwapSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_A_TEAM_MEMBER,
+    NOT_FOUND,
+    ROSTER_NOT_PUBLISHED,
+    SHIFT_STARTED,
+    SWAP_ALREADY_REQUESTED,
+    SWAP_CONFLICT,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def request_swap(data, aid):
     """Ask another member to take my shift (they accept, then the leader approves)."""
     return swaps.request_swap(current_user(), aid, data["to_user_id"])
@@ -130,19 +229,48 @@ def request_swap(data, aid):
 
 @blp.route("/me/swap-requests", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, page_of(SwapSchema))
+@paginated(blp, SwapSchema)
+@refuses(UNAUTHENTICATED)
 def my_swap_requests(args):
-    return paginate(swaps.my_swaps(current_user()), **args)
+    return swaps.my_swaps(current_user())
 
 
 @blp.route("/swap-requests/<id:sid>/accept", methods=["POST"])
 @blp.response(200, SwapSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_A_TEAM_MEMBER,
+    NOT_FOUND,
+    SHIFT_STARTED,
+    SWAP_CONFLICT,
+    SWAP_NOT_PENDING,
+    SWAP_STALE,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def accept_swap(sid):
     return swaps.accept_swap(current_user(), sid)
 
 
 @blp.route("/swap-requests/<id:sid>/approve", methods=["POST"])
 @blp.response(200, SwapSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_A_TEAM_MEMBER,
+    NOT_FOUND,
+    SHIFT_STARTED,
+    SWAP_CONFLICT,
+    SWAP_NOT_ACCEPTED,
+    SWAP_STALE,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def approve_swap(sid):
     """The leader approves: the shift moves to the other member."""
     return swaps.approve_swap(current_user(), sid)
@@ -150,6 +278,16 @@ def approve_swap(sid):
 
 @blp.route("/swap-requests/<id:sid>/decline", methods=["POST"])
 @blp.response(200, SwapSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    SWAP_NOT_PENDING,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def decline_swap(sid):
     """The other member declines, the requester withdraws, or the leader refuses."""
     return swaps.decline_swap(current_user(), sid)
@@ -157,6 +295,7 @@ def decline_swap(sid):
 
 @blp.route("/teams/<id:tid>/post-code", methods=["GET"])
 @blp.response(200, PostCodeSchema)
+@refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def post_code(tid):
     """The text of the team's printed post code (leader/staff)."""
     return {"code": duty.post_code(current_user(), tid)}
@@ -164,12 +303,23 @@ def post_code(tid):
 
 @blp.route("/teams/<id:tid>/post-code.png", methods=["GET"])
 @blp.response(200, content_type="image/png", description="the post code as a QR image")
+@refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def post_code_png(tid):
     return Response(duty.post_code_png(current_user(), tid), mimetype="image/png")
 
 
 @blp.route("/teams/<id:tid>/post-code/rotate", methods=["POST"])
 @blp.response(200, PostCodeSchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    NOT_PARKING_TEAM,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def rotate_post_code(tid):
     """Void every printed copy of the post code and return the new one (leader/staff)."""
     return {"code": duty.rotate_post_code(current_user(), tid)}
@@ -178,6 +328,7 @@ def rotate_post_code(tid):
 @blp.route("/teams/<id:tid>/post", methods=["PUT"])
 @blp.arguments(PostInSchema)
 @blp.response(200, PostSchema)
+@refuses(BAD_REQUEST, FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def set_post(data, tid):
     """Where the post stands and how near a phone must be to check in (leader/staff)."""
     return duty.set_post(current_user(), tid, data)
@@ -186,6 +337,19 @@ def set_post(data, tid):
 @blp.route("/duty/checkins", methods=["POST"])
 @blp.arguments(CheckinInSchema)
 @blp.response(200, CheckinSchema)
+@refuses(
+    AWAY_FROM_POST,
+    BAD_REQUEST,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    INVALID_CODE,
+    LOCATION_REQUIRED,
+    NOT_ON_DUTY,
+    OUTSIDE_WINDOW,
+    POST_LOCATION_NOT_SET,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def duty_checkin(data):
     """The member on duty scans the post code, at the post, inside the shift window."""
     return duty.check_in(current_user(), data["code"], data.get("location"))
@@ -194,6 +358,18 @@ def duty_checkin(data):
 @blp.route("/duty/handovers", methods=["POST"])
 @blp.arguments(HandoverInSchema)
 @blp.response(200, CheckinSchema)
+@refuses(
+    BAD_REQUEST,
+    EXPIRED_CODE,
+    HANDOVER_NOT_ALLOWED,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    INVALID_CODE,
+    NOT_ON_DUTY,
+    OUTSIDE_WINDOW,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def duty_handover(data):
     """The member going off duty scans the incoming member's check-in code (交接班)."""
     return duty.hand_over(current_user(), data["code"])
@@ -201,7 +377,17 @@ def duty_handover(data):
 
 @blp.route("/teams/<id:tid>/duty/confirm", methods=["POST"])
 @blp.arguments(MonthInSchema)
-@blp.response(200, page_of(DutyShiftEntrySchema))
+@paginated(blp, DutyShiftEntrySchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    NOT_PARKING_TEAM,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def confirm_duty(data, tid):
     """Sign off the team's completed shifts of a month (a leader, or staff)."""
     viewer = current_user()
@@ -211,20 +397,34 @@ def confirm_duty(data, tid):
 @blp.route("/communities/<id:cid>/duty/shifts", methods=["GET"])
 @staff_only
 @blp.arguments(DutyShiftListArgsSchema, location="query")
-@blp.response(200, page_of(DutyShiftEntrySchema))
+@paginated(blp, DutyShiftEntrySchema)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def served_shifts(args, cid):
     """Staff's list of served shifts, e.g. ``?status=confirmed`` waiting for approval."""
     viewer = current_user()
     query = duty_approval.served_shifts(viewer, cid, args.pop("status", None),
                                         args.pop("month", None))
-    page = paginate(query, **args)
-    page["items"] = duty_approval.with_display_names(viewer, page["items"])
-    return page
+    return Listing(query, lambda rows: duty_approval.with_display_names(viewer, rows))
 
 
 @blp.route("/duty/approve", methods=["POST"])
 @blp.arguments(DutyApproveInSchema)
-@blp.response(200, page_of(DutyShiftEntrySchema))
+@paginated(blp, DutyShiftEntrySchema)
+@refuses(
+    BAD_REQUEST,
+    FORBIDDEN,
+    FOUR_EYES_REQUIRED,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    INSUFFICIENT_POINTS,
+    NOT_FOUND,
+    PERIOD_CLOSED,
+    SHIFT_CHANGED,
+    SHIFT_NOT_CONFIRMED,
+    TIME_CONFLICT,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def approve_duty(data):
     """Approve signed-off shifts (staff, not the one who signed off): credits duty points."""
     viewer = current_user()
@@ -239,12 +439,25 @@ def _listed(viewer, rows) -> dict:
 @blp.route("/teams/<id:tid>/fees")
 class TeamFees(MethodView):
     @blp.arguments(FeeListArgsSchema, location="query")
-    @blp.response(200, page_of(FeeSchema))
+    @paginated(blp, FeeSchema)
+    @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
     def get(self, args, tid):
-        return paginate(fees.team_fees(current_user(), tid, args.pop("period", None)), **args)
+        return fees.team_fees(current_user(), tid, args.pop("period", None))
 
     @blp.arguments(FeeInSchema)
     @blp.response(201, FeeSchema)
+    @refuses(
+        BAD_REQUEST,
+        DUPLICATE_FEE,
+        FORBIDDEN,
+        IDEMPOTENCY_KEY_REUSED,
+        IDEMPOTENCY_REQUEST_IN_PROGRESS,
+        NOT_A_TEAM_MEMBER,
+        NOT_FOUND,
+        NOT_PARKING_TEAM,
+        UNAUTHENTICATED,
+        VALIDATION_ERROR,
+    )
     def post(self, data, tid):
         """Record a fee collected from a car owner (leader/staff)."""
         return fees.record_fee(current_user(), tid, data)
@@ -253,6 +466,17 @@ class TeamFees(MethodView):
 @blp.route("/fees/<id:fee_id>/voids", methods=["POST"])
 @blp.arguments(FeeVoidInSchema)
 @blp.response(201, FeeSchema)
+@refuses(
+    BAD_REQUEST,
+    FEE_ALREADY_VOID,
+    FEE_IS_VOID,
+    FORBIDDEN,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_REQUEST_IN_PROGRESS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+)
 def void_fee(data, fee_id):
     """Void a wrong fee entry with a reason: an entry of the opposite amount (leader/staff)."""
     return fees.void_fee(current_user(), fee_id, data["reason"])
@@ -261,6 +485,7 @@ def void_fee(data, fee_id):
 @blp.route("/teams/<id:tid>/subsidies", methods=["GET"])
 @blp.arguments(MonthArgsSchema, location="query")
 @blp.response(200, SubsidyReportSchema)
+@refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def subsidies(args, tid):
     """The month's fee pool split by completed shifts (leader/staff)."""
     return fees.subsidy_report(current_user(), tid, args["month"])
@@ -269,6 +494,7 @@ def subsidies(args, tid):
 @blp.route("/teams/<id:tid>/subsidies.csv", methods=["GET"])
 @blp.arguments(MonthArgsSchema, location="query")
 @blp.response(200, content_type="text/csv", description="the subsidy report as CSV")
+@refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def subsidies_csv(args, tid):
     report = fees.subsidy_report(current_user(), tid, args["month"])
     return _download(fees.report_csv(report), "text/csv; charset=utf-8",
@@ -281,6 +507,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @blp.route("/teams/<id:tid>/subsidies.xlsx", methods=["GET"])
 @blp.arguments(MonthArgsSchema, location="query")
 @blp.response(200, content_type=XLSX, description="the subsidy report as a workbook")
+@refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def subsidies_xlsx(args, tid):
     report = fees.subsidy_report(current_user(), tid, args["month"])
     return _download(fees.report_xlsx(report), XLSX, f"subsidies-{tid}-{args['month']}.xlsx")
@@ -293,8 +520,9 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 
 @blp.route("/teams/<id:tid>/teammates", methods=["GET"])
 @blp.arguments(TeammatesArgsSchema, location="query")
-@blp.response(200, page_of(TeammateSchema))
-def teammates(args, tid):
+@paginated(blp, TeammateSchema)
+@refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
+def teammates(args, tid, paging):
     """The team's other members, names masked, and who is free on ``date``: the swap
     picker (members and managers of the team)."""
-    return services.teammates(current_user(), tid, args["day"], args["page"], args["per_page"])
+    return services.teammates(current_user(), tid, args["day"], *paging)

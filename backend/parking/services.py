@@ -18,7 +18,7 @@ from backend.common.transactions import lock, transactional
 from backend.communities import access
 from backend.communities.models import Community, Team, TeamCategory, TeamMember, TeamRole
 from backend.communities.services import get_team, resident_names
-from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.notify.services import notify
 from backend.parking.generator import Member, generate
@@ -31,6 +31,15 @@ from backend.parking.models import (
     ShiftTemplate,
 )
 from backend.parking.rules import RULE_MESSAGES, Availability, Shift, shift_times
+from backend.refusals import (
+    FORBIDDEN,
+    NO_SHIFT_TEMPLATES,
+    NOT_FOUND,
+    NOT_PARKING_TEAM,
+    RATE_REQUIRES_STAFF,
+    ROSTER_OVERLAPS,
+    ROSTER_PUBLISHED,
+)
 
 MAX_ROSTER_DAYS = 62
 MAX_ROSTER_SLOTS = 1500  # e.g. 62 days × 3 shifts × 8 seats: generation stays around 1 s at worst
@@ -49,7 +58,7 @@ def month_bounds(month: str) -> tuple[date, date]:
 def parking_team(team_id: int) -> Team:
     team = get_team(team_id)
     if team.category != TeamCategory.PARKING:
-        raise ApiError("not_parking_team", "只有车辆自治队伍才有值班排班")
+        raise NOT_PARKING_TEAM()
     return team
 
 
@@ -71,7 +80,7 @@ def leader_ids(team_id: int) -> list[int]:
 
 def require_member_or_manager(user: User, team: Team) -> None:
     if not (access.can_manage_team(user, team) or is_member(user, team.id)):
-        raise Forbidden("仅本队队员、队长或社区工作人员可以查看")
+        raise FORBIDDEN.saying("仅本队队员、队长或社区工作人员可以查看")
 
 
 def visible_roster(user: User, roster_id: int) -> Roster:
@@ -80,13 +89,13 @@ def visible_roster(user: User, roster_id: int) -> Roster:
     if roster is None or not (access.is_staff_of(user, roster.community_id)
                               or access.is_resident_of(user, roster.community_id)
                               or access.is_leader_of(user, roster.team_id)):
-        raise NotFound("找不到该排班表")
+        raise NOT_FOUND.saying("找不到该排班表")
     team = db.session.get(Team, roster.team_id)
     if access.can_manage_team(user, team):
         return roster
     if roster.is_published and is_member(user, team.id):
         return roster
-    raise Forbidden("仅本队队员可以查看已发布的排班表")
+    raise FORBIDDEN.saying("仅本队队员可以查看已发布的排班表")
 
 
 def managed_roster(user: User, roster_id: int) -> Roster:
@@ -133,7 +142,7 @@ def _set_points_per_shift(actor: User, team: Team, points: int) -> None:
     if points == before:
         return
     if not access.is_staff_of(actor, team.community_id):
-        raise Forbidden("值班积分标准由社区工作人员设置", code="rate_requires_staff")
+        raise RATE_REQUIRES_STAFF.saying("值班积分标准由社区工作人员设置")
     bound = db.session.get(Community, team.community_id).max_points_per_shift
     if points > bound:
         raise ValidationFailed({"points_per_shift": [f"不能超过本社区上限 {bound} 积分/班"]})
@@ -163,9 +172,9 @@ def _availability_target(actor: User, team_id: int, user_id: int) -> Team:
     if actor.id != user_id:
         access.require_team_manager(actor, team)
     elif not (is_member(actor, team_id) or access.can_manage_team(actor, team)):
-        raise Forbidden("仅本队队员可以填写可值班时间")
+        raise FORBIDDEN.saying("仅本队队员可以填写可值班时间")
     if user_id not in member_ids(team_id):
-        raise NotFound("该用户不是本队队员")
+        raise NOT_FOUND.saying("该用户不是本队队员")
     return team
 
 
@@ -210,7 +219,7 @@ def create_roster(actor: User, team_id: int, first_day: date, last_day: date) ->
     _check_range(first_day, last_day)
     templates = templates_of(team_id)
     if not templates:
-        raise ApiError("no_shift_templates", "请先设置本队的班次")
+        raise NO_SHIFT_TEMPLATES()
     slots = _slots(templates, first_day, last_day)
     if len(slots) > MAX_ROSTER_SLOTS:
         raise ValidationFailed({"to": [f"一次最多排 {MAX_ROSTER_SLOTS} 个班次，请缩短日期范围"]})

@@ -19,7 +19,7 @@ from backend.common.clock import now
 from backend.common.transactions import lock, lock_where, transactional
 from backend.communities import access
 from backend.communities.models import Team, TeamMember
-from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.notify.services import notify
 from backend.parking.models import (
@@ -33,6 +33,18 @@ from backend.parking.models import (
 )
 from backend.parking.rules import RULE_MESSAGES, broken_rules
 from backend.parking.services import SHIFTS_PAGE, availability_of, leader_ids, visible_roster
+from backend.refusals import (
+    FORBIDDEN,
+    NOT_A_TEAM_MEMBER,
+    NOT_FOUND,
+    ROSTER_NOT_PUBLISHED,
+    SHIFT_STARTED,
+    SWAP_ALREADY_REQUESTED,
+    SWAP_CONFLICT,
+    SWAP_NOT_ACCEPTED,
+    SWAP_NOT_PENDING,
+    SWAP_STALE,
+)
 
 NEARBY = timedelta(days=8)  # wider than a week plus the longest shift
 
@@ -53,8 +65,10 @@ def hard_rule_breaks(user_id: int, assignment: Assignment) -> list[str]:
 def _refuse_if_breaking(user_id: int, assignment: Assignment) -> None:
     broken = hard_rule_breaks(user_id, assignment)
     if broken:
-        raise ApiError("swap_conflict", "；".join(RULE_MESSAGES[r] for r in broken),
-                       details={"rules": broken, "user_id": user_id})
+        raise SWAP_CONFLICT.saying(
+            "；".join(RULE_MESSAGES[r] for r in broken),
+            details={"rules": broken, "user_id": user_id},
+        )
 
 
 def _lock_assignment(assignment_id: int) -> Assignment:
@@ -75,32 +89,32 @@ def _lock_member(team_id: int, user_id: int) -> None:
 def _visible_assignment(user: User, assignment_id: int) -> Assignment:
     assignment = db.session.get(Assignment, assignment_id)
     if assignment is None:
-        raise NotFound("找不到该班次")
+        raise NOT_FOUND.saying("找不到该班次")
     visible_roster(user, assignment.roster_id)
     return assignment
 
 
 def _require_upcoming(assignment: Assignment) -> None:
     if assignment.status != AssignmentStatus.SCHEDULED or assignment.starts_at <= now():
-        raise ApiError("shift_started", "班次已开始或已结束，不能再调整")
+        raise SHIFT_STARTED()
 
 
 @transactional
 def request_swap(actor: User, assignment_id: int, to_user_id: int) -> SwapRequest:
     assignment = _visible_assignment(actor, assignment_id)
     if assignment.user_id != actor.id:
-        raise Forbidden("只有该班次的值班队员可以申请换班")
+        raise FORBIDDEN.saying("只有该班次的值班队员可以申请换班")
     if to_user_id == actor.id:
         raise ValidationFailed({"to_user_id": ["不能与自己换班"]})
     assignment = _lock_assignment(assignment_id)
     if not db.session.get(Roster, assignment.roster_id).is_published:
-        raise ApiError("roster_not_published", "排班表尚未发布")
+        raise ROSTER_NOT_PUBLISHED()
     _require_upcoming(assignment)
     _lock_member(assignment.team_id, to_user_id)
     _refuse_if_breaking(to_user_id, assignment)
     if db.session.scalar(select(SwapRequest.id).where(
             SwapRequest.assignment_id == assignment.id, SwapRequest.status.in_(OPEN_SWAP))):
-        raise ApiError("swap_already_requested", "该班次已有待处理的换班申请")
+        raise SWAP_ALREADY_REQUESTED()
     swap = SwapRequest(assignment_id=assignment.id, team_id=assignment.team_id,
                        from_user_id=actor.id, to_user_id=to_user_id)
     db.session.add(swap)
@@ -114,13 +128,13 @@ def request_swap(actor: User, assignment_id: int, to_user_id: int) -> SwapReques
 def _visible_swap(user: User, swap_id: int) -> SwapRequest:
     swap = db.session.get(SwapRequest, swap_id)
     if swap is None:
-        raise NotFound("找不到该换班申请")
+        raise NOT_FOUND.saying("找不到该换班申请")
     team = db.session.get(Team, swap.team_id)
     related = user.id in (swap.from_user_id, swap.to_user_id)
     if not related and not (access.is_staff_of(user, team.community_id)
                             or access.is_resident_of(user, team.community_id)
                             or access.is_leader_of(user, team.id)):
-        raise NotFound("找不到该换班申请")
+        raise NOT_FOUND.saying("找不到该换班申请")
     return swap
 
 
@@ -136,7 +150,7 @@ def _recheck(assignment: Assignment, swap: SwapRequest) -> None:
         # Two steps on purpose: the lapsed request stays lapsed although the use case
         # is refused (the refusal rolls back nothing else: nothing else was written).
         db.session.commit()
-        raise ApiError("swap_stale", "该班次已被调整，换班申请已失效")
+        raise SWAP_STALE()
     _require_upcoming(assignment)
     _lock_member(assignment.team_id, swap.to_user_id)
     _refuse_if_breaking(swap.to_user_id, assignment)
@@ -146,7 +160,7 @@ def _recheck(assignment: Assignment, swap: SwapRequest) -> None:
 def accept_swap(actor: User, swap_id: int) -> SwapRequest:
     swap = _visible_swap(actor, swap_id)
     if actor.id != swap.to_user_id:
-        raise Forbidden("只有被邀请的队员可以接受换班")
+        raise FORBIDDEN.saying("只有被邀请的队员可以接受换班")
     assignment, swap = _locked(swap)
     swap.require_pending()
     _recheck(assignment, swap)
@@ -182,7 +196,7 @@ def decline_swap(actor: User, swap_id: int) -> SwapRequest:
     swap = _visible_swap(actor, swap_id)
     manager = access.can_manage_team(actor, db.session.get(Team, swap.team_id))
     if actor.id not in (swap.from_user_id, swap.to_user_id) and not manager:
-        raise Forbidden("无权处理该换班申请")
+        raise FORBIDDEN.saying("无权处理该换班申请")
     _, swap = _locked(swap)
     swap.decline(actor.id)
     return swap

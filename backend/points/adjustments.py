@@ -10,7 +10,6 @@ from backend.common.audit import audit
 from backend.common.transactions import lock, transactional
 from backend.communities.access import is_resident_of, require_staff, require_staff_or_hide
 from backend.communities.services import get_community, get_user
-from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
 from backend.points.credits import require_two_people
 from backend.points.ledger import account_for, transfer
@@ -23,9 +22,9 @@ def request_adjustment(actor: User, community_id: int, user_id: int, amount: int
     get_community(community_id)
     require_staff(actor, community_id)
     if not is_resident_of(get_user(user_id), community_id):
-        raise ApiError("not_a_resident", "只能调整本社区居民的积分", details={"user_id": user_id})
+        raise NOT_A_RESIDENT.saying("只能调整本社区居民的积分", details={"user_id": user_id})
     if user_id == actor.id:
-        raise Forbidden("不能为自己申请积分调整，请由其他工作人员办理", code="four_eyes_required")
+        raise FOUR_EYES_REQUIRED.saying("不能为自己申请积分调整，请由其他工作人员办理")
     adjustment = Adjustment(community_id=community_id, user_id=user_id, amount=amount,
                             reason=reason, requested_by=actor.id)
     db.session.add(adjustment)
@@ -40,7 +39,7 @@ def approve_adjustment(actor: User, adjustment_id: int) -> Adjustment:
     """Apply it; the requester cannot approve their own (four eyes), nor twice anyone."""
     adjustment = lock(Adjustment, adjustment_id)
     if adjustment is None:
-        raise NotFound("找不到该积分调整")
+        raise NOT_FOUND.saying("找不到该积分调整")
     require_staff_or_hide(actor, adjustment.community_id, "找不到该积分调整")
     require_two_people(adjustment.user_id, adjustment.requested_by, actor.id)
     adjustment.require_pending()

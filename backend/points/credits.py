@@ -19,10 +19,10 @@ from sqlalchemy.orm import aliased
 
 from backend.common.clock import LOCAL_TZ
 from backend.communities.models import Community
-from backend.errors import ApiError, Forbidden
 from backend.extensions import db
 from backend.points import ledger
 from backend.points.models import AccountKind, Transfer, TransferReason
+from backend.refusals import FOUR_EYES_REQUIRED, TIME_CONFLICT
 
 EARNED = (TransferReason.SERVICE, TransferReason.DUTY)
 
@@ -60,7 +60,7 @@ def are_two_people(beneficiary_id: int, prepared_by: int | None, approved_by: in
 def require_two_people(beneficiary_id: int, prepared_by: int | None, approved_by: int,
                        details: dict | None = None) -> None:
     if not are_two_people(beneficiary_id, prepared_by, approved_by):
-        raise Forbidden(FOUR_EYES_MESSAGE, code="four_eyes_required", details=details)
+        raise FOUR_EYES_REQUIRED(details=details)
 
 
 def mint(credit: Credit) -> Transfer | None:
@@ -73,8 +73,10 @@ def mint(credit: Credit) -> Transfer | None:
     ledger.lock(resident.id)
     clash = _overlapping_credit(resident.id, credit)
     if clash is not None:
-        raise ApiError("time_conflict", "该时段已因其他服务或值班获得过积分，同一时间不能重复计分",
-                       details={"transfer_id": clash.id, "ref": clash.ref})
+        raise TIME_CONFLICT.saying(
+            "该时段已因其他服务或值班获得过积分，同一时间不能重复计分",
+            details={"transfer_id": clash.id, "ref": clash.ref},
+        )
     points = _capped(resident.id, credit)
     if points <= 0:
         return None

@@ -25,6 +25,7 @@ from backend.points.models import (
     Transfer,
     TransferReason,
 )
+from backend.refusals import INSUFFICIENT_POINTS, PERIOD_CLOSED
 
 
 class TransferKeyReused(ApiError):
@@ -81,8 +82,7 @@ def transfer(source: Account, target: Account, amount: int, reason: TransferReas
     dated = now()
     _refuse_closed_period(source.community_id, dated)
     if source.kind == AccountKind.RESIDENT and source.balance < amount:
-        raise ApiError("insufficient_points", "积分不足",
-                       details={"balance": source.balance, "needed": amount})
+        raise INSUFFICIENT_POINTS(details={"balance": source.balance, "needed": amount})
     source.balance -= amount
     target.balance += amount
     row = Transfer(community_id=source.community_id, from_account_id=source.id,
@@ -102,8 +102,7 @@ def _refuse_closed_period(community_id: int, dated: datetime) -> None:
     closed = db.session.scalar(select(ClosedPeriod.id).where(
         ClosedPeriod.community_id == community_id, ClosedPeriod.month == month))
     if closed is not None:
-        raise ApiError("period_closed", f"{month:%Y年%m月}的账目已结账，不能再记入该月",
-                       details={"period": f"{month:%Y-%m}"})
+        raise PERIOD_CLOSED(month=month, details={"period": f"{month:%Y-%m}"})
 
 
 def reverse(original: Transfer, idempotency_key: str, author_id: int,

@@ -17,10 +17,10 @@ from backend.common.clock import local_midnight, now
 from backend.common.transactions import transactional
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
-from backend.errors import ApiError
 from backend.extensions import db
 from backend.points.ledger import Check
 from backend.points.models import ClosedPeriod, Transfer
+from backend.refusals import PERIOD_ALREADY_CLOSED, PERIOD_NOT_ENDED
 
 # A transfer is dated when it takes its locks and committed a moment later: waiting a
 # little after midnight lets any transaction begun inside the month finish first (if one
@@ -34,11 +34,9 @@ def close_period(actor: User, community_id: int, month: date) -> ClosedPeriod:
     require_staff(actor, community_id)
     start, end = month_bounds(month)
     if now() < end + IN_FLIGHT_GRACE:
-        raise ApiError("period_not_ended", f"{month:%Y年%m月}尚未结束，不能结账",
-                       details={"period": f"{month:%Y-%m}"})
+        raise PERIOD_NOT_ENDED(month=month, details={"period": f"{month:%Y-%m}"})
     if _closed(community_id, month) is not None:
-        raise ApiError("period_already_closed", f"{month:%Y年%m月}已结账",
-                       details={"period": f"{month:%Y-%m}"})
+        raise PERIOD_ALREADY_CLOSED(month=month, details={"period": f"{month:%Y-%m}"})
     count, total = _month_totals(community_id, start, end)
     period = ClosedPeriod(community_id=community_id, month=month, transfer_count=count,
                           amount_total=total, closed_by=actor.id)

@@ -15,11 +15,17 @@ from backend.auth.models import User
 from backend.common.audit import audit
 from backend.common.transactions import lock, transactional
 from backend.communities.access import require_staff, staff_community_ids
-from backend.errors import ApiError, Forbidden, NotFound
 from backend.extensions import db
 from backend.points.credits import require_two_people
 from backend.points.ledger import reverse
 from backend.points.models import Account, Reversal, ReversalStatus, Transfer, TransferReason
+from backend.refusals import (
+    ALREADY_REVERSED,
+    FORBIDDEN,
+    FOUR_EYES_REQUIRED,
+    NOT_FOUND,
+    NOT_REVERSIBLE,
+)
 
 REVERSIBLE = (TransferReason.SERVICE, TransferReason.DUTY, TransferReason.ADJUST,
               TransferReason.EXPIRE)
@@ -29,11 +35,10 @@ REVERSIBLE = (TransferReason.SERVICE, TransferReason.DUTY, TransferReason.ADJUST
 def request_reversal(actor: User, transfer_id: int, reason: str) -> Reversal:
     original = _staff_transfer(actor, transfer_id)
     if original.reason not in REVERSIBLE or original.reverses_id is not None:
-        raise ApiError("not_reversible", "该积分流水不能冲正（兑换请取消兑换单）",
-                       details={"reason": original.reason.value})
+        raise NOT_REVERSIBLE(details={"reason": original.reason.value})
     _refuse_reversed(original)
     if _resident_of(original) == actor.id:
-        raise Forbidden("不能冲正自己的积分，请由其他工作人员办理", code="four_eyes_required")
+        raise FOUR_EYES_REQUIRED.saying("不能冲正自己的积分，请由其他工作人员办理")
     reversal = Reversal(community_id=original.community_id, transfer_id=original.id,
                         reason=reason, requested_by=actor.id)
     db.session.add(reversal)
@@ -50,7 +55,7 @@ def approve_reversal(actor: User, reversal_id: int) -> Reversal:
     reversal = lock(Reversal, reversal_id)
     _require_staff_somewhere(actor)
     if reversal is None or reversal.community_id not in staff_community_ids(actor):
-        raise NotFound("找不到该冲正申请")
+        raise NOT_FOUND.saying("找不到该冲正申请")
     original = db.session.get(Transfer, reversal.transfer_id)
     require_two_people(_resident_of(original) or -1, reversal.requested_by, actor.id)
     reversal.require_pending()
@@ -68,18 +73,18 @@ def _staff_transfer(actor: User, transfer_id: int) -> Transfer:
     _require_staff_somewhere(actor)
     transfer = db.session.get(Transfer, transfer_id)
     if transfer is None or transfer.community_id not in staff_community_ids(actor):
-        raise NotFound("找不到该积分流水")
+        raise NOT_FOUND.saying("找不到该积分流水")
     return transfer
 
 
 def _require_staff_somewhere(actor: User) -> None:
     if not staff_community_ids(actor):
-        raise Forbidden("仅社区工作人员可以冲正积分")
+        raise FORBIDDEN.saying("仅社区工作人员可以冲正积分")
 
 
 def _refuse_reversed(original: Transfer) -> None:
     if db.session.scalar(select(Transfer.id).where(Transfer.reverses_id == original.id)):
-        raise ApiError("already_reversed", "该积分流水已冲正")
+        raise ALREADY_REVERSED()
 
 
 def _resident_of(original: Transfer) -> int | None:
