@@ -8,8 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.clock import UTCDateTime, now
 from backend.communities.models import Team, _enum
-from backend.errors import ApiError, NotFound
 from backend.extensions import db
+from backend.refusals import ACTIVITY_CANCELLED, ACTIVITY_ENDED, ACTIVITY_NOT_DRAFT, NOT_FOUND
 
 
 class ActivityStatus(enum.StrEnum):
@@ -95,18 +95,18 @@ class Activity(db.Model):
     def publish(self) -> None:
         """Draft → published; only a draft that has not ended yet."""
         if self.status != ActivityStatus.DRAFT:
-            raise ApiError("activity_not_draft", "只有草稿状态的活动可以发布")
+            raise ACTIVITY_NOT_DRAFT()
         if self.ends_at <= now():
-            raise ApiError("activity_ended", "活动已结束，不能发布")
+            raise ACTIVITY_ENDED()
         self.status = ActivityStatus.PUBLISHED
         self.published_at = now()
 
     def cancel(self) -> None:
         """→ cancelled, seats and waitlist emptied (the caller cancels the sign-ups)."""
         if self.status == ActivityStatus.CANCELLED:
-            raise ApiError("activity_cancelled", "活动已取消")
+            raise ACTIVITY_CANCELLED()
         if self.ends_at <= now():
-            raise ApiError("activity_ended", "活动已结束，不能取消")
+            raise ACTIVITY_ENDED.saying("活动已结束，不能取消")
         self.status = ActivityStatus.CANCELLED
         self.cancelled_at = now()
         self.confirmed_count = self.waitlist_count = 0
@@ -152,7 +152,7 @@ class Signup(db.Model):
     def cancel(self) -> None:
         """Give up a seat or a waitlist place (the caller frees the counters)."""
         if not self.is_active:
-            raise NotFound("您没有报名该活动")
+            raise NOT_FOUND.saying("您没有报名该活动")
         self.status = SignupStatus.CANCELLED
         self.cancelled_at = now()
 

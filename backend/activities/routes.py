@@ -181,7 +181,7 @@ class ActivitySignups(MethodView):
 
 @blp.route("/activities/<id:aid>/signups/me", methods=["DELETE"])
 @blp.response(200, SignupSchema)
-@refuses(CANCEL_DEADLINE_PASSED, NOT_FOUND, UNAUTHENTICATED)
+@refuses(ACTIVITY_CANCELLED, ACTIVITY_ENDED, CANCEL_DEADLINE_PASSED, NOT_FOUND, UNAUTHENTICATED)
 def cancel_my_signup(aid):
     """Cancel my sign-up; a freed seat goes to the first waitlisted resident."""
     return _signup(signups.cancel_signup(current_user(), aid))

@@ -24,8 +24,6 @@ from backend.notify.reminders import schedule_reminders, unschedule_reminders
 from backend.notify.services import notify
 from backend.refusals import (
     ACTIVITY_CANCELLED,
-    ACTIVITY_ENDED,
-    ACTIVITY_NOT_DRAFT,
     ACTIVITY_PUBLISHED,
     ATTENDANCE_CONFIRMED,
     CAPACITY_BELOW_CONFIRMED,
@@ -96,7 +94,7 @@ def get_visible_activity(user: User, activity_id: int) -> Activity:
 def get_managed_activity(user: User, activity_id: int, locked: bool = False) -> Activity:
     activity = get_visible_activity(user, activity_id)
     if not can_manage(user, activity):
-        raise Forbidden("仅本队队长或社区工作人员可以管理该活动")
+        raise FORBIDDEN.saying("仅本队队长或社区工作人员可以管理该活动")
     if locked:
         activity = lock_activity(activity_id)
     return activity
@@ -106,7 +104,7 @@ def lock_activity(activity_id: int) -> Activity:
     """Row-lock the activity (PostgreSQL); SQLite already holds the write lock."""
     activity = lock(Activity, activity_id)
     if activity is None:
-        raise NotFound("找不到该活动")
+        raise NOT_FOUND.saying("找不到该活动")
     return activity
 
 

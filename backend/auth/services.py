@@ -22,7 +22,6 @@ from backend.common import ratelimit
 from backend.common.clock import now
 from backend.common.connections import wechat_client
 from backend.common.transactions import transactional, unit_of_work
-from backend.errors import ApiError, Unauthenticated
 from backend.extensions import db
 from backend.refusals import INVALID_LOGIN_CODE, UNAUTHENTICATED, UNAVAILABLE
 from backend.wechat import InvalidLoginCode, WeChatError

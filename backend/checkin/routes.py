@@ -30,6 +30,7 @@ from backend.common.pagination import Listing, PageArgsSchema, paginated
 from backend.communities.access import staff_only
 from backend.refusals import (
     ACTIVITY_NOT_ENDED,
+    ACTIVITY_NOT_PUBLISHED,
     ATTENDANCE_CHANGED,
     ATTENDANCE_LOCKED,
     ATTENDANCE_NOT_CONFIRMED,
@@ -102,6 +103,7 @@ def poster_code_png(aid):
 @blp.arguments(ScanInSchema())
 @blp.response(200, ScanAnswerSchema)
 @refuses(
+    ACTIVITY_NOT_PUBLISHED,
     BAD_REQUEST,
     FORBIDDEN,
     IDEMPOTENCY_KEY_REUSED,
@@ -122,6 +124,7 @@ def scan(data, aid):
 @blp.arguments(ScanBatchInSchema)
 @blp.response(200, ScanBatchAnswerSchema)
 @refuses(
+    ACTIVITY_NOT_PUBLISHED,
     BAD_REQUEST,
     FORBIDDEN,
     IDEMPOTENCY_KEY_REUSED,
@@ -142,6 +145,7 @@ def scan_batch(data, aid):
 @blp.arguments(SelfCheckinInSchema)
 @blp.response(200, ScanAnswerSchema)
 @refuses(
+    ACTIVITY_NOT_PUBLISHED,
     BAD_REQUEST,
     IDEMPOTENCY_KEY_REUSED,
     IDEMPOTENCY_REQUEST_IN_PROGRESS,

@@ -123,8 +123,7 @@ def join_community(user: User, community_id: int, details: dict[str, str]) -> tu
         get_community(community_id)
         resident = access.residency(user)
         if resident is not None and resident.community_id != community_id:
-            raise ApiError("already_in_community", "您已是其他社区的居民，一次只能加入一个社区",
-                           details={"community_id": resident.community_id})
+            raise ALREADY_IN_COMMUNITY(details={"community_id": resident.community_id})
         created = resident is None
         if created:
             resident = Resident(user_id=user.id, community_id=community_id)

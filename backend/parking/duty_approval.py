@@ -12,7 +12,7 @@ from backend.common.audit import audit
 from backend.common.transactions import lock_where, transactional
 from backend.communities import access
 from backend.communities.services import attach_display_names
-from backend.errors import ApiError, Forbidden
+from backend.errors import ApiError
 from backend.notify.services import notify
 from backend.parking.duty import settings_row
 from backend.parking.models import Assignment, AssignmentStatus, Roster

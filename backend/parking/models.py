@@ -21,9 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.clock import LOCAL_TZ, UTCDateTime, now
 from backend.communities.models import _enum
-from backend.errors import ApiError
 from backend.extensions import db
 from backend.parking.rules import Availability, Shift
+from backend.refusals import ROSTER_OVERLAPS, ROSTER_PUBLISHED, SWAP_NOT_ACCEPTED, SWAP_NOT_PENDING
 
 
 class DutySettings(db.Model):
@@ -120,10 +120,9 @@ class Roster(db.Model):
         """Draft → published, unless ``overlapping_id`` (a published roster of the team
         over some of the same days) is already out."""
         if self.is_published:
-            raise ApiError("roster_published", "该排班表已发布")
+            raise ROSTER_PUBLISHED()
         if overlapping_id is not None:
-            raise ApiError("roster_overlaps", "该时段已有发布的排班表",
-                           details={"roster_id": overlapping_id})
+            raise ROSTER_OVERLAPS(details={"roster_id": overlapping_id})
         self.status, self.published_at = RosterStatus.PUBLISHED, now()
 
 
@@ -260,15 +259,15 @@ class SwapRequest(db.Model):
     # against the database (a refused request is never marked stale).
     def require_pending(self) -> None:
         if self.status != SwapStatus.PENDING:
-            raise ApiError("swap_not_pending", "该换班申请不在待接受状态")
+            raise SWAP_NOT_PENDING()
 
     def require_accepted(self) -> None:
         if self.status != SwapStatus.ACCEPTED:
-            raise ApiError("swap_not_accepted", "对方尚未接受，或该申请已处理")
+            raise SWAP_NOT_ACCEPTED()
 
     def require_open(self) -> None:
         if not self.is_open:
-            raise ApiError("swap_not_pending", "该换班申请已处理")
+            raise SWAP_NOT_PENDING.saying("该换班申请已处理")
 
     def accept(self) -> None:
         """The receiver takes the shift on; the leader still has to approve."""

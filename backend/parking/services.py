@@ -37,8 +37,6 @@ from backend.refusals import (
     NOT_FOUND,
     NOT_PARKING_TEAM,
     RATE_REQUIRES_STAFF,
-    ROSTER_OVERLAPS,
-    ROSTER_PUBLISHED,
 )
 
 MAX_ROSTER_DAYS = 62

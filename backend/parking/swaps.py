@@ -41,8 +41,6 @@ from backend.refusals import (
     SHIFT_STARTED,
     SWAP_ALREADY_REQUESTED,
     SWAP_CONFLICT,
-    SWAP_NOT_ACCEPTED,
-    SWAP_NOT_PENDING,
     SWAP_STALE,
 )
 
@@ -74,7 +72,7 @@ def _refuse_if_breaking(user_id: int, assignment: Assignment) -> None:
 def _lock_assignment(assignment_id: int) -> Assignment:
     assignment = lock(Assignment, assignment_id)
     if assignment is None:
-        raise NotFound("找不到该班次")
+        raise NOT_FOUND.saying("找不到该班次")
     return assignment
 
 
@@ -83,7 +81,7 @@ def _lock_member(team_id: int, user_id: int) -> None:
     found = lock_where(select(TeamMember.id).where(
         TeamMember.team_id == team_id, TeamMember.user_id == user_id))
     if not found:
-        raise ApiError("not_a_team_member", "对方不是本队队员", details={"user_id": user_id})
+        raise NOT_A_TEAM_MEMBER.saying("对方不是本队队员", details={"user_id": user_id})
 
 
 def _visible_assignment(user: User, assignment_id: int) -> Assignment:

@@ -14,6 +14,7 @@ from backend.extensions import db
 from backend.points.credits import require_two_people
 from backend.points.ledger import account_for, transfer
 from backend.points.models import AccountKind, Adjustment, TransferReason
+from backend.refusals import FOUR_EYES_REQUIRED, NOT_A_RESIDENT, NOT_FOUND
 
 
 @transactional

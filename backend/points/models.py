@@ -20,8 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.clock import UTCDateTime, now
 from backend.communities.models import _enum
-from backend.errors import ApiError
 from backend.extensions import db
+from backend.refusals import ADJUSTMENT_ALREADY_APPLIED, ALREADY_REVERSED
 
 
 class AccountKind(enum.StrEnum):
@@ -131,7 +131,7 @@ class Adjustment(db.Model):
     def require_pending(self) -> None:
         """Refused before any point moves: an adjustment is applied once."""
         if self.status != AdjustmentStatus.PENDING:
-            raise ApiError("adjustment_already_applied", "该积分调整已审批")
+            raise ADJUSTMENT_ALREADY_APPLIED()
 
     def apply(self, approver_id: int, transfer_id: int) -> None:
         self.require_pending()
@@ -165,7 +165,7 @@ class Reversal(db.Model):
     def require_pending(self) -> None:
         """Refused before the reversing transfer is written: a reversal is applied once."""
         if self.status != ReversalStatus.PENDING:
-            raise ApiError("already_reversed", "该积分流水已冲正")
+            raise ALREADY_REVERSED()
 
     def apply(self, approver_id: int, reversing_transfer_id: int) -> None:
         self.require_pending()

@@ -98,6 +98,7 @@ def request_adjustment(data, cid):
 @blp.response(200, AdjustmentSchema)
 @refuses(
     ADJUSTMENT_ALREADY_APPLIED,
+    ALREADY_REVERSED,
     BAD_REQUEST,
     FORBIDDEN,
     FOUR_EYES_REQUIRED,
@@ -149,6 +150,7 @@ def request_reversal(data, transfer_id):
 @blp.route("/points/reversals/<id:reversal_id>/approve", methods=["POST"])
 @blp.response(200, ReversalSchema)
 @refuses(
+    ADJUSTMENT_ALREADY_APPLIED,
     ALREADY_REVERSED,
     BAD_REQUEST,
     FORBIDDEN,
