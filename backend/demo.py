@@ -166,19 +166,29 @@ def _demo_door(community: Community, team: Team, users: dict[str, User]) -> None
 
 def _demo_voice(community: Community, team: Team, users: dict[str, User]) -> None:
     """The residents' voice: needs (one open with supporters, one accepted by the service
-    team and served by an activity that ended three days ago, one declined), and ratings of
-    that activity; the demo resident attended it and can still rate it."""
-    from backend.checkin.models import Attendance, AttendanceStatus
-    from backend.voice.models import Evaluation, Need, NeedCategory, NeedStatus, NeedSupport
+    team and served by yesterday's visit, one declined), the visit's beneficiaries and a
+    rating of it. The demo resident is listed as served, so they can rate it straight away;
+    staff can mark the accepted need done (the visit has ended). No new activity: the dev
+    check counts the demo resident's activities."""
+    from backend.voice.models import (
+        ActivityBeneficiary,
+        Evaluation,
+        Need,
+        NeedCategory,
+        NeedStatus,
+        NeedSupport,
+    )
 
-    staff, leader = users["demo-staff"].id, users["demo-leader"].id
+    staff = users["demo-staff"].id
+    visit = db.session.scalar(select(Activity).where(
+        Activity.community_id == community.id, Activity.title == "关爱空巢老人探访（已结束）"))
     specs = [("demo-neighbour-1", "小区缺少休息座椅", NeedCategory.ELDERLY, NeedStatus.OPEN,
               None, ["demo-neighbour-2", "demo-resident"]),
-             ("demo-neighbour-2", "3号楼楼道灯不亮", NeedCategory.SAFETY, NeedStatus.ACCEPTED,
-              "志愿服务队已承接，将组织一次楼道灯检修。", ["demo-neighbour-1"]),
+             ("demo-neighbour-2", "希望有人定期探访空巢老人", NeedCategory.ELDERLY,
+              NeedStatus.ACCEPTED, "志愿服务队已承接，每月组织一次上门探访。",
+              ["demo-neighbour-1"]),
              ("demo-resident", "希望开设夜间篮球场", NeedCategory.CULTURE, NeedStatus.DECLINED,
               "场地紧张，夜间开放会影响低楼层居民休息，暂不受理。", [])]
-    needs = []
     for openid, title, category, status, reply, fans in specs:
         need = Need(community_id=community.id, author_id=users[openid].id, title=title,
                     description=f"{title}，请社区帮忙解决。", category=category, status=status,
@@ -189,25 +199,14 @@ def _demo_voice(community: Community, team: Team, users: dict[str, User]) -> Non
         db.session.flush()
         db.session.add_all(NeedSupport(need_id=need.id, user_id=users[o].id)
                            for o in (openid, *fans))
-        needs.append(need)
-    starts = now() - timedelta(days=3, hours=2)
-    served = Activity(team_id=team.id, community_id=community.id, title="楼道灯检修（已结束）",
-                      description="检修3号楼楼道灯。", location="幸福里3号楼",
-                      starts_at=starts, ends_at=starts + timedelta(hours=2), capacity=10,
-                      points_per_hour=10, status=ActivityStatus.PUBLISHED, created_by=leader,
-                      need_id=needs[1].id)
-    db.session.add(served)
-    db.session.flush()
-    for openid in ("demo-resident", "demo-neighbour-1", "demo-neighbour-2"):
-        db.session.add(Attendance(activity_id=served.id, community_id=community.id,
-                                  user_id=users[openid].id, status=AttendanceStatus.CONFIRMED,
-                                  confirmed_by=leader, confirmed_at=now(), points_per_hour=10,
-                                  served_minutes=120, minutes=120))
-    db.session.add_all([
-        Evaluation(activity_id=served.id, user_id=users["demo-neighbour-1"].id, rating=5,
-                   comment="灯修好了，晚上回家安心多了", hidden=False),
-        Evaluation(activity_id=served.id, user_id=users["demo-neighbour-2"].id, rating=4,
-                   comment=None, hidden=False)])
+        if status == NeedStatus.ACCEPTED and visit is not None:
+            visit.need_id = need.id
+    if visit is None:
+        return
+    db.session.add_all(ActivityBeneficiary(activity_id=visit.id, user_id=users[o].id)
+                       for o in ("demo-neighbour-2", "demo-resident"))
+    db.session.add(Evaluation(activity_id=visit.id, user_id=users["demo-neighbour-2"].id,
+                              rating=5, comment="志愿者陪我聊了一下午，谢谢", hidden=False))
 
 
 def describe() -> str:
