@@ -54,12 +54,11 @@ VALIDATION_ERROR = Refusal("validation_error", 422, "提交的内容有误")
 RATE_LIMITED = Refusal("rate_limited", 429, "操作太频繁，请稍后再试")
 UNAVAILABLE = Refusal("unavailable", 503, "服务暂时不可用，请稍后再试")
 
-# --- SPEC §9a names these for evaluations. activity_not_ended is raised already (hours are
-# confirmed after the end; an evaluation says its own words with .saying); the other two are
-# catalogued ahead of the feature and raised once it is built ---
+# --- SPEC §9a names these for evaluations. activity_not_ended is shared with hours (they are
+# confirmed after the end); an evaluation says its own words with .saying ---
 ACTIVITY_NOT_ENDED = Refusal("activity_not_ended", 409, "活动结束后才能确认服务时长")
 ALREADY_EVALUATED = Refusal("already_evaluated", 409, "您已评价过该活动")
-EVALUATION_CLOSED = Refusal("evaluation_closed", 409, "活动结束已超过14天，不能再评价")
+EVALUATION_CLOSED = Refusal("evaluation_closed", 409, "活动结束已超过14天，评价已关闭")
 
 # --- activities ---
 RATE_REQUIRES_STAFF = Refusal(
@@ -171,3 +170,16 @@ PERIOD_NOT_ENDED = Refusal("period_not_ended", 409, "{month:%Y年%m月}尚未结
 PERIOD_ALREADY_CLOSED = Refusal("period_already_closed", 409, "{month:%Y年%m月}已结账")
 NOT_REVERSIBLE = Refusal("not_reversible", 409, "该积分流水不能冲正（兑换请取消兑换单）")
 ALREADY_REVERSED = Refusal("already_reversed", 409, "该积分流水已冲正")
+
+# --- voice ---
+EVALUATION_ALREADY_HIDDEN = Refusal("evaluation_already_hidden", 409, "该评价已被隐藏")
+NEED_LIMIT_REACHED = Refusal(
+    "need_limit_reached", 409,
+    "每人每天最多提出{limit}条待处理的需求，请明天再来",
+)
+NEED_CLOSED = Refusal("need_closed", 409, "该需求已处理完毕，不能再更改支持")
+MERGE_TARGET_CLOSED = Refusal("merge_target_closed", 409, "只能合并到待处理或已受理的需求")
+NEED_NOT_SERVED = Refusal("need_not_served", 409, "须有一项承接该需求的活动结束后才能办结")
+NEED_ALREADY_CLOSED = Refusal("need_already_closed", 409, "该需求已处理完毕")
+NEED_NOT_ACCEPTED = Refusal("need_not_accepted", 409, "只有已受理的需求可以办结")
+NEED_NOT_TAKEN_BY_TEAM = Refusal("need_not_taken_by_team", 409, "只能关联本队已受理承接的需求")

@@ -25,8 +25,17 @@ from backend.common.transactions import lock, transactional
 from backend.communities import access
 from backend.communities.models import Resident, TeamMember, TeamRole
 from backend.communities.services import display_names, resident_names
-from backend.errors import ApiError, NotFound
 from backend.extensions import db
+from backend.refusals import (
+    ACTIVITY_CANCELLED,
+    ACTIVITY_NOT_ENDED,
+    ALREADY_EVALUATED,
+    EVALUATION_ALREADY_HIDDEN,
+    EVALUATION_CLOSED,
+    FORBIDDEN,
+    NOT_FOUND,
+    VALIDATION_ERROR,
+)
 from backend.voice.models import ActivityBeneficiary, Evaluation
 
 EVALUATION_WINDOW = timedelta(days=14)
@@ -46,9 +55,11 @@ def set_beneficiaries(actor: User, activity_id: int, user_ids: list[int]) -> dic
     ) if wanted else set()
     offending = [uid for uid in wanted if uid not in known]
     if offending:
-        raise ApiError("validation_error", "只能登记本社区的居民为受益人", 422,
-                       {"fields": {"user_ids": [f"不是本社区居民：{offending}"]},
-                        "user_ids": offending})
+        raise VALIDATION_ERROR.saying(
+            "只能登记本社区的居民为受益人",
+            details={"fields": {"user_ids": [f"不是本社区居民：{offending}"]},
+                        "user_ids": offending},
+        )
     lock(Activity, activity.id)  # two replacements at once: one after the other
     db.session.execute(delete(ActivityBeneficiary).where(
         ActivityBeneficiary.activity_id == activity.id))
@@ -102,16 +113,16 @@ def evaluate(actor: User, activity_id: int, data: dict[str, Any]) -> Evaluation:
     activity = activities.get_visible_activity(actor, activity_id)
     if not access.is_resident_of(actor, activity.community_id) or not may_evaluate(
             actor.id, activity):
-        raise ApiError("forbidden", "只有参加活动或受益的居民可以评价（本队队长除外）", 403)
+        raise FORBIDDEN.saying("只有参加活动或受益的居民可以评价（本队队长除外）")
     if activity.status == ActivityStatus.CANCELLED:
-        raise ApiError("activity_cancelled", "活动已取消", 409)
+        raise ACTIVITY_CANCELLED()
     current = now()
     if current < activity.ends_at:
-        raise ApiError("activity_not_ended", "活动结束后才能评价", 409)
+        raise ACTIVITY_NOT_ENDED.saying("活动结束后才能评价")
     if current > evaluate_until(activity):
-        raise ApiError("evaluation_closed", "活动结束已超过14天，评价已关闭", 409)
+        raise EVALUATION_CLOSED()
     if _evaluated(actor.id, activity.id):
-        raise ApiError("already_evaluated", "您已评价过该活动", 409)
+        raise ALREADY_EVALUATED()
     evaluation = Evaluation(activity_id=activity.id, user_id=actor.id, rating=data["rating"],
                             comment=data.get("comment") or None, hidden=False)
     try:
@@ -119,7 +130,7 @@ def evaluate(actor: User, activity_id: int, data: dict[str, Any]) -> Evaluation:
         with db.session.begin_nested():
             db.session.add(evaluation)
     except IntegrityError:
-        raise ApiError("already_evaluated", "您已评价过该活动", 409) from None
+        raise ALREADY_EVALUATED() from None
     return evaluation
 
 
@@ -178,11 +189,11 @@ def hide(actor: User, evaluation_id: int, reason: str) -> Evaluation:
     evaluation = db.session.get(Evaluation, evaluation_id)
     activity = db.session.get(Activity, evaluation.activity_id) if evaluation else None
     if activity is None or not access.can_see_community(actor, activity.community_id):
-        raise NotFound("找不到该评价")
+        raise NOT_FOUND.saying("找不到该评价")
     access.require_staff(actor, activity.community_id)
     evaluation = lock(Evaluation, evaluation_id)
     if evaluation.hidden:
-        raise ApiError("evaluation_already_hidden", "该评价已被隐藏", 409)
+        raise EVALUATION_ALREADY_HIDDEN()
     evaluation.hide(actor.id, reason)
     audit(actor.id, activity.community_id, "evaluation.hidden", f"evaluation:{evaluation.id}",
           reason, before={"hidden": False}, after={"hidden": True})

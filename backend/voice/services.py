@@ -24,9 +24,20 @@ from backend.common.transactions import lock, transactional
 from backend.communities import access
 from backend.communities.models import Resident, Team
 from backend.communities.services import get_community, resident_names
-from backend.errors import ApiError, NotFound, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.extensions import db
 from backend.notify.services import notify
+from backend.refusals import (
+    FORBIDDEN,
+    MERGE_TARGET_CLOSED,
+    NEED_ALREADY_CLOSED,
+    NEED_CLOSED,
+    NEED_LIMIT_REACHED,
+    NEED_NOT_ACCEPTED,
+    NEED_NOT_SERVED,
+    NEED_NOT_TAKEN_BY_TEAM,
+    NOT_FOUND,
+)
 from backend.voice.models import MERGE_TARGETS, Need, NeedStatus, NeedSupport
 
 # How many needs one resident may post in one local day while they are still open; a
@@ -47,7 +58,7 @@ def get_visible_need(actor: User, need_id: int) -> Need:
     """The need if the actor may see its community; otherwise (or missing) a 404."""
     need = db.session.get(Need, need_id)
     if need is None or not access.can_see_community(actor, need.community_id):
-        raise NotFound("找不到该需求")
+        raise NOT_FOUND.saying("找不到该需求")
     return need
 
 
@@ -55,7 +66,7 @@ def require_community_reader(actor: User, community_id: int) -> None:
     """Residents, staff (and street admins) of the community; anyone else a 404."""
     get_community(community_id)
     if not access.can_see_community(actor, community_id):
-        raise NotFound("找不到该社区")
+        raise NOT_FOUND.saying("找不到该社区")
 
 
 def list_needs(actor: User, community_id: int, status: NeedStatus | None = None,
@@ -111,7 +122,7 @@ def get_need(actor: User, need_id: int) -> dict[str, Any]:
 def _require_resident(actor: User, community_id: int, what: str) -> Resident:
     resident = access.residency(actor)
     if resident is None or resident.community_id != community_id:
-        raise ApiError("forbidden", f"仅本社区居民可以{what}", 403)
+        raise FORBIDDEN.saying(f"仅本社区居民可以{what}")
     return resident
 
 
@@ -126,8 +137,7 @@ def post_need(actor: User, community_id: int, data: dict[str, Any]) -> dict[str,
         Need.author_id == actor.id, Need.status == NeedStatus.OPEN,
         Need.created_at >= local_midnight(today())))
     if posted >= limit:
-        raise ApiError("need_limit_reached", f"每人每天最多提出{limit}条待处理的需求，请明天再来",
-                       409)
+        raise NEED_LIMIT_REACHED(limit=limit)
     need = Need(community_id=community_id, author_id=actor.id, status=NeedStatus.OPEN,
                 supporters=1, **data)
     db.session.add(need)
@@ -173,7 +183,7 @@ def _supports(need_id: int, user_id: int) -> bool:
 
 def _require_open(need: Need) -> None:
     if need.status not in OPEN_FOR_SUPPORT:
-        raise ApiError("need_closed", "该需求已处理完毕，不能再更改支持", 409)
+        raise NEED_CLOSED()
 
 
 # -- triage ------------------------------------------------------------------------------
@@ -199,7 +209,7 @@ def triage(actor: User, need_id: int, data: dict[str, Any]) -> dict[str, Any]:
         db.session.refresh(need)
         db.session.refresh(target)
         if target.status not in MERGE_TARGETS:
-            raise ApiError("merge_target_closed", "只能合并到待处理或已受理的需求", 409)
+            raise MERGE_TARGET_CLOSED()
     else:
         need = lock(Need, need_id)
     _check_transition(need, status)
@@ -207,7 +217,7 @@ def triage(actor: User, need_id: int, data: dict[str, Any]) -> dict[str, Any]:
     if status == NeedStatus.ACCEPTED:
         team_id = _team_of(need, data["team_id"]).id
     if status == NeedStatus.DONE and not _served_by_ended_activity(need.id):
-        raise ApiError("need_not_served", "须有一项承接该需求的活动结束后才能办结", 409)
+        raise NEED_NOT_SERVED()
     before = {"status": need.status, "team_id": need.team_id}
     need.triage(status, data["reply"], actor.id, team_id=team_id,
                 merged_into_id=target.id if target else None)
@@ -223,9 +233,9 @@ def triage(actor: User, need_id: int, data: dict[str, Any]) -> dict[str, Any]:
 
 def _check_transition(need: Need, status: NeedStatus) -> None:
     if need.status in (NeedStatus.DECLINED, NeedStatus.MERGED, NeedStatus.DONE):
-        raise ApiError("need_already_closed", "该需求已处理完毕", 409)
+        raise NEED_ALREADY_CLOSED()
     if status == NeedStatus.DONE and need.status != NeedStatus.ACCEPTED:
-        raise ApiError("need_not_accepted", "只有已受理的需求可以办结", 409)
+        raise NEED_NOT_ACCEPTED()
 
 
 def _merge_target(need: Need, target_id: int) -> Need:
@@ -286,7 +296,7 @@ def check_activity_need(activity: Activity) -> None:
     if need is None or need.community_id != activity.community_id:
         raise ValidationFailed({"need_id": ["找不到本社区的这条需求"]})
     if need.status != NeedStatus.ACCEPTED or need.team_id != activity.team_id:
-        raise ApiError("need_not_taken_by_team", "只能关联本队已受理承接的需求", 409)
+        raise NEED_NOT_TAKEN_BY_TEAM()
 
 
 activities.register_need_check(check_activity_need)
