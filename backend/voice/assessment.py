@@ -243,3 +243,46 @@ def _days_after(column, days: int) -> Any:
 def sign_off_deadline(ends_at: datetime) -> datetime:
     """The same deadline in Python (for readers and tests)."""
     return ends_at + timedelta(days=SIGN_OFF_DAYS)
+
+
+# --- the page and the workbook ----------------------------------------------------------------
+
+
+def assessment_page(actor: User, community_id: int, year: int, page: int,
+                    per_page: int) -> dict[str, Any]:
+    """One page of the ranking (SPEC §2 pagination), with the year and the weights used."""
+    assessed = assess_teams(actor, community_id, year)
+    rows = assessed["rows"]
+    first = (page - 1) * per_page
+    return {"items": rows[first:first + per_page], "page": page, "per_page": per_page,
+            "total": len(rows), "year": year, "weights": assessed["weights"]}
+
+
+CATEGORY_NAMES = {"service": "志愿服务", "charity": "公益慈善", "culture_sports": "文体",
+                  "mediation": "调解", "parking": "车辆自治"}
+XLSX_HEADER = ["排名", "队伍", "类别", "基本建设", "内部规范", "业绩考量", "总分",
+               "成员", "队长", "活跃志愿者", "考勤记录", "按时确认", "更正", "未到",
+               "按时确认率", "更正率", "未到率", "活动场次", "服务时长(小时)", "评价数",
+               "平均评分", "完成需求"]
+
+
+def assessment_rows(actor: User, community_id: int, year: int) -> list[list[Any]]:
+    """The ranking as spreadsheet rows (header first); cells are sanitised on writing."""
+    assessed = assess_teams(actor, community_id, year)
+    weights = assessed["weights"]
+    header = [*XLSX_HEADER]
+    header[3:6] = [f"{name}({weights[key]}%)" for name, key
+                   in zip(header[3:6], DIMENSIONS, strict=True)]
+    lines: list[list[Any]] = [header]
+    for row in assessed["rows"]:
+        f, c, p = (row["metrics"][name] for name in DIMENSIONS)
+        s = row["scores"]
+        lines.append([row["rank"], row["name"], CATEGORY_NAMES.get(row["category"],
+                                                                   str(row["category"])),
+                      s["foundation"], s["conduct"], s["performance"], s["total"],
+                      f["members"], f["leaders"], f["active_volunteers"], c["attendances"],
+                      c["signed_off_on_time"], c["corrected"], c["no_shows"],
+                      c["on_time_rate"], c["correction_rate"], c["no_show_rate"],
+                      p["activities_held"], p["volunteer_hours"], p["ratings"],
+                      p["average_rating"], p["needs_done"]])
+    return lines
