@@ -141,13 +141,15 @@ def foundation_score(m: dict[str, Any]) -> float:
 
 
 def conduct_score(m: dict[str, Any]) -> float:
-    """No attendance on record is no evidence: 0. A part whose rate has no rows scores 0."""
-    if not m["attendances"]:
+    """From the counts (not the rounded rates). No attendance on record is no evidence: 0;
+    with no row served (all no-shows) the on-time and correction parts score 0."""
+    rows, served = m["attendances"], m["served"]
+    if not rows:
         return 0.0
-    score = NO_SHOW_POINTS * (1 - m["no_show_rate"])
-    if m["served"]:
-        score += ON_TIME_POINTS * m["on_time_rate"]
-        score += CORRECTION_POINTS * (1 - m["correction_rate"])
+    score = NO_SHOW_POINTS * (1 - m["no_shows"] / rows)
+    if served:
+        score += ON_TIME_POINTS * m["signed_off_on_time"] / served
+        score += CORRECTION_POINTS * (1 - m["corrected"] / served)
     return round(score, 1)
 
 
