@@ -220,6 +220,9 @@ def seed(args: argparse.Namespace) -> dict[str, int]:
         started = time.perf_counter()
         for statement in sql.split(";"):
             db.session.execute(text(statement), params)
+        # Fresh statistics before the next step reads this one's rows: with an empty
+        # table's estimates a step's join can pick a plan that runs for many minutes.
+        db.session.execute(text("ANALYZE"))
         db.session.commit()
         print(f"seeded {name:<18} {time.perf_counter() - started:6.1f}s", flush=True)
     analyze()
