@@ -201,22 +201,27 @@ def _members(community_id: int, end: datetime) -> Select:
 
 
 def _attendance(held, community_id: int) -> Select:
-    approved = Attendance.status == AttendanceStatus.APPROVED
-    no_show = Attendance.status == AttendanceStatus.NO_SHOW
-    on_time = (~no_show & Attendance.confirmed_at.is_not(None)
-               & (Attendance.confirmed_at <= _days_after(held.c.ends_at, SIGN_OFF_DAYS)))
-    corrected = ~no_show & Attendance.corrected_minutes.is_not(None)
+    # The community's rows once (ix_attendances_community_status), then joined to its held
+    # activities: left to itself the planner either scans the whole table or repeats a
+    # bitmap AND of two indexes for every activity. MATERIALIZED keeps it a separate step.
+    rows = (select(Attendance.activity_id, Attendance.user_id, Attendance.status,
+                   Attendance.minutes, Attendance.confirmed_at, Attendance.corrected_minutes)
+            .where(Attendance.community_id == community_id)
+            .cte("community_attendances").prefix_with("MATERIALIZED", dialect="postgresql"))
+    approved = rows.c.status == AttendanceStatus.APPROVED
+    no_show = rows.c.status == AttendanceStatus.NO_SHOW
+    on_time = (~no_show & rows.c.confirmed_at.is_not(None)
+               & (rows.c.confirmed_at <= _days_after(held.c.ends_at, SIGN_OFF_DAYS)))
+    corrected = ~no_show & rows.c.corrected_minutes.is_not(None)
     return (select(held.c.team_id, func.count().label("attendances"),
                    _count_if(no_show).label("no_shows"), _count_if(on_time).label("on_time"),
                    _count_if(corrected).label("corrected"),
-                   func.sum(case((approved, Attendance.minutes), else_=0)).label("minutes"),
-                   func.count(distinct(case((approved & (Attendance.minutes > 0),
-                                             Attendance.user_id))))
+                   func.sum(case((approved, rows.c.minutes), else_=0)).label("minutes"),
+                   func.count(distinct(case((approved & (rows.c.minutes > 0),
+                                             rows.c.user_id))))
                    .label("active_volunteers"))
-            .join(held, held.c.id == Attendance.activity_id)
-            # Redundant with the join, but lets the planner read only this community's
-            # rows (ix_attendances_community_status) instead of scanning the table.
-            .where(Attendance.community_id == community_id)
+            .select_from(rows)
+            .join(held, held.c.id == rows.c.activity_id)
             .group_by(held.c.team_id))
 
 
