@@ -7,7 +7,7 @@
    ``CODE(...)`` (the catalogue's message), ``CODE(field=...)`` (an f-string message becomes
    the entry's template) or ``CODE.saying(message)`` (a message other than the entry's).
    A code the catalogue lacks gets an entry, appended under its package's name.
-2. Routes: every view in backend/*/routes.py gets one ``@refuses(...)`` line listing the
+2. Routes: every view in backend/*/*routes.py gets one ``@refuses(...)`` line listing the
    entries its call graph can raise (computed statically, over-approximating); an existing
    ``@refuses`` line is replaced, so hand-added entries must go in the service code.
 
@@ -491,7 +491,7 @@ def document_routes(write: bool) -> list[Path]:
     files = [p for p in sorted(BACKEND.rglob("*.py")) if p.name != "refusals.py"]
     graph = CallGraph(files, read_catalogue())
     changed = []
-    for path in sorted(BACKEND.glob("*/routes.py")):
+    for path in sorted(BACKEND.glob("*/*routes.py")):
         source = path.read_text()
         new_source = _decorate(path, source, graph)
         if new_source != source:

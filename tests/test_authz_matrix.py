@@ -250,6 +250,16 @@ VOICE_MATRIX = {
                               staff_a=200, **OTHER_COMMUNITY),
     "my pending evaluations": row("GET", "/me/evaluations/pending", default=200),
     "notice board": row("GET", "/communities/{a}/notice-board", default=404, **A_READERS),
+    # the street's view (SPEC §9a): staff of the community or an admin; the street is admins'
+    "team assessment": row("GET", "/communities/{a}/teams/evaluation?year=2025", admin=200,
+                           staff_a=200, **OTHER_COMMUNITY),
+    "team assessment xlsx": row("GET", "/communities/{a}/teams/evaluation.xlsx?year=2025",
+                                admin=200, staff_a=200, **OTHER_COMMUNITY),
+    "read assessment weights": row("GET", "/street/assessment-weights", admin=200),
+    "set assessment weights": row("PUT", "/street/assessment-weights",
+                                  {"foundation": 30, "conduct": 30, "performance": 40},
+                                  admin=200),
+    "street overview": row("GET", "/street/overview", admin=200),
 }
 MATRIX |= VOICE_MATRIX
 

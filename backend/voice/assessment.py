@@ -25,8 +25,8 @@ from backend.common.clock import local_midnight, now
 from backend.communities.access import can_see_community, is_staff_of
 from backend.communities.models import Team, TeamMember, TeamRole
 from backend.communities.services import get_community
-from backend.errors import Forbidden, NotFound
 from backend.extensions import db
+from backend.refusals import FORBIDDEN, NOT_FOUND
 from backend.voice.models import Evaluation, Need, NeedStatus
 from backend.voice.street_settings import DIMENSIONS, assessment_weights
 
@@ -68,9 +68,9 @@ def require_assessment_reader(user: User, community_id: int) -> None:
     get_community(community_id)
     if can_see_community(user, community_id):
         if not (is_staff_of(user, community_id) or is_admin(user)):
-            raise Forbidden("仅本社区工作人员或街道管理员可以查看队伍评价")
+            raise FORBIDDEN.saying("仅本社区工作人员或街道管理员可以查看队伍评价")
         return
-    raise NotFound("找不到该社区")
+    raise NOT_FOUND.saying("找不到该社区")
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:

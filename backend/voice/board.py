@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.activities.models import Activity, ActivityStatus
 from backend.auth.models import User
@@ -17,15 +17,15 @@ from backend.communities import access
 from backend.communities.models import Team
 from backend.communities.services import resident_names
 from backend.extensions import db
-from backend.points.models import ClosedPeriod, Transfer, TransferReason
+from backend.points.models import ClosedPeriod
 from backend.points.periods import month_bounds
 from backend.voice.evaluations import summaries
 from backend.voice.models import Need, NeedStatus
+from backend.voice.overview import points_moved
 from backend.voice.services import require_community_reader
 
 RECENT = timedelta(days=30)
 BOARD_ROWS = 50
-ISSUING = (TransferReason.SERVICE, TransferReason.DUTY)
 
 
 def notice_board(actor: User, community_id: int) -> dict[str, Any]:
@@ -41,14 +41,9 @@ def _last_closed_month(community_id: int) -> dict[str, Any] | None:
     if period is None:
         return None
     start, end = month_bounds(period.month)
-    sums = dict(db.session.execute(select(Transfer.reason, func.sum(Transfer.amount)).where(
-        Transfer.community_id == community_id, Transfer.created_at >= start,
-        Transfer.created_at < end,
-        Transfer.reason.in_([*ISSUING, TransferReason.REDEEM, TransferReason.REFUND]))
-        .group_by(Transfer.reason)).all())
-    issued = sum(int(sums.get(reason) or 0) for reason in ISSUING)
-    redeemed = int(sums.get(TransferReason.REDEEM) or 0) - int(
-        sums.get(TransferReason.REFUND) or 0)
+    row = db.session.execute(points_moved([community_id], start, end)).first()
+    issued, redeemed = (int(row.points_issued or 0), int(row.points_redeemed or 0)) if row \
+        else (0, 0)
     return {"month": f"{period.month:%Y-%m}", "issued": issued, "redeemed": redeemed}
 
 

@@ -70,7 +70,7 @@ def community_figures(community_ids: list[int], start: datetime,
     held = (held_activities(start, end)
             .where(Activity.community_id.in_(community_ids)).subquery())
     for query in (_residents(community_ids, end), _activities(held), _service(held),
-                  _points(community_ids, start, end), _open_needs(community_ids, end)):
+                  points_moved(community_ids, start, end), _open_needs(community_ids, end)):
         for row in db.session.execute(query).mappings():
             figures[row["community_id"]].update(
                 {key: value or 0 for key, value in row.items() if key != "community_id"})
@@ -100,7 +100,9 @@ def _service(held) -> Select:
             .group_by(held.c.community_id))
 
 
-def _points(community_ids: list[int], start: datetime, end: datetime) -> Select:
+def points_moved(community_ids: list[int], start: datetime, end: datetime) -> Select:
+    """Points issued and redeemed per community in [start, end): the overview's and the
+    notice board's one definition."""
     # A reversal keeps its original's reason and moves the other way.
     sign = case((Transfer.reverses_id.is_(None), 1), else_=-1)
     minted = Transfer.reason.in_((TransferReason.SERVICE, TransferReason.DUTY))

@@ -10,8 +10,10 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
+from backend.common.api import refuses
 from backend.common.cells import xlsx_bytes
 from backend.communities.access import require_admin
+from backend.refusals import BAD_REQUEST, FORBIDDEN, NOT_FOUND, UNAUTHENTICATED
 from backend.voice import assessment, overview, street_settings
 from backend.voice.assessment_schemas import (
     AssessmentArgsSchema,
@@ -56,6 +58,7 @@ def admins_only(view: Callable) -> Callable:
 @readers_only
 @blp.arguments(AssessmentArgsSchema, location="query")
 @blp.response(200, TeamAssessmentPageSchema)
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def team_assessment(args, cid):
     """The yearly assessment of every team, ranked, with the metrics behind each score
     (staff of the community, or an admin)."""
@@ -66,6 +69,7 @@ def team_assessment(args, cid):
 @readers_only
 @blp.arguments(AssessmentExportArgsSchema, location="query")
 @blp.response(200, FILE, content_type=XLSX, description="the ranking, one sheet")
+@refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def team_assessment_xlsx(args, cid):
     """The same ranking as an Excel workbook (staff of the community, or an admin)."""
     rows = assessment.assessment_rows(current_user(), cid, args["year"])
@@ -76,6 +80,7 @@ def team_assessment_xlsx(args, cid):
 
 @blp.route("/street/assessment-weights", methods=["GET"])
 @blp.response(200, WeightsOutSchema)
+@refuses(FORBIDDEN, UNAUTHENTICATED)
 def get_assessment_weights():
     """The weights of the three dimensions in the yearly assessment (admin)."""
     return street_settings.weights_view(current_user())
@@ -85,6 +90,7 @@ def get_assessment_weights():
 @admins_only
 @blp.arguments(WeightsInSchema)
 @blp.response(200, WeightsOutSchema)
+@refuses(BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED)
 def put_assessment_weights(data):
     """Set the weights (admin; percent, summing to 100); audited in every community."""
     reason = data.pop("reason", "") or ""
@@ -95,6 +101,7 @@ def put_assessment_weights(data):
 @admins_only
 @blp.arguments(OverviewArgsSchema, location="query")
 @blp.response(200, OverviewPageSchema)
+@refuses(FORBIDDEN, UNAUTHENTICATED)
 def street_overview(args):
     """One row per community over the period: residents, volunteers, activities, hours,
     points issued and redeemed, open needs (admin)."""
