@@ -28,6 +28,14 @@ const ROUTES = [
   ["/staff/roster", "staff_roster"],
   ["/staff/duty", "staff_duty"],
   ["/staff/audit", "staff_audit"],
+  ["/needs", "needs"],
+  ["/needs/new", "need_new"],
+  ["/evaluate/:id", "evaluate"],
+  ["/evaluations/pending", "evaluations_pending"],
+  ["/notice-board", "notice_board"],
+  ["/staff/needs", "staff_needs"],
+  ["/staff/assessment", "staff_assessment"],
+  ["/admin/overview", "admin_overview"],
 ];
 
 export function roleInfo(user = session()?.user) {
@@ -66,7 +74,7 @@ function icon(name) {
 
 function tabsFor(info) {
   const tabs = [["/activities", "活动", "activities"], ["/code", "签到码", "code"]];
-  if (info.staffCommunity || info.leaderTeams.length) tabs.push(["/work", "工作台", "work"]);
+  if (info.staffCommunity || info.leaderTeams.length || info.isAdmin) tabs.push(["/work", "工作台", "work"]);
   tabs.push(["/inbox", "消息", "inbox"], ["/me", "我的", "me"]);
   return tabs;
 }

@@ -2,6 +2,7 @@
 import { api } from "../api.js";
 import { actionButton, empty, fmtTime, h, load, toast } from "../ui.js";
 import { wx } from "../wx.js";
+import { pendingEvaluations } from "./evaluations_pending.js";
 
 // wx.requestSubscribeMessage for these template keys, then tell the backend what was accepted.
 export async function subscribeTo(act, keys) {
@@ -34,16 +35,26 @@ function notice(n, reload) {
 
 export default {
   title: "消息",
-  async render(el) {
+  async render(el, { info }) {
     const list = h("div");
     const slot = h("div");
+    // 民事民评: activities I attended and may still rate, first thing in the inbox.
+    const pending = h("div");
+    if (info.residentCommunity) {
+      pendingEvaluations().then((items) => {
+        if (!items.length) return;
+        pending.replaceChildren(h("a", { class: "card card-link", href: "#/evaluations/pending", testid: "inbox-pending-evaluations" },
+          h("div", { class: "row" }, h("h3", {}, "待评价的活动"), h("span", { class: "tag orange" }, `${items.length} 个`)),
+          h("div", { class: "muted" }, items.slice(0, 3).map((a) => a.title).join("、"), " ›")));
+      }, () => {});
+    }
     const reload = () => load(list, async () => {
       const page = await api.get("/me/notifications", { per_page: 50 });
       return page.items.length ? page.items.map((n) => notice(n, reload)) : empty("还没有消息");
     });
     el.replaceChildren(
       actionButton("订阅消息通知", (act) => subscribeTo(act, ALL_KEYS), { slot, className: "block secondary", testid: "subscribe-all" }),
-      slot, list);
+      slot, pending, list);
     await reload();
   },
 };
