@@ -95,9 +95,10 @@ def _register_blueprints(api) -> None:
     from backend.notify.routes import blp as notify
     from backend.parking.routes import blp as parking
     from backend.points.routes import blp as points
+    from backend.voice.routes import blp as voice
 
     for blueprint in (auth, communities, activities, checkin, notify, points, gifts,
-                      parking):
+                      parking, voice):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
 
 

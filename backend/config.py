@@ -30,6 +30,8 @@ DEFAULT_TEMPLATE_IDS = {
     "roster_published": "tmpl-roster-published",
     "shift_reminder": "tmpl-shift-reminder",
     "swap_request": "tmpl-swap-request",
+    "need_update": "tmpl-need-update",
+    "evaluation_invite": "tmpl-evaluation-invite",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 TEMPLATE_KEYS = ["signup_confirmed", "waitlist_promoted", "activity_reminder",
                  "activity_cancelled", "points_credited", "gift_ready", "roster_published",
-                 "shift_reminder", "swap_request"]
+                 "shift_reminder", "swap_request", "need_update", "evaluation_invite"]
 
 
 def test_templates_list_every_key_with_its_configured_id(app, make, world, monkeypatch):

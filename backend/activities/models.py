@@ -68,6 +68,9 @@ class Activity(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when a leader first signs off hours: from then on the rate is frozen (SPEC §5).
     hours_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The residents' need this activity serves (SPEC §9a); the table belongs to voice, so the
+    # key is by name and the rules live in voice's services.
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("needs.id"), index=True)
 
     team: Mapped[Team] = relationship()
 

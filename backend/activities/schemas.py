@@ -26,6 +26,8 @@ class ActivityInSchema(ma.Schema):
                                         validate=ma.validate.Range(min=0, max=1000))
     walk_ins_allowed = StrictBoolean(load_default=False)
     self_checkin_allowed = StrictBoolean(load_default=False)
+    # The residents' need this activity serves (SPEC §9a): accepted, taken on by its team.
+    need_id = ident(load_default=None, allow_none=True)
 
     @ma.validates_schema
     def check_times(self, data, **kwargs):
@@ -50,6 +52,7 @@ class ActivityPatchSchema(ma.Schema):
                                         validate=ma.validate.Range(min=0, max=1000))
     walk_ins_allowed = StrictBoolean()
     self_checkin_allowed = StrictBoolean()
+    need_id = ident(allow_none=True)
 
 
 def time_rule_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -101,6 +104,7 @@ class ActivitySchema(ma.Schema):
     status = ma.fields.Enum(ActivityStatus, by_value=True, required=True)
     confirmed_count = ma.fields.Integer(required=True)
     waitlist_count = ma.fields.Integer(required=True)
+    need_id = ma.fields.Integer(allow_none=True)
     my_signup = ma.fields.Nested(MySignupSchema, required=True, allow_none=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,20 @@ from backend.extensions import db
 from backend.notify.reminders import schedule_reminders, unschedule_reminders
 from backend.notify.services import notify
 
+# The voice domain (above this one) checks an activity's ``need_id`` (SPEC §9a): it
+# registers its rule here when it is imported, so nothing here imports upwards.
+_need_checks: list[Callable[[Activity], None]] = []
+
+
+def register_need_check(check: Callable[[Activity], None]) -> None:
+    if check not in _need_checks:
+        _need_checks.append(check)
+
+
+def _check_need(activity: Activity) -> None:
+    for check in _need_checks:
+        check(activity)
+
 
 def create_activity(actor: User, team_id: int, data: dict[str, Any]) -> Activity:
     team = get_team(team_id)
@@ -32,6 +47,7 @@ def create_activity(actor: User, team_id: int, data: dict[str, Any]) -> Activity
         _check_rate(actor, team.community_id, data["points_per_hour"])
     activity = Activity(team_id=team.id, community_id=team.community_id, created_by=actor.id,
                         **data)
+    _check_need(activity)
     db.session.add(activity)
     db.session.flush()
     if activity.points_per_hour is not None:
@@ -155,6 +171,8 @@ def update_activity(actor: User, activity_id: int, changes: dict[str, Any]) -> A
     for field, value in changes.items():
         setattr(activity, field, value)
     _check_times(activity)
+    if "need_id" in changes:
+        _check_need(activity)
     fill_free_seats(activity)
     if activity.points_per_hour != rate_before:
         audit(actor.id, activity.community_id, "activity.rate_changed",

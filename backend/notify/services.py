@@ -32,6 +32,8 @@ TEMPLATE_TITLES = {
     "roster_published": "排班发布通知",
     "shift_reminder": "值班提醒",
     "swap_request": "换班申请通知",
+    "need_update": "需求处理进展通知",
+    "evaluation_invite": "活动评价邀请",
 }
 
 

@@ -28,6 +28,7 @@ RELEASED_PAGES = (
     "pages/duty/shifts",
     "pages/points/index",
     "pages/redemptions/detail",
+    "pages/voice/need",
 )
 
 
