@@ -100,6 +100,8 @@ def _register_blueprints(api) -> None:
     for blueprint in (auth, communities, activities, checkin, notify, points, gifts,
                       parking, voice):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+    from backend.voice.street_routes import blp as street  # the street's view (SPEC §9a)
+    api.register_blueprint(street, url_prefix="/api/v1")
 
 
 def _migrations_dir() -> str:
