@@ -6,7 +6,7 @@ import { empty, fmtTime, h, load } from "../ui.js";
 export function pendingActivity(item) {
   const a = item.activity || item;
   return { id: item.activity_id ?? a.id, title: a.title ?? item.title, ends_at: a.ends_at ?? item.ends_at,
-    closes_at: item.closes_at ?? item.evaluation_closes_at ?? null };
+    closes_at: item.evaluate_until ?? null };
 }
 
 export async function pendingEvaluations() {

@@ -6,28 +6,36 @@ import { download, TEAM_CATEGORY_ZH } from "./voice.js";
 
 export const DIMENSION_ZH = { foundation: "基本建设", conduct: "内部规范", performance: "业绩考量", total: "总分" };
 const METRIC_ZH = {
-  members: "在册队员", leaders: "在册队长", activities: "开展活动", activities_held: "开展活动",
-  volunteer_hours: "志愿时长（小时）", hours: "志愿时长（小时）", distinct_volunteers: "参与志愿者",
-  average_rating: "平均评分", ratings: "评价人次", rating_count: "评价人次", needs_done: "办结需求",
-  on_time_rate: "按时确认率", confirmed_on_time_rate: "按时确认率", correction_rate: "更正率",
-  no_show_rate: "缺席率", attendances: "考勤人次",
+  members: "在册队员", leaders: "在册队长", active_volunteers: "活跃志愿者",
+  attendances: "考勤人次", served: "到场人次", signed_off_on_time: "按时确认",
+  corrected: "更正次数", no_shows: "缺席人次", on_time_rate: "按时确认率",
+  correction_rate: "更正率", no_show_rate: "缺席率", sign_off_days: "确认时限（天）",
+  activities_held: "开展活动", volunteer_hours: "志愿时长（小时）", ratings: "评价人次",
+  average_rating: "平均评分", needs_done: "办结需求",
 };
 
 function score(value) { return value == null ? "—" : Number(value).toFixed(1); }
 
-function metricValue(v) {
-  if (typeof v === "number" && !Number.isInteger(v)) return v.toFixed(2);
-  return v == null ? "—" : String(v);
+function metricValue(key, v) {
+  if (v == null) return "—";
+  if (key.endsWith("_rate")) return `${(v * 100).toFixed(0)}%`;  // a share, 0–1
+  return typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : String(v);
 }
 
 // Metrics either flat or grouped by dimension; both list as label: value.
 function metricList(metrics) {
   const entries = Object.entries(metrics || {});
   const grouped = entries.length && entries.every(([, v]) => v && typeof v === "object");
-  const line = ([k, v]) => h("li", {}, `${METRIC_ZH[k] || k}：${metricValue(v)}`);
+  const line = ([k, v]) => h("li", {}, `${METRIC_ZH[k] || k}：${metricValue(k, v)}`);
   if (!grouped) return h("ul", { class: "metrics" }, entries.map(line));
   return entries.map(([dim, inner]) => h("div", {}, h("b", {}, DIMENSION_ZH[dim] || dim),
     h("ul", { class: "metrics" }, Object.entries(inner).map(line))));
+}
+
+function weightsLine(w) {
+  if (!w) return null;
+  return h("p", { class: "muted", testid: "assessment-weights" },
+    `总分权重：基本建设 ${w.foundation}% · 内部规范 ${w.conduct}% · 业绩考量 ${w.performance}%`);
 }
 
 function table(rows, page) {
@@ -35,8 +43,8 @@ function table(rows, page) {
   return h("div", { class: "table-scroll" }, h("table", { testid: "assessment-table" },
     h("caption", { class: "muted" }, `共 ${page.total} 个团队，按总分排序`),
     h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows.map((r, i) => h("tr", { testid: `assessment-row-${r.team_id}` },
-      h("td", {}, r.rank ?? i + 1),
+    h("tbody", {}, rows.map((r) => h("tr", { testid: `assessment-row-${r.team_id}` },
+      h("td", {}, r.rank),
       h("th", { scope: "row" }, r.name, h("div", { class: "muted" }, TEAM_CATEGORY_ZH[r.category] || r.category || "")),
       ...["foundation", "conduct", "performance"].map((d) => h("td", { class: "number" }, score(r.scores?.[d]))),
       h("td", { class: "number", testid: `assessment-total-${r.team_id}` }, h("b", {}, score(r.scores?.total))))))));
@@ -73,8 +81,8 @@ export default {
     const run = () => load(out, async () => {
       const page = await api.get(path(), { year: year.value, per_page: 100 });
       if (!page.items.length) return empty("该年度没有团队");
-      const rows = [...page.items].sort((a, b) => (b.scores?.total ?? 0) - (a.scores?.total ?? 0));
-      return [h("div", { class: "card" }, table(rows, page)), ...details(rows)];
+      const rows = [...page.items].sort((a, b) => a.rank - b.rank);
+      return [h("div", { class: "card" }, weightsLine(page.weights), table(rows, page)), ...details(rows)];
     });
     year.addEventListener("change", run);
     picker?.addEventListener("change", run);

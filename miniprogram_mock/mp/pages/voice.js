@@ -34,10 +34,12 @@ export function needCard(need, ...actions) {
     h("div", { class: "row" }, h("h3", { id: `need-title-${need.id}` }, need.title), statusTag(need)),
     h("div", { class: "muted" },
       h("span", { class: "tag grey" }, CATEGORY_ZH[need.category] || need.category), " ",
-      need.author_name ? `${need.author_name} · ` : "", fmtDate(need.created_at)),
+      need.author ? `${need.author} · ` : "", fmtDate(need.created_at),
+      need.mine ? h("span", { class: "tag" }, "我提的") : null),
     need.description ? h("p", { class: "tight" }, need.description) : null,
     h("div", { class: "muted" }, "支持 ",
       h("span", { class: "supporters", testid: `need-supporters-${need.id}` }, need.supporters ?? 0), " 人"),
+    need.team_name ? h("div", { class: "muted", testid: `need-team-${need.id}` }, `承接团队：${need.team_name}`) : null,
     need.merged_into ? h("div", { class: "muted" }, `已并入需求 #${need.merged_into}`) : null,
     replyBlock(need), ...actions);
 }
