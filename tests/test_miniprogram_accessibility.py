@@ -70,11 +70,12 @@ def voice_scene(make, world):
     from tests.test_miniprogram_voice import accept, attended, ended_activity, post_need
 
     post_need(make, world, world.resident_a, "快递柜太少", "other")
-    accept(make, world, post_need(make, world, make.resident(world.a, "李秀英")), "本周五前修好")
+    answered = accept(make, world, post_need(make, world, make.resident(world.a, "李秀英")),
+                      "本周五前修好")
     ended = ended_activity(make, world)
     attended(make, world, ended, world.resident_a)
     resident = ["/needs", "/needs/new", "/evaluations/pending", f"/evaluate/{ended}",
-                f"/activity/{ended}", "/notice-board", "/inbox"]
+                f"/activity/{ended}", "/notice-board", f"/need/{answered['id']}", "/inbox"]
     staff = ["/staff/needs", "/staff/assessment", "/notice-board"]
     admin = ["/work", "/admin/overview", "/staff/assessment"]
     return resident, staff, admin

@@ -201,7 +201,15 @@ def test_staff_accept_a_need_and_the_resident_sees_the_reply(browser, site, make
         resident.login(world.resident_a.openid).open("/needs")
         expect(resident.by(f"need-status-{need['id']}")).to_have_text("已受理")
         expect(resident.by(f"need-reply-{need['id']}")).to_contain_text("已交给志愿队，下周一开始排查")
+        expect(resident.by(f"need-team-{need['id']}")).to_have_text(f"承接团队：{team_name}")
         resident.shot("need-accepted")
+        # The author is notified; the notice opens the need.
+        resident.by("tab-inbox").click()
+        notice = resident.page.locator("[data-testid^=notice-link-]")
+        expect(notice).to_have_count(1)
+        notice.click()
+        expect(resident.by(f"need-status-{need['id']}")).to_have_text("已受理")
+        expect(resident.by(f"need-reply-{need['id']}")).to_contain_text("已交给志愿队")
     listed = make.call("GET", f"/api/v1/communities/{world.a}/needs", world.resident_a).json
     assert [(n["status"], n["reply"]) for n in listed["items"]] == [
         ("accepted", "已交给志愿队，下周一开始排查")]

@@ -30,6 +30,7 @@ const ROUTES = [
   ["/staff/audit", "staff_audit"],
   ["/needs", "needs"],
   ["/needs/new", "need_new"],
+  ["/need/:id", "need"],
   ["/evaluate/:id", "evaluate"],
   ["/evaluations/pending", "evaluations_pending"],
   ["/notice-board", "notice_board"],

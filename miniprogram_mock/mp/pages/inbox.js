@@ -19,11 +19,20 @@ export async function subscribeTo(act, keys) {
 const ALL_KEYS = ["signup_confirmed", "waitlist_promoted", "activity_reminder", "activity_cancelled",
   "points_credited", "gift_ready", "roster_published", "shift_reminder", "swap_request"];
 
+// The page a §9a notice opens: the need it is about, or the activity to rate.
+function noticeLink(n) {
+  if (n.template_key === "need_update" && n.data?.need_id) return [`#/need/${n.data.need_id}`, "查看需求"];
+  if (n.template_key === "evaluation_invite" && n.data?.activity_id) return [`#/evaluate/${n.data.activity_id}`, "去评价"];
+  return null;
+}
+
 function notice(n, reload) {
+  const link = noticeLink(n);
   const body = h("div", { class: `card${n.read_at ? " read" : ""}`, testid: `notice-${n.id}` },
     h("div", { class: "row" }, h("h3", {}, n.title), n.read_at ? null : h("span", { class: "tag red" }, "未读")),
     h("p", { class: "tight" }, n.body),
-    h("div", { class: "muted" }, fmtTime(n.created_at)));
+    h("div", { class: "row" }, h("span", { class: "muted" }, fmtTime(n.created_at)),
+      link ? h("a", { href: link[0], testid: `notice-link-${n.id}` }, `${link[1]} ›`) : null));
   if (!n.read_at) {
     body.addEventListener("click", async () => {
       await api.post(`/me/notifications/${n.id}/read`).catch(() => {});

@@ -2,6 +2,7 @@
 // a resident supports one (once) or withdraws, and reads the community's reply.
 import { api } from "../api.js";
 import { actionButton, empty, h, load, toast } from "../ui.js";
+import { subscribeTo } from "./inbox.js";
 import { myCommunity, NEED_STATUS_ZH, needCard } from "./voice.js";
 
 function supportButton(need, slot, redraw) {
@@ -47,6 +48,7 @@ export default {
     status.value = NEED_STATUS_ZH[query.get("status")] ? query.get("status") : "";
     const list = h("div", { testid: "needs-list" });
     const canSupport = Boolean(info.residentCommunity);
+    const slot = h("div");
     const reload = () => load(list, async () => {
       const args = { sort: sort.value, per_page: 50 };
       if (status.value) args.status = status.value;
@@ -59,6 +61,8 @@ export default {
     el.replaceChildren(
       h("p", { class: "muted" }, "民事民提：说出你对社区的需求，支持多的需求会优先受理。"),
       canSupport ? h("a", { class: "btn block", href: "#/needs/new", testid: "need-new" }, "我要提需求") : null,
+      canSupport ? actionButton("订阅需求进展和评价邀请", (act) => subscribeTo(act, ["need_update", "evaluation_invite"]),
+        { slot, className: "block secondary", testid: "needs-subscribe" }) : null, slot,
       h("div", { class: "cells" }, h("a", { class: "cell", href: "#/notice-board", testid: "to-notice-board" },
         h("span", {}, "社区公示"), h("span", { class: "muted" }, "›"))),
       h("div", { class: "row" },
