@@ -74,9 +74,13 @@ def voice_scene(make, world):
                       "本周五前修好")
     ended = ended_activity(make, world)
     attended(make, world, ended, world.resident_a)
+    rater = make.resident(world.a, "王秀兰")
+    attended(make, world, ended, rater)
+    make.call("POST", f"/api/v1/activities/{ended}/evaluations", rater,
+              json={"rating": 4, "comment": "很耐心"})
     resident = ["/needs", "/needs/new", "/evaluations/pending", f"/evaluate/{ended}",
                 f"/activity/{ended}", "/notice-board", f"/need/{answered['id']}", "/inbox"]
-    staff = ["/staff/needs", "/staff/assessment", "/notice-board"]
+    staff = ["/staff/needs", "/staff/assessment", "/notice-board", f"/leader/evaluations/{ended}"]
     admin = ["/work", "/admin/overview", "/staff/assessment"]
     return resident, staff, admin
 

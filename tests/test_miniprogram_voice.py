@@ -268,3 +268,41 @@ def test_the_admin_sees_the_street_overview_as_a_chart_and_a_table(browser, site
         admin.by("overview-metric").select_option("residents")
         expect(admin.by("overview-chart")).to_have_attribute("aria-label", "各社区居民柱状图")
         admin.shot("admin-overview")
+
+
+def test_staff_read_the_masked_comments_and_hide_an_abusive_one(browser, site, make, world):
+    activity = ended_activity(make, world, "楼道清扫")
+    kind, rude = make.resident(world.a, "王秀兰"), make.resident(world.a, "赵刚强")
+    for person, rating, comment in ((kind, 5, "扫得很干净"), (rude, 1, "一群废物")):
+        attended(make, world, activity, person)
+        made = make.call("POST", f"/api/v1/activities/{activity}/evaluations", person,
+                         json={"rating": rating, "comment": comment})
+        assert made.status_code == 201, made.json
+    comments = {c["comment"]: c for c in make.call(
+        "GET", f"/api/v1/activities/{activity}/evaluations/summary", world.staff_a).json[
+        "comments"]}
+    with phone(browser, site) as leader:  # the team's leader reads; hiding is for staff
+        leader.login(world.leader_a.openid)
+        leader.open_work("leader-activities")
+        leader.by(f"evaluations-{activity}").click()
+        expect(leader.by("evaluation-comments")).to_contain_text("扫得很干净")
+        expect(leader.by("evaluation-comments")).to_contain_text(comments["扫得很干净"]["author"])
+        expect(leader.by("rating-chart").locator("rect")).to_have_count(5)
+        assert "王秀兰" not in leader.page.inner_text("#page")
+        expect(leader.page.get_by_text("隐藏此评价")).to_have_count(0)
+    rude_id = comments["一群废物"]["id"]
+    with phone(browser, site) as staff:
+        staff.login(world.staff_a.openid).open(f"/leader/evaluations/{activity}")
+        staff.by(f"comment-{rude_id}").get_by_text("隐藏此评价").click()
+        staff.by(f"hide-reason-{rude_id}").fill("含侮辱性言语")
+        staff.by(f"hide-{rude_id}").click()
+        expect(staff.page.locator("#toast")).to_have_text("已隐藏")
+        expect(staff.by(f"comment-{rude_id}")).to_have_count(0)
+        expect(staff.by("evaluation-comments")).to_contain_text("扫得很干净")
+        staff.shot("staff-evaluations")
+    left = make.call("GET", f"/api/v1/activities/{activity}/evaluations/summary",
+                     world.staff_a).json["comments"]
+    assert [c["comment"] for c in left] == ["扫得很干净"]
+    again = make.call("POST", f"/api/v1/evaluations/{rude_id}/hide", world.staff_a,
+                      json={"reason": "再次"})
+    assert again.status_code == 409

@@ -21,6 +21,7 @@ const ROUTES = [
   ["/leader/scan/:id", "leader_scan"],
   ["/leader/attendance/:id", "leader_attendance"],
   ["/leader/poster/:id", "leader_poster"],
+  ["/leader/evaluations/:id", "leader_evaluations"],
   ["/staff/approvals", "staff_approvals"],
   ["/staff/approvals/:id", "staff_approvals"],
   ["/staff/pickup", "staff_pickup"],
