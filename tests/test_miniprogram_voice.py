@@ -87,7 +87,8 @@ def test_a_resident_withdraws_support_and_sorts_by_newest(browser, site, make, w
     newer = post_need(make, world, make.resident(world.a, "刘强"), "儿童游乐区地面破损", "children")
     make.call("POST", f"/api/v1/needs/{older['id']}/support", world.resident_a)
     with phone(browser, site) as resident:
-        resident.login(world.resident_a.openid).open("/needs")
+        resident.login(world.resident_a.openid)
+        resident.by("quick-needs").click()  # 民意, on the first page
         expect(resident.by(f"need-supporters-{older['id']}")).to_have_text("2")
         cards = resident.page.locator("[data-testid=needs-list] article")
         expect(cards.first).to_contain_text("快递柜太少")  # most supported first
