@@ -71,6 +71,7 @@ def _create_demo_world() -> None:
     _demo_activities(community, teams["志愿服务队"], users)
     _demo_gifts(community)
     _demo_parking(teams["车辆自治之家"], users)
+    _demo_voice(community, teams["志愿服务队"], users)
 
 
 def _demo_gifts(community: Community) -> None:
@@ -161,6 +162,51 @@ def _demo_door(community: Community, team: Team, users: dict[str, User]) -> None
         Signup.activity_id == activity.id,
         Signup.user_id.in_([users["demo-resident"].id, users["demo-neighbour-1"].id]))
         .values(checked_in_at=ended + timedelta(minutes=5)))
+
+
+def _demo_voice(community: Community, team: Team, users: dict[str, User]) -> None:
+    """The residents' voice: needs (one open with supporters, one accepted by the service
+    team and served by yesterday's visit, one declined), the visit's beneficiaries and a
+    rating of it. The demo resident is listed as served, so they can rate it straight away;
+    staff can mark the accepted need done (the visit has ended). No new activity: the dev
+    check counts the demo resident's activities."""
+    from backend.voice.models import (
+        ActivityBeneficiary,
+        Evaluation,
+        Need,
+        NeedCategory,
+        NeedStatus,
+        NeedSupport,
+    )
+
+    staff = users["demo-staff"].id
+    visit = db.session.scalar(select(Activity).where(
+        Activity.community_id == community.id, Activity.title == "关爱空巢老人探访（已结束）"))
+    specs = [("demo-neighbour-1", "小区缺少休息座椅", NeedCategory.ELDERLY, NeedStatus.OPEN,
+              None, ["demo-neighbour-2", "demo-resident"]),
+             ("demo-neighbour-2", "希望有人定期探访空巢老人", NeedCategory.ELDERLY,
+              NeedStatus.ACCEPTED, "志愿服务队已承接，每月组织一次上门探访。",
+              ["demo-neighbour-1"]),
+             ("demo-resident", "希望开设夜间篮球场", NeedCategory.CULTURE, NeedStatus.DECLINED,
+              "场地紧张，夜间开放会影响低楼层居民休息，暂不受理。", [])]
+    for openid, title, category, status, reply, fans in specs:
+        need = Need(community_id=community.id, author_id=users[openid].id, title=title,
+                    description=f"{title}，请社区帮忙解决。", category=category, status=status,
+                    supporters=1 + len(fans), reply=reply,
+                    team_id=team.id if status == NeedStatus.ACCEPTED else None,
+                    triaged_by=staff if reply else None, triaged_at=now() if reply else None)
+        db.session.add(need)
+        db.session.flush()
+        db.session.add_all(NeedSupport(need_id=need.id, user_id=users[o].id)
+                           for o in (openid, *fans))
+        if status == NeedStatus.ACCEPTED and visit is not None:
+            visit.need_id = need.id
+    if visit is None:
+        return
+    db.session.add_all(ActivityBeneficiary(activity_id=visit.id, user_id=users[o].id)
+                       for o in ("demo-neighbour-2", "demo-resident"))
+    db.session.add(Evaluation(activity_id=visit.id, user_id=users["demo-neighbour-2"].id,
+                              rating=5, comment="志愿者陪我聊了一下午，谢谢", hidden=False))
 
 
 def describe() -> str:

@@ -218,6 +218,40 @@ PARKING_MATRIX = {
                         leader_a=200, **OTHER_COMMUNITY),
 }
 MATRIX |= PARKING_MATRIX
+# The residents' voice (SPEC §9a): {need} was posted by resident_a; {ended} ended an hour
+# ago with resident_a's confirmed attendance; {evaluation} is another resident's rating of it.
+A_READERS = {"admin": 200, "staff_a": 200, "leader_a": 200, "leader_a2": 200,
+             "resident_a": 200}
+A_RESIDENTS = {"resident_a": 200, "leader_a": 200, "leader_a2": 200}
+VOICE_MATRIX = {
+    "post a need": row("POST", "/communities/{a}/needs", {"title": "路灯坏了",
+                                                          "category": "safety"},
+                       resident_a=201, leader_a=201, leader_a2=201, **OTHER_COMMUNITY),
+    "list needs": row("GET", "/communities/{a}/needs?sort=supporters", default=404,
+                      **A_READERS),
+    "get a need": row("GET", "/needs/{need}", default=404, **A_READERS),
+    "support a need": row("POST", "/needs/{need}/support", **A_RESIDENTS, **OTHER_COMMUNITY),
+    "withdraw support": row("DELETE", "/needs/{need}/support", **A_RESIDENTS,
+                            **OTHER_COMMUNITY),
+    "triage a need": row("POST", "/needs/{need}/triage", {"status": "declined",
+                                                         "reply": "暂不受理"},
+                         staff_a=200, **OTHER_COMMUNITY),
+    "set beneficiaries": row("PUT", "/activities/{ended}/beneficiaries",
+                             {"user_ids": ["{resident_a_id}"]}, staff_a=200, leader_a=200,
+                             **OTHER_COMMUNITY),
+    "get beneficiaries": row("GET", "/activities/{ended}/beneficiaries", staff_a=200,
+                             leader_a=200, **OTHER_COMMUNITY),
+    "evaluate an activity": row("POST", "/activities/{ended}/evaluations",
+                                {"rating": 5, "comment": "好"}, resident_a=201,
+                                **OTHER_COMMUNITY),
+    "evaluation summary": row("GET", "/activities/{ended}/evaluations/summary", default=200,
+                              **OTHER_COMMUNITY),
+    "hide an evaluation": row("POST", "/evaluations/{evaluation}/hide", {"reason": "辱骂"},
+                              staff_a=200, **OTHER_COMMUNITY),
+    "my pending evaluations": row("GET", "/me/evaluations/pending", default=200),
+    "notice board": row("GET", "/communities/{a}/notice-board", default=404, **A_READERS),
+}
+MATRIX |= VOICE_MATRIX
 
 
 @pytest.fixture
@@ -266,12 +300,30 @@ def scene(make, world, soon, app, request):
     world.reversal = make.call(
         "POST", f"/api/v1/points/transfers/{world.leader_credit}/reversals",
         make.staff(world.a), json={"reason": "误记"}).json["id"]
+    if request.node.callspec.params.get("endpoint") in VOICE_MATRIX:
+        _voice_scene(make, world, app)
     if request.node.callspec.params.get("endpoint") in PARKING_MATRIX:
         authz_scene(app, make, world)
         world.leader_a_uid = world.leader_a.id
     world.activity_body = {"title": "义诊", "starts_at": soon(days=3),
                            "ends_at": soon(days=3, hours=2), "capacity": 10}
     return world
+
+
+def _voice_scene(make, world, app):
+    from backend.checkin.models import Attendance, AttendanceStatus
+    from backend.extensions import db
+
+    world.need = make.call("POST", f"/api/v1/communities/{world.a}/needs", world.resident_a,
+                           json={"title": "楼道灯坏了", "category": "safety"}).json["id"]
+    rater = make.resident(world.a, "评价人")
+    with app.app_context():
+        db.session.add(Attendance(activity_id=world.ended, community_id=world.a,
+                                  user_id=rater.id, status=AttendanceStatus.CONFIRMED,
+                                  confirmed_by=world.leader_a.id, points_per_hour=10))
+        db.session.commit()
+    world.evaluation = make.call("POST", f"/api/v1/activities/{world.ended}/evaluations",
+                                 rater, json={"rating": 1}).json["id"]
 
 
 def _gift_with_reservation(make, world, app):

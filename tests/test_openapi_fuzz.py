@@ -8,7 +8,7 @@ description promises.
 from __future__ import annotations
 
 import zlib
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import schemathesis
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from backend.common.clock import MAX_YEAR, MIN_YEAR
+from backend.common.clock import MAX_YEAR, MIN_YEAR, now
 from tests.parking_helpers import parking_team
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -40,7 +40,10 @@ CROSS_FIELD_RULES = {"POST /api/v1/teams/{tid}/activities", "PATCH /api/v1/activ
                      "GET /api/v1/communities/{cid}/points/ledger.xlsx",
                      # from ≤ to, not in the past, ≤ 62 days; shift names unique, end ≠ start
                      "POST /api/v1/teams/{tid}/rosters", "PUT /api/v1/teams/{tid}/shift-templates",
-                     "GET /api/v1/me/shifts"}
+                     "GET /api/v1/me/shifts",
+                     # residents of this community only; a team or need of this community
+                     "PUT /api/v1/activities/{aid}/beneficiaries",
+                     "POST /api/v1/needs/{nid}/triage"}
 
 # These end tokens (the caller's, or a removed member's): sent by a throwaway user.
 REVOKING = {"POST /api/v1/auth/logout", "DELETE /api/v1/communities/{cid}/staff/{uid}",
@@ -60,6 +63,11 @@ def fuzz_people(make, world):
     make.activity(world.team_a)
     make.activity(world.team_a, published=False)
     parking_team(make, world, members=2)
+    # A need and an ended activity, so the voice operations meet real rows (SPEC §9a).
+    make.call("POST", f"/api/v1/communities/{world.a}/needs", world.resident_a,
+              json={"title": "楼道灯坏了", "category": "safety"})
+    make.activity(world.team_a, starts_at=now() - timedelta(hours=3),
+                  ends_at=now() - timedelta(hours=1))
     return [world.resident_a, world.leader_a, world.staff_a]
 
 
