@@ -15,13 +15,14 @@ from sqlalchemy import select
 from backend.activities.models import Activity, ActivityStatus
 from backend.checkin.models import Attendance, AttendanceStatus
 from backend.common.audit import AuditEntry
+from backend.common.clock import today
 from backend.communities.models import Team, TeamCategory, TeamMember, TeamRole
 from backend.extensions import db
 from backend.voice.models import Evaluation, Need, NeedCategory, NeedStatus
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 YEAR = 2025
-A, P, C, R, N, O = "approved", "confirmed", "corrected", "rejected", "no_show", "open"
+A, P, R, N, OPEN = "approved", "confirmed", "rejected", "no_show", "open"
 
 
 def local(*args: int) -> datetime:
@@ -40,7 +41,7 @@ PLAN = {
                 "ratings": [("r1", 5, False), ("r2", 4, False), ("r5", 3, True)]},
                {"start": local(2025, 6, 10, 14), "hours": 3, "attendances": [
                    ("r1", A, 180, 6.9, False), ("r5", A, 150, 7.1, False),
-                   ("r6", O, 0, None, False), ("r7", R, 60, 1, False)],
+                   ("r6", OPEN, 0, None, False), ("r7", R, 60, 1, False)],
                 "ratings": [("r1", 4, False), ("r6", 2, False)]},
            ]},
     "t2": {"category": TeamCategory.CULTURE_SPORTS, "leaders": 1, "members": 1,
@@ -400,8 +401,6 @@ def test_year_out_of_range_is_a_validation_error(make, world, year):
 
 
 def test_year_defaults_to_this_year(make, world):
-    from backend.common.clock import today
-
     with make.app.app_context():
         this_year = today().year
     response = make.call("GET", f"/api/v1/communities/{world.a}/teams/evaluation",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, distinct, func, literal_column, select
+from sqlalchemy import Index, Select, case, distinct, func, literal_column, select
 
 from backend.activities.models import Activity, ActivityStatus
 from backend.auth.models import User
@@ -29,6 +29,13 @@ from backend.errors import Forbidden, NotFound
 from backend.extensions import db
 from backend.voice.models import Evaluation, Need, NeedStatus
 from backend.voice.street_settings import DIMENSIONS, assessment_weights
+
+# The ratings of a community's activities read from the index alone (created by migration
+# 0011; declared here so that the models and the migrated schema agree).
+ASSESSMENT_INDEXES = (
+    Index("ix_evaluations_activity_hidden_rating", Evaluation.activity_id, Evaluation.hidden,
+          Evaluation.rating),
+)
 
 # Leader sign-off of hours counts as on time up to this many days after the activity ends.
 SIGN_OFF_DAYS = 7
@@ -168,7 +175,7 @@ def team_metrics(community_id: int, year: int) -> dict[int, dict[str, Any]]:
     start, end = year_bounds(year)
     held = held_activities(start, end).where(Activity.community_id == community_id).subquery()
     raw: dict[int, dict[str, Any]] = {}
-    for query in (_members(community_id, end), _attendance(held), _ratings(held),
+    for query in (_members(community_id, end), _attendance(held, community_id), _ratings(held),
                   _activities(held), _needs(community_id, start, end)):
         for row in db.session.execute(query).mappings():
             raw.setdefault(row["team_id"], {}).update(
@@ -193,7 +200,7 @@ def _members(community_id: int, end: datetime) -> Select:
             .group_by(TeamMember.team_id))
 
 
-def _attendance(held) -> Select:
+def _attendance(held, community_id: int) -> Select:
     approved = Attendance.status == AttendanceStatus.APPROVED
     no_show = Attendance.status == AttendanceStatus.NO_SHOW
     on_time = (~no_show & Attendance.confirmed_at.is_not(None)
@@ -207,6 +214,9 @@ def _attendance(held) -> Select:
                                              Attendance.user_id))))
                    .label("active_volunteers"))
             .join(held, held.c.id == Attendance.activity_id)
+            # Redundant with the join, but lets the planner read only this community's
+            # rows (ix_attendances_community_status) instead of scanning the table.
+            .where(Attendance.community_id == community_id)
             .group_by(held.c.team_id))
 
 

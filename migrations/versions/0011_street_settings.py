@@ -1,4 +1,4 @@
-"""street settings (assessment weights) and the street overview's read indexes
+"""street settings (assessment weights) and the read indexes of the street's view
 
 Revision ID: 0011_street_settings
 Revises: 0010_voice
@@ -43,9 +43,15 @@ def upgrade():
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.create_index('ix_residents_community_joined', ['community_id', 'joined_at'],
                               unique=False)
+    # The yearly assessment's ratings (backend/voice/assessment.py, ASSESSMENT_INDEXES).
+    with op.batch_alter_table('evaluations', schema=None) as batch_op:
+        batch_op.create_index('ix_evaluations_activity_hidden_rating',
+                              ['activity_id', 'hidden', 'rating'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('evaluations', schema=None) as batch_op:
+        batch_op.drop_index('ix_evaluations_activity_hidden_rating')
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.drop_index('ix_residents_community_joined')
     with op.batch_alter_table('attendances', schema=None) as batch_op:
