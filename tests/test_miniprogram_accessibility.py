@@ -81,7 +81,7 @@ def voice_scene(make, world):
     resident = ["/needs", "/needs/new", "/evaluations/pending", f"/evaluate/{ended}",
                 f"/activity/{ended}", "/notice-board", f"/need/{answered['id']}", "/inbox"]
     staff = ["/staff/needs", "/staff/assessment", "/notice-board", f"/leader/evaluations/{ended}"]
-    admin = ["/work", "/admin/overview", "/staff/assessment"]
+    admin = ["/work", "/admin/overview", "/staff/assessment", "/admin/weights"]
     return resident, staff, admin
 
 

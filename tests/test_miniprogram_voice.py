@@ -307,3 +307,28 @@ def test_staff_read_the_masked_comments_and_hide_an_abusive_one(browser, site, m
     again = make.call("POST", f"/api/v1/evaluations/{rude_id}/hide", world.staff_a,
                       json={"reason": "再次"})
     assert again.status_code == 409
+
+
+def test_the_admin_sets_the_assessment_weights_and_the_table_uses_them(
+        browser, site, make, world):
+    with phone(browser, site) as admin:
+        admin.login(world.admin.openid)
+        admin.open_work("weights")
+        expect(admin.by("weights-status")).to_have_text("当前为默认权重")
+        for dimension, value in (("foundation", "30"), ("conduct", "30"), ("performance", "30")):
+            admin.by(f"weight-{dimension}").fill(value)
+        expect(admin.by("weights-sum")).to_have_text("合计 90%（须为 100%）")
+        admin.by("weights-save").click()  # the server refuses, in Chinese
+        expect(admin.by("error")).to_contain_text("三项权重之和须为 100")
+        admin.by("weight-foundation").fill("20")
+        admin.by("weight-performance").fill("50")
+        admin.by("weights-reason").fill("今年侧重业绩考量")
+        admin.by("weights-save").click()
+        expect(admin.page.locator("#toast")).to_have_text(
+            "已保存：基本建设 20%，内部规范 30%，业绩考量 50%")
+        admin.open(f"/staff/assessment?community={world.a}")
+        expect(admin.by("assessment-weights")).to_have_text(
+            "总分权重：基本建设 20% · 内部规范 30% · 业绩考量 50%")
+        expect(admin.by(f"assessment-row-{world.team_a}")).to_be_visible()
+    weights = make.call("GET", "/api/v1/street/assessment-weights", world.admin).json
+    assert (weights["foundation"], weights["conduct"], weights["performance"]) == (20, 30, 50)

@@ -38,6 +38,7 @@ const ROUTES = [
   ["/staff/needs", "staff_needs"],
   ["/staff/assessment", "staff_assessment"],
   ["/admin/overview", "admin_overview"],
+  ["/admin/weights", "admin_weights"],
 ];
 
 export function roleInfo(user = session()?.user) {

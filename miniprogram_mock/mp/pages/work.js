@@ -26,7 +26,8 @@ export default {
     if (info.isAdmin) {
       parts.push(h("div", { class: "section-title" }, "街道"), h("div", { class: "cells" },
         cell("街道总览", "", "#/admin/overview", { testid: "work-overview" }),
-        cell("各社区团队年度评价", "", "#/staff/assessment", { testid: "work-admin-assessment" })));
+        cell("各社区团队年度评价", "", "#/staff/assessment", { testid: "work-admin-assessment" }),
+        cell("年度评价权重", "", "#/admin/weights", { testid: "work-weights" })));
     }
     el.replaceChildren(...(parts.length ? parts : [h("p", { class: "empty" }, "你还没有队长、工作人员或管理员身份")]));
   },
