@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import time_machine
 from playwright.sync_api import expect
 
 from backend.checkin.models import Attendance, AttendanceStatus
-from backend.common.clock import now
+from backend.common.clock import LOCAL_TZ, local_midnight, now
+from backend.extensions import db
+from backend.points.ledger import account_for, transfer
+from backend.points.models import AccountKind, TransferReason
 from tests.browser import phone
+from tests.points_support import seed_points
 
 
 def ended_activity(make, world, title: str = "敬老院探访", **fields) -> int:
@@ -155,8 +160,25 @@ def test_an_activity_not_yet_ended_refuses_a_rating_in_chinese(browser, site, ma
         expect(resident.by("error")).to_have_text(refusal.json["error"]["message"])
 
 
+def close_last_month_with(app, make, world, issued: int, redeemed: int) -> str:
+    """Last month: ``issued`` points credited and ``redeemed`` spent, then the books closed."""
+    first = now().astimezone(LOCAL_TZ).date().replace(day=1)
+    last = (first - timedelta(days=1)).replace(day=1)
+    with time_machine.travel(local_midnight(last) + timedelta(days=2)), app.app_context():
+        seed_points(world.a, world.resident_a.id, issued, "board-credit")
+        resident = account_for(world.a, AccountKind.RESIDENT, world.resident_a.id)
+        transfer(resident, account_for(world.a, AccountKind.REDEEMED), redeemed,
+                 TransferReason.REDEEM, "redemption:1", "board-redeem")
+        db.session.commit()
+    closed = make.call("POST", f"/api/v1/communities/{world.a}/points/periods/{last:%Y-%m}/close",
+                       world.staff_a)
+    assert closed.status_code == 201, closed.json
+    return f"{last:%Y-%m}"
+
+
 def test_the_notice_board_shows_the_triaged_needs_reply_and_the_rating(
-        browser, site, make, world):
+        app, browser, site, make, world):
+    month = close_last_month_with(app, make, world, issued=40, redeemed=15)
     need = post_need(make, world, world.resident_a)
     accept(make, world, need, "已联系物业，本周五前修好")
     activity = ended_activity(make, world, "老年人智能手机课堂")
@@ -173,7 +195,9 @@ def test_the_notice_board_shows_the_triaged_needs_reply_and_the_rating(
         expect(resident.by(f"board-reply-{need['id']}")).to_contain_text("已联系物业，本周五前修好")
         expect(resident.by(f"board-need-{need['id']}")).to_contain_text("已受理")
         expect(resident.by(f"board-activity-{activity}")).to_contain_text("5.0 分 · 1 人评价")
-        expect(resident.by("board-points")).to_be_visible()
+        expect(resident.by("board-points")).to_contain_text(f"{month} 积分公示")
+        expect(resident.by("board-issued")).to_have_text("40")
+        expect(resident.by("board-redeemed")).to_have_text("15")
         resident.shot("notice-board")
         # Aggregates and masked names only: no comment text, no resident's full name.
         assert "学会了视频通话" not in resident.page.inner_text("#page")

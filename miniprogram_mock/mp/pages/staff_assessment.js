@@ -28,8 +28,13 @@ function metricList(metrics) {
   const grouped = entries.length && entries.every(([, v]) => v && typeof v === "object");
   const line = ([k, v]) => h("li", {}, `${METRIC_ZH[k] || k}：${metricValue(k, v)}`);
   if (!grouped) return h("ul", { class: "metrics" }, entries.map(line));
-  return entries.map(([dim, inner]) => h("div", {}, h("b", {}, DIMENSION_ZH[dim] || dim),
-    h("ul", { class: "metrics" }, Object.entries(inner).map(line))));
+  // In the table's order: dimensions, then each one's metrics as METRIC_ZH lists them.
+  const rank = (order) => (k) => { const i = order.indexOf(k); return i < 0 ? order.length : i; };
+  const dims = rank(Object.keys(DIMENSION_ZH));
+  const names = rank(Object.keys(METRIC_ZH));
+  return entries.sort(([a], [b]) => dims(a) - dims(b)).map(([dim, inner]) => h("div", {},
+    h("b", {}, DIMENSION_ZH[dim] || dim),
+    h("ul", { class: "metrics" }, Object.entries(inner).sort(([a], [b]) => names(a) - names(b)).map(line))));
 }
 
 function weightsLine(w) {
