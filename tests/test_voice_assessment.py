@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -19,6 +20,8 @@ from backend.common.clock import today
 from backend.communities.models import Team, TeamCategory, TeamMember, TeamRole
 from backend.extensions import db
 from backend.voice.models import Evaluation, Need, NeedCategory, NeedStatus
+from backend.voice.street_settings import StreetSettings
+from tests.conftest import ON_POSTGRES, all_at_once
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 YEAR = 2025
@@ -434,3 +437,34 @@ def test_xlsx_holds_the_same_rows_with_text_cells_that_never_run(app, make, worl
     evil = next(cell for cell in sheet["B"] if str(cell.value).startswith("=HYPERLINK"))
     assert evil.data_type == "s"  # a string cell: no spreadsheet evaluates it
     assert next(line for line in rows if line[1] == "队伍t1")[2] == "志愿服务"
+
+
+@pytest.mark.postgres_only
+def test_concurrent_first_saves_of_the_weights_all_answer(app, make, world, served):
+    """Ten admins' first saves at once (no settings row yet): every one is 200, one row,
+    the last writer's weights, and one audit row per community per actual change."""
+    assert ON_POSTGRES
+    bodies = [{"foundation": 10 * n, "conduct": 100 - 10 * n, "performance": 0}
+              for n in range(10)]
+
+    def save(body):
+        def call():
+            with requests.Session() as session:
+                return session.put(f"{served}/street/assessment-weights", json=body,
+                                   headers=world.admin.headers, timeout=60)
+        return call
+
+    responses = all_at_once([save(body) for body in bodies])
+    assert [r.status_code for r in responses] == [200] * 10
+    with app.app_context():
+        rows = db.session.scalars(select(StreetSettings)).all()
+        assert len(rows) == 1
+        assert rows[0].weights in [{"foundation": b["foundation"], "conduct": b["conduct"],
+                                    "performance": 0} for b in bodies]
+        changes = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "street.assessment_weights",
+            AuditEntry.community_id == world.a).order_by(AuditEntry.id)).all()
+    # Each save saw the one before it: the chain of before → after has no gap.
+    for earlier, later in zip(changes, changes[1:], strict=False):
+        assert later.before == earlier.after
+    assert changes[-1].after == rows[0].weights

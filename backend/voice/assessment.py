@@ -12,7 +12,7 @@ metrics come from one grouped query each over the community's teams, never one p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Index, Select, case, distinct, func, literal_column, select
@@ -250,11 +250,6 @@ def _days_after(column, days: int) -> Any:
         return column + literal_column(f"interval '{int(days)} days'")
     # SQLite stores "YYYY-MM-DD HH:MM:SS.ffffff"; this keeps the same shape to compare.
     return func.strftime("%Y-%m-%d %H:%M:%f000", column, f"+{int(days)} days")
-
-
-def sign_off_deadline(ends_at: datetime) -> datetime:
-    """The same deadline in Python (for readers and tests)."""
-    return ends_at + timedelta(days=SIGN_OFF_DAYS)
 
 
 # --- the page and the workbook ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.auth.models import User
@@ -85,12 +86,17 @@ def set_assessment_weights(actor: User, weights: dict[str, int],
 
 
 def _locked_row() -> StreetSettings:
+    """The settings row under its lock; the first save creates it (two first saves at
+    once: the second waits on the key, inserts nothing and then locks the first's row)."""
     row = lock(StreetSettings, SETTINGS_ID)
     if row is None:
-        row = StreetSettings(id=SETTINGS_ID, **{f"weight_{k}": v
-                                                for k, v in DEFAULT_WEIGHTS.items()})
-        db.session.add(row)
-        db.session.flush()
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        db.session.execute(insert(StreetSettings).values(
+            id=SETTINGS_ID, **{f"weight_{k}": v for k, v in DEFAULT_WEIGHTS.items()})
+            .on_conflict_do_nothing(index_elements=["id"]))
+        row = lock(StreetSettings, SETTINGS_ID)
+    assert row is not None
     return row
 
 
