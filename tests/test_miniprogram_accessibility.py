@@ -64,6 +64,27 @@ def routes(activity, upcoming):
     return resident, leader, staff
 
 
+def voice_scene(make, world):
+    """§9a's pages: an open need and an answered one, an ended activity to rate; the
+    routes each person walks (resident, staff, admin)."""
+    from tests.test_miniprogram_voice import accept, attended, ended_activity, post_need
+
+    post_need(make, world, world.resident_a, "快递柜太少", "other")
+    answered = accept(make, world, post_need(make, world, make.resident(world.a, "李秀英")),
+                      "本周五前修好")
+    ended = ended_activity(make, world)
+    attended(make, world, ended, world.resident_a)
+    rater = make.resident(world.a, "王秀兰")
+    attended(make, world, ended, rater)
+    make.call("POST", f"/api/v1/activities/{ended}/evaluations", rater,
+              json={"rating": 4, "comment": "很耐心"})
+    resident = ["/needs", "/needs/new", "/evaluations/pending", f"/evaluate/{ended}",
+                f"/activity/{ended}", "/notice-board", f"/need/{answered['id']}", "/inbox"]
+    staff = ["/staff/needs", "/staff/assessment", "/notice-board", f"/leader/evaluations/{ended}"]
+    admin = ["/work", "/admin/overview", "/staff/assessment", "/admin/weights"]
+    return resident, staff, admin
+
+
 def check(device, route: str, mode: str, found: list[str]) -> None:
     page = device.page
     # Mark the page being left, so that the checks below wait for the one being opened.
@@ -114,10 +135,13 @@ def overlays(device, mode, found):
 
 def test_every_page_passes_axe_in_normal_and_large_text(app, browser, site, make, world):
     resident, leader, staff = routes(*scene(app, make, world))
+    voice_resident, voice_staff, admin = voice_scene(make, world)
+    resident, staff = resident + voice_resident, staff + voice_staff
     found: list[str] = []
     for mode in ("normal", "large"):
         walk(browser, site, None, [], mode, found)
         walk(browser, site, world.resident_a, resident, mode, found, extra=overlays)
         walk(browser, site, world.leader_a, leader, mode, found)
         walk(browser, site, world.staff_a, staff, mode, found)
+        walk(browser, site, world.admin, admin, mode, found)
     assert found == []

@@ -21,6 +21,7 @@ const ROUTES = [
   ["/leader/scan/:id", "leader_scan"],
   ["/leader/attendance/:id", "leader_attendance"],
   ["/leader/poster/:id", "leader_poster"],
+  ["/leader/evaluations/:id", "leader_evaluations"],
   ["/staff/approvals", "staff_approvals"],
   ["/staff/approvals/:id", "staff_approvals"],
   ["/staff/pickup", "staff_pickup"],
@@ -28,6 +29,16 @@ const ROUTES = [
   ["/staff/roster", "staff_roster"],
   ["/staff/duty", "staff_duty"],
   ["/staff/audit", "staff_audit"],
+  ["/needs", "needs"],
+  ["/needs/new", "need_new"],
+  ["/need/:id", "need"],
+  ["/evaluate/:id", "evaluate"],
+  ["/evaluations/pending", "evaluations_pending"],
+  ["/notice-board", "notice_board"],
+  ["/staff/needs", "staff_needs"],
+  ["/staff/assessment", "staff_assessment"],
+  ["/admin/overview", "admin_overview"],
+  ["/admin/weights", "admin_weights"],
 ];
 
 export function roleInfo(user = session()?.user) {
@@ -66,7 +77,7 @@ function icon(name) {
 
 function tabsFor(info) {
   const tabs = [["/activities", "活动", "activities"], ["/code", "签到码", "code"]];
-  if (info.staffCommunity || info.leaderTeams.length) tabs.push(["/work", "工作台", "work"]);
+  if (info.staffCommunity || info.leaderTeams.length || info.isAdmin) tabs.push(["/work", "工作台", "work"]);
   tabs.push(["/inbox", "消息", "inbox"], ["/me", "我的", "me"]);
   return tabs;
 }

@@ -26,8 +26,15 @@ export function activityCard(activity, href) {
 
 export default {
   title: "社区活动",
-  async render(el) {
-    await load(el, async () => {
+  async render(el, { info }) {
+    // 民意 · 待评价 · 公示: the residents' voice, one tap from the first page.
+    const voice = info.residentCommunity ? h("nav", { class: "row quick-links", "aria-label": "民意入口" },
+      h("a", { class: "btn secondary", href: "#/needs", testid: "quick-needs" }, "民意"),
+      h("a", { class: "btn secondary", href: "#/evaluations/pending", testid: "quick-pending" }, "待评价"),
+      h("a", { class: "btn secondary", href: "#/notice-board", testid: "quick-board" }, "公示")) : null;
+    const list = h("div");
+    el.replaceChildren(...[voice, list].filter(Boolean));
+    await load(list, async () => {
       const page = await api.get("/activities", { per_page: 50 });
       if (!page.items.length) return empty("暂时没有活动");
       return page.items.map((a) => activityCard(a, `#/activity/${a.id}`));

@@ -3,6 +3,16 @@ import { api } from "../api.js";
 import { actionButton, errorBox, fmtTime, h, toast } from "../ui.js";
 import { ACTIVITY_ZH } from "./activities.js";
 import { subscribeTo } from "./inbox.js";
+import { summaryLine } from "./voice.js";
+
+// After the end: the activity's rating, and 去评价 for whoever may rate it (the server decides).
+async function evaluationCard(a, canRate) {
+  if (!a.ends_at || new Date(a.ends_at) > new Date()) return null;
+  const summary = await api.get(`/activities/${a.id}/evaluations/summary`).catch(() => null);
+  return h("div", { class: "card", testid: "activity-evaluation" }, h("h3", {}, "活动评价"),
+    summary ? summaryLine(summary, "activity-evaluation-summary") : null,
+    canRate ? h("a", { class: "btn block", href: `#/evaluate/${a.id}`, testid: "evaluate" }, "去评价") : null);
+}
 
 function myStatus(signup) {
   if (!signup || signup.status === "cancelled") return h("p", { class: "muted", testid: "my-signup" }, "你还没有报名");
@@ -16,7 +26,7 @@ function myStatus(signup) {
 
 export default {
   title: "活动详情",
-  async render(el, { params }) {
+  async render(el, { params, info }) {
     const slot = h("div");
     const show = async () => {
       let a;
@@ -26,6 +36,7 @@ export default {
         el.replaceChildren(errorBox(error));
         return;
       }
+      const evaluation = await evaluationCard(a, Boolean(info.residentCommunity));
       const holding = a.my_signup && ["confirmed", "waitlisted"].includes(a.my_signup.status);
       el.replaceChildren(
         h("div", { class: "card" },
@@ -53,7 +64,8 @@ export default {
           actionButton("订阅活动提醒", (act) => subscribeTo(act, 
             ["signup_confirmed", "waitlist_promoted", "activity_reminder", "activity_cancelled"]),
           { slot, className: "block secondary", testid: "subscribe" }),
-          slot));
+          slot),
+        evaluation);
     };
     await show();
   },

@@ -22,7 +22,10 @@ export default {
         h("div", { class: "muted" }, `${fmtTime(a.starts_at)} · 已报名 ${a.confirmed_count}/${a.capacity} · 候补 ${a.waitlist_count}`),
         h("div", { class: "row spaced-top" },
           h("a", { class: "btn", href: `#/leader/scan/${a.id}`, testid: `scan-${a.id}` }, "扫码签到"),
-          h("a", { class: "btn secondary", href: `#/leader/attendance/${a.id}`, testid: `attendance-${a.id}` }, "考勤与工时"))));
+          h("a", { class: "btn secondary", href: `#/leader/attendance/${a.id}`, testid: `attendance-${a.id}` }, "考勤与工时"),
+          // 民事民评: once it has ended, how the people served rated it.
+          new Date(a.ends_at) <= new Date()
+            ? h("a", { class: "btn secondary", href: `#/leader/evaluations/${a.id}`, testid: `evaluations-${a.id}` }, "评价") : null)));
     });
   },
 };
