@@ -72,6 +72,11 @@ def scene(app, make, world, soon):
         db.session.commit()
     world.reversal = make.call("POST", f"/api/v1/points/transfers/{world.transfer}/reversals",
                                staff2, json={"reason": "误记"}).json["id"]
+    world.need = make.call("POST", f"/api/v1/communities/{world.a}/needs", world.resident_a,
+                           json={"title": "楼道灯坏了", "description": "三号楼二单元",
+                                 "category": "environment"}).json["id"]
+    world.evaluation = make.call("POST", f"/api/v1/activities/{ended}/evaluations",
+                                 world.resident_a, json={"rating": 5}).json["id"]
     world.soon = soon
     world.callers = [world.admin, world.staff_a, world.leader_a, world.resident_a]
     world.leaver = make.user()  # logs out: the other callers' tokens must stay good
@@ -88,7 +93,8 @@ def _path_value(path: str, name: str, scene) -> str:
         "redemptions": 1, "rosters": scene.draft_roster, "swap-requests": scene.swap,
         "teams": scene.parking, "members": scene.mate.id, "staff": scene.staff_a.id,
         "periods": "2026-10", "verify": "ABCD-EFGH-JKMN-PQRS", "transfers": scene.transfer,
-        "reversals": scene.reversal, "fees": scene.fee,
+        "reversals": scene.reversal, "fees": scene.fee, "needs": scene.need,
+        "evaluations": scene.evaluation,
     }
     return str(by_segment[segment])
 
