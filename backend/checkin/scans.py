@@ -13,10 +13,9 @@ upload rolls back and returns the first answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -27,7 +26,7 @@ from backend.checkin.models import FOLDED, Attendance, Direction, Scan, ScanResu
 from backend.checkin.schemas import ScanAnswerSchema
 from backend.common.clock import now
 from backend.communities import access
-from backend.errors import ApiError
+from backend.errors import ApiError, NotFound
 from backend.extensions import db
 
 # Built once: a schema instance only reads its fields when dumping. Each answer is dumped
@@ -54,27 +53,8 @@ class RaceLost(Exception):
     resident's attendance): roll back and run again, which finds what it wrote."""
 
 
-class DoorActivity(Protocol):
-    """What a scan needs of its activity: an ``Activity`` or a row of ``statements.door``."""
-
-    id: int
-    community_id: int
-    status: ActivityStatus
-    starts_at: datetime
-    ends_at: datetime
-    walk_ins_allowed: bool
-
-
-@dataclass(frozen=True)
-class Person:
-    """What the door needs to know of a code's holder, and their attendance row (locked by
-    the transaction that looked them up), if they have one yet."""
-
-    name: str | None
-    community_id: int | None
-    signed_up: bool
-    attendance: Mapping[str, Any] | None = None
-    conflict_activity_id: int | None = None
+# What a scan needs of its activity: the door query's row, or (self check-in) the model.
+DoorActivity = statements.Door | Activity
 
 
 @dataclass(frozen=True)
@@ -106,12 +86,12 @@ def read(text: str, kind: codes.CodeKind, scanner_id: int, at: datetime,
 def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
            received_at: datetime, kind: codes.CodeKind = codes.CodeKind.PERSONAL,
            replayed: bool = False, reading: Reading | None = None,
-           person: Person | None = None) -> dict[str, Any]:
+           holder: statements.Door | None = None) -> dict[str, Any]:
     """Judge and keep one scan (flush only); the same scan id again → the first answer.
 
-    ``reading`` and ``person`` may come from the caller, who read the code and looked up its
-    holder (locking their attendance) along with the activity in this transaction;
-    otherwise they are worked out here.
+    ``reading`` and ``holder`` may come from the caller, who read the code and looked up its
+    holder (locking their attendance) along with the activity in this transaction, in one
+    door query; otherwise they are worked out here.
 
     Fresh scans are the norm, so the first pass does not look for an earlier answer: it
     raises RaceLost when the scan id is already taken (by an earlier upload or a concurrent
@@ -122,18 +102,18 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
         first = first_answer(activity.id, item["scan_id"])
         if first is not None:
             return first
-        person = None  # its lock went with the rollback
+        holder = None  # its lock went with the rollback
     at = scanned_at(item, received_at)
     if reading is None:
         reading = read(item["code"], kind, scanner_id, at, activity.id)
-    if person is None and reading.holder_id is not None:
-        person = _person(activity, scanner_id, reading.holder_id)
-    result = reading.refusal or _right_to_attend(activity, person, at)
+    if holder is None and reading.holder_id is not None:
+        holder = _holder_at(activity, scanner_id, reading.holder_id)
+    result = reading.refusal or _right_to_attend(activity, holder, at)
     attendance = changes = present = None
     if result is None:
-        attendance = dict(person.attendance or Attendance.first_values(
+        attendance = dict(holder.attendance or Attendance.first_values(
             activity_id=activity.id, community_id=activity.community_id,
-            user_id=reading.holder_id, walk_in=not person.signed_up))
+            user_id=reading.holder_id, walk_in=not holder.signed_up))
         if "scanned_at" not in item:
             # A live scan happens when it is judged, under the lock: two leaders' scans of
             # one code then fall in the order they commit (one ``ok``, then ``already_in``).
@@ -145,9 +125,9 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
             attendance, changes = statements.create_attendance(attendance), None
             if attendance is None:
                 raise RaceLost()
-    conflict = _conflict(person.conflict_activity_id) \
+    conflict = _conflict(holder.conflict_activity_id) \
         if result == ScanResult.TIME_CONFLICT else None
-    answer = _answer(result, attendance, reading.holder_id, person.name if person else None,
+    answer = _answer(result, attendance, reading.holder_id, holder.real_name if holder else None,
                      conflict)
     inserted = statements.insert_scan(dict(
         activity_id=activity.id, scan_id=item["scan_id"], direction=item["direction"],
@@ -165,27 +145,24 @@ def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
         Scan.activity_id == activity_id, Scan.scan_id == scan_id))
 
 
-def person_at(door: statements.Door) -> Person:
-    """The code holder as the door query found them."""
-    return Person(door.real_name, door.holder_community_id, door.signup_id is not None,
-                  door.attendance, door.conflict_activity_id)
-
-
-def _person(activity: DoorActivity, scanner_id: int, user_id: int) -> Person:
-    # The same one query the live door uses (an activity is never deleted, so it is there).
+def _holder_at(activity: DoorActivity, scanner_id: int, user_id: int) -> statements.Door:
+    # The same one query the live door uses, the holder's attendance locked.
     door = statements.door(activity.id, scanner_id, user_id, lock_attendance=True)
-    return person_at(door) if door is not None else Person(None, None, False)
+    if door is None:  # an activity is never deleted: only a bug gets here
+        raise NotFound("活动不存在")
+    return door
 
 
-def _right_to_attend(activity: DoorActivity, person: Person, at: datetime
+def _right_to_attend(activity: DoorActivity, holder: statements.Door, at: datetime
                      ) -> ScanResult | None:
     if not in_window(activity, at):
         return ScanResult.OUTSIDE_WINDOW
-    may_walk_in = activity.walk_ins_allowed and person.community_id == activity.community_id
-    if not (person.signed_up or may_walk_in):
+    may_walk_in = (activity.walk_ins_allowed
+                   and holder.holder_community_id == activity.community_id)
+    if not (holder.signed_up or may_walk_in):
         return ScanResult.NOT_SIGNED_UP
-    entered = person.attendance is not None and person.attendance["checked_in_at"] is not None
-    if person.conflict_activity_id is not None and not entered:
+    entered = holder.attendance is not None and holder.attendance["checked_in_at"] is not None
+    if holder.conflict_activity_id is not None and not entered:
         return ScanResult.TIME_CONFLICT
     return None
 

@@ -50,17 +50,17 @@ def scan(actor_id: int, activity_id: int, item: dict[str, Any]) -> dict[str, Any
     received_at = now()
     reading = scans.read(item["code"], CodeKind.PERSONAL, actor_id,
                          scans.scanned_at(item, received_at), activity_id)
-    activity, person = _scannable(actor_id, activity_id, reading.holder_id)
+    door = _scannable(actor_id, activity_id, reading.holder_id)
     _refuse_late_uploads([item], received_at)
     return _recorded(actor_id, lambda replayed: scans.record(
-        actor_id, activity, item, received_at, replayed=replayed, reading=reading,
-        person=person))
+        actor_id, door, item, received_at, replayed=replayed, reading=reading,
+        holder=door if reading.holder_id is not None else None))
 
 
 def scan_batch(actor_id: int, activity_id: int, items: list[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     """Offline uploads: judged in ``scanned_at`` order, answered in the order sent."""
-    activity, _ = _scannable(actor_id, activity_id)
+    activity = _scannable(actor_id, activity_id)
     received_at = now()
     _refuse_late_uploads(items, received_at)
     order = sorted(range(len(items)), key=lambda i: _merge_order(items[i], received_at))
@@ -133,8 +133,8 @@ def _recorded(actor_id: int, record: Callable[[bool], T]) -> T:
 
 
 def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
-               ) -> tuple[statements.Door, scans.Person | None]:
-    """The activity if the actor may scan at its door, and the code holder if one is named
+               ) -> statements.Door:
+    """The activity if the actor may scan at its door, with the code holder if one is named
     (their attendance locked: the scan is recorded in this transaction)."""
     row = statements.door(activity_id, actor_id, holder_id,
                           lock_attendance=holder_id is not None)
@@ -144,7 +144,7 @@ def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
     require_current_token(row.scanner_token_version)
     scans.require_open_for_scans(row)
     _limit(actor_id)
-    return row, None if holder_id is None else scans.person_at(row)
+    return row
 
 
 def _visible(actor: User, activity_id: int) -> bool:

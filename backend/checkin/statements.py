@@ -93,6 +93,10 @@ class Door:
     # The holder's attendance row, locked until the transaction ends (when asked for).
     attendance: Mapping[str, Any] | None = None
 
+    @property
+    def signed_up(self) -> bool:
+        return self.signup_id is not None
+
 
 def door(activity_id: int, scanner_id: int, holder_id: int | None,
          lock_attendance: bool = False) -> Door | None:

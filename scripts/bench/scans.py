@@ -211,14 +211,19 @@ def run_scans(app: Flask, app_env: dict[str, str], seeded: Seeded, settings: Gun
             raise RuntimeError("warm-up failed: " + "; ".join(format_problems(warm, server)))
         results, cpu = {}, {}
         for label in (PLAIN, KEYED):
-            calls = {direction: scan_requests(app, seeded, label, direction)
-                     for direction in ("in", "out")}
-            meter = CpuMeter({"gunicorn": server.pid, **databases})
-            results[label] = [run_load(f"{label} {direction}", server.url, calls[direction],
-                                       args.concurrency, keep_bodies=True)
-                              for direction in ("in", "out")]
-            cpu[f"{label} (in+out)"] = meter.per_request_ms(
-                sum(result.answered for result in results[label]))
+            # Codes issued just before their run: a code lives a minute, and on a busy
+            # machine the entries alone may take that long.
+            results[label], used_ms = [], Counter()
+            for direction in ("in", "out"):
+                calls = scan_requests(app, seeded, label, direction)
+                meter = CpuMeter({"gunicorn": server.pid, **databases})
+                result = run_load(f"{label} {direction}", server.url, calls,
+                                  args.concurrency, keep_bodies=True)
+                results[label].append(result)
+                for name, ms in meter.per_request_ms(result.answered).items():
+                    used_ms[name] += ms * result.answered
+            answered = sum(result.answered for result in results[label])
+            cpu[f"{label} (in+out)"] = {name: ms / answered for name, ms in used_ms.items()}
             for result in results[label]:
                 for line in format_problems(result, server):
                     print(line)
@@ -241,7 +246,9 @@ def verify(app: Flask, label: str, door: Door, results: list[LoadResult]
     return [
         (f"{label}: scan rows={scans}", scans == 2 * residents),
         (f"attendances in+out={attendances}", attendances == residents),
-        (f"ok answers={answers['ok']}", answers["ok"] == 2 * residents),
+        (f"ok answers={answers['ok']}" + ("" if answers["ok"] == 2 * residents
+                                          else f" {dict(answers)}"),
+         answers["ok"] == 2 * residents),
         ("zero 5xx", all(r.server_errors == 0 for r in results)),
         ("client errors=0", all(r.error_count == 0 for r in results)),
     ]
