@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import (
     Executable,
     ForeignKey,
@@ -73,7 +73,6 @@ def register(app: Flask) -> None:
 
 V = TypeVar("V", bound=Callable[..., Any])
 _NATURAL = "linli_natural_idempotency_key"
-_CLAIM = "idempotency_claim"
 
 
 def natural_key(view: V) -> V:
@@ -89,8 +88,7 @@ def _replay_or_reserve() -> Response | None:
         return None
     if getattr(current_app.view_functions.get(request.endpoint), _NATURAL, False):
         _check_format(key)
-        g.setdefault(_CLAIM, (key, _request_hash()))
-        return None
+        return None  # the use case claims the key in its own transaction
     from backend.auth.services import verified_user_id
 
     user_id = verified_user_id()  # a revoked token is a 401 here, not a replay
@@ -119,10 +117,10 @@ def claim(user_id: int) -> None:
     """On a ``@natural_key`` endpoint, note the request's key in the caller's transaction
     (nothing is committed here): the same key with the same body goes on to the endpoint's
     own replay, with a different body it is refused (409 ``idempotency_key_reused``)."""
-    pending = g.get(_CLAIM)
-    if pending is None:
+    key = request.headers.get(HEADER) if has_request_context() else None
+    if not key:
         return
-    key, digest = pending
+    digest = _request_hash()
     connection = db.session.connection()
     params = {"user_id": user_id, "key": key, "request_hash": digest, "created_at": now()}
     if connection.execute(_claim_statement(connection.dialect.name), params).first():
