@@ -9,10 +9,10 @@ so they are built the first time each dialect asks and only executed after that.
 They run on the request's session connection, in its one transaction: whatever else the use
 case writes (an audit row, an outbox notice) commits or rolls back with the scan, on
 PostgreSQL and SQLite alike (``backend/common/transactions.py``). On PostgreSQL they are
-also compiled once and run with ``exec_driver_sql``: SQLAlchemy's per-execution work for a
-statement object (cache key, parameter and result processing) cost as much CPU as the
-driver's (see ``scripts/bench/scans.py``), so the few values they carry are converted here,
-by the same rules as ``UTCDateTime`` and the string enums.
+also compiled once and run on that connection's DBAPI cursor: SQLAlchemy's per-execution
+work for a statement (cache key, parameter and result processing, result metadata) cost as
+much CPU as the driver's (see ``scripts/bench/scans.py``), so the few values they carry are
+converted here, by the same rules as ``UTCDateTime`` and the string enums.
 """
 
 from __future__ import annotations
@@ -248,11 +248,21 @@ def _rows(name: str, build: Callable[[], Executable], params: dict[str, Any]
         return [dict(row) for row in _execute(_cached(name, build), params).mappings()]
     sql, constants, columns = _compiled(name, build)
     values = {**constants, **{key: _to_driver(value) for key, value in params.items()}}
-    # SQLAlchemy's connection still begins, commits, wraps errors and drops a connection
-    # the server closed; only the statement object's processing is skipped.
-    result = db.session.connection().exec_driver_sql(sql, values)
+    # On the session's own connection and transaction (SQLAlchemy began it and commits it),
+    # straight through its DBAPI cursor: ``exec_driver_sql`` would still build result
+    # metadata from psycopg's column descriptions, a third of a scan's Python calls.
+    connection = db.session.connection()
+    try:
+        with connection.connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            rows = cursor.fetchall()
+    except connection.dialect.loaded_dbapi.Error as error:
+        # SQLAlchemy's own handling: the same exception classes as any statement (409 for
+        # an integrity error, 503 when the database is away), and a connection the server
+        # dropped is invalidated, not pooled again.
+        connection._handle_dbapi_exception(error, sql, values, None, None)
     return [{column: _from_driver(value) for column, value in zip(columns, row, strict=True)}
-            for row in result]
+            for row in rows]
 
 
 _UTC_DATETIME = UTCDateTime()
