@@ -23,7 +23,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from backend import cli, database, errors
     from backend.auth.services import require_login_for_api
-    from backend.checkin import statements
     from backend.common import bodies, idempotency
     from backend.common.converters import (
         IdConverter,
@@ -42,7 +41,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     with app.app_context():
         database.install_engine_hooks(db.engines, app.config["DATABASE_PING_AFTER_IDLE_S"])
-    app.teardown_appcontext(statements.release)  # the scans' own pooled connection
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["month"] = MonthConverter
     app.url_map.converters["verification_code"] = VerificationCodeConverter

@@ -79,8 +79,8 @@ def test_a_connection_in_recent_use_is_not_pinged_and_a_failure_is_an_envelope(
 
 def test_a_scan_on_a_connection_that_died_answers_503_and_the_next_scan_works(
         pooled, database_url, app, make, world):
-    """Scans run on a pooled connection of their own (not the ORM session's): a dropped one
-    is an envelope too, and is not given back to the pool."""
+    """Scans run on the session's pooled connection, as every request does: a dropped one is
+    an envelope too, and is not given back to the pool."""
     activity = make.activity(world.team_a, starts_at=now() + timedelta(minutes=20))  # door open
     assert make.call("POST", f"/api/v1/activities/{activity}/signups",
                      world.resident_a).status_code == 201
@@ -99,3 +99,22 @@ def test_a_scan_on_a_connection_that_died_answers_503_and_the_next_scan_works(
     retried = scan("out")
     assert retried.status_code == 200, retried.get_json()
     assert retried.get_json()["result"] == "ok"
+
+
+def test_a_keyed_scan_needs_one_pooled_connection(pooled, app, make, world):
+    """The mini-program sends an Idempotency-Key with every scan: on a one-connection pool
+    (no overflow) the scan, its key and its answer still fit, and a replay answers the same."""
+    activity = make.activity(world.team_a, starts_at=now() + timedelta(minutes=20))
+    assert make.call("POST", f"/api/v1/activities/{activity}/signups",
+                     world.resident_a).status_code == 201
+    client = pooled(ping_after_idle_s=3600)
+    body = scan_body(personal_code(app, world.resident_a.id))
+
+    def scan():
+        return client.post(f"/api/v1/activities/{activity}/scans",
+                           headers={**world.leader_a.headers, "Idempotency-Key": "tap"},
+                           json=body)
+    first = scan()
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["result"] == "ok"
+    assert scan().get_json() == first.get_json()

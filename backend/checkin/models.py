@@ -8,12 +8,14 @@ same scans give the same attendance whatever order they arrive in.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.checkin.hours import served_minutes
 from backend.common.clock import UTCDateTime, now
 from backend.communities.models import _enum
 from backend.extensions import db
@@ -48,6 +50,52 @@ class AttendanceStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     NO_SHOW = "no_show"
+
+
+# Approved or rejected hours are final; fixes go through points adjustments.
+LOCKED_STATUSES = (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
+# What reopening sets: the leader confirms the hours again, so that approval credits what
+# was reviewed.
+REOPENED: Mapping[str, Any] = {"status": AttendanceStatus.OPEN, "confirmed_by": None,
+                               "confirmed_at": None, "points_per_hour": None}
+# The columns a scan may change.
+FOLDED = ("checked_in_at", "checked_out_at", "last_out_at", "served_minutes", "minutes",
+          "status", "confirmed_by", "confirmed_at", "points_per_hour")
+
+
+def counted_minutes(served: int, corrected: int | None) -> int:
+    """A leader's correction overrides the minutes served."""
+    return corrected if corrected is not None else served
+
+
+def fold(values: Mapping[str, Any], direction: Direction, at: datetime, starts_at: datetime,
+         ends_at: datetime, early: timedelta) -> dict[str, Any]:
+    """An attendance's values (``FOLDED`` and ``corrected_minutes``) with one accepted scan
+    folded in: the earliest entry and the latest exit win, the minutes are served time
+    clipped to the activity's window (``hours.served_minutes``).
+
+    Min and max do not care about order, so the same scans give the same attendance
+    however they arrive (live, offline, shuffled, duplicated). Locked hours stay as they
+    were decided; an entry undoes a no-show; a late upload that changes confirmed minutes
+    reopens them."""
+    row = dict(values)
+    if row["status"] in LOCKED_STATUSES:
+        return row
+    if direction == Direction.IN:
+        row["checked_in_at"] = min(filter(None, (row["checked_in_at"], at)))
+    else:
+        row["last_out_at"] = max(filter(None, (row["last_out_at"], at)))
+    first_in, last_out = row["checked_in_at"], row["last_out_at"]
+    row["checked_out_at"] = last_out if first_in and last_out and last_out >= first_in \
+        else None
+    row["served_minutes"] = served_minutes(first_in, row["checked_out_at"], starts_at,
+                                           ends_at, early)
+    row["minutes"] = counted_minutes(row["served_minutes"], row["corrected_minutes"])
+    if (first_in is not None and row["status"] == AttendanceStatus.NO_SHOW) or (
+            row["status"] == AttendanceStatus.CONFIRMED
+            and row["minutes"] != values["minutes"]):
+        row.update(REOPENED)
+    return row
 
 
 class Scan(db.Model):
@@ -117,10 +165,25 @@ class Attendance(db.Model):
     points: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
+    @classmethod
+    def first_values(cls, **given: Any) -> dict[str, Any]:
+        """A resident's first attendance before it is inserted (no id yet): the columns'
+        defaults, then ``given``."""
+        defaults = {column.name: column.default.arg
+                    if column.default is not None and column.default.is_scalar else None
+                    for column in cls.__table__.c}
+        return {**defaults, "created_at": now(), **given}
+
     @property
     def is_locked(self) -> bool:
-        """Approved or rejected hours are final; fixes go through points adjustments."""
-        return self.status in (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
+        return self.status in LOCKED_STATUSES
+
+    def fold(self, direction: Direction, at: datetime, starts_at: datetime,
+             ends_at: datetime, early: timedelta) -> None:
+        """Fold one accepted scan in (see ``fold``)."""
+        values = {name: getattr(self, name) for name in (*FOLDED, "corrected_minutes")}
+        for name, value in fold(values, direction, at, starts_at, ends_at, early).items():
+            setattr(self, name, value)
 
     def set_served(self, minutes: int) -> None:
         self.served_minutes = minutes
@@ -141,8 +204,8 @@ class Attendance(db.Model):
             self.reopen()
 
     def reopen(self) -> None:
-        self.status = AttendanceStatus.OPEN
-        self.confirmed_by = self.confirmed_at = self.points_per_hour = None
+        for name, value in REOPENED.items():
+            setattr(self, name, value)
 
     def confirm(self, leader_id: int, points_per_hour: int) -> None:
         self.status = AttendanceStatus.CONFIRMED
@@ -158,8 +221,7 @@ class Attendance(db.Model):
         self.decided_by, self.decided_at, self.decision_note = staff_id, now(), note
 
     def _refresh_minutes(self) -> None:
-        self.minutes = (self.corrected_minutes if self.corrected_minutes is not None
-                        else self.served_minutes)
+        self.minutes = counted_minutes(self.served_minutes, self.corrected_minutes)
 
 
 class AttendanceCorrection(db.Model):

@@ -24,6 +24,7 @@ from backend.checkin.schemas import (
     SelfCheckinInSchema,
     ServiceRecordSchema,
 )
+from backend.common import idempotency
 from backend.common.api import refuses
 from backend.common.clock import now
 from backend.common.pagination import Listing, PageArgsSchema, paginated
@@ -99,7 +100,10 @@ def poster_code_png(aid):
 
 
 # An instance, not the class: webargs would build a schema per request on the door's hot path.
+# The answers are dumped through ScanAnswerSchema by the use case, once, when they are made
+# (each is stored as sent, and a replay sends it again): the views only serialise them.
 @blp.route("/activities/<id:aid>/scans", methods=["POST"])
+@idempotency.natural_key  # the scan_id
 @blp.arguments(ScanInSchema())
 @blp.response(200, ScanAnswerSchema)
 @refuses(
@@ -121,6 +125,7 @@ def scan(data, aid):
 
 
 @blp.route("/activities/<id:aid>/scans/batch", methods=["POST"])
+@idempotency.natural_key  # the scan_id
 @blp.arguments(ScanBatchInSchema)
 @blp.response(200, ScanBatchAnswerSchema)
 @refuses(
@@ -142,6 +147,7 @@ def scan_batch(data, aid):
 
 
 @blp.route("/me/checkins", methods=["POST"])
+@idempotency.natural_key  # the scan_id
 @blp.arguments(SelfCheckinInSchema)
 @blp.response(200, ScanAnswerSchema)
 @refuses(

@@ -13,31 +13,25 @@ upload rolls back and returns the first answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
 from backend.activities.models import Activity, ActivityStatus
 from backend.checkin import codes, statements
-from backend.checkin.hours import served_minutes
-from backend.checkin.models import (
-    AttendanceStatus,
-    Direction,
-    Scan,
-    ScanResult,
-)
-from backend.checkin.schemas import AttendanceSchema
+from backend.checkin.models import FOLDED, Attendance, Direction, Scan, ScanResult, fold
+from backend.checkin.schemas import ScanAnswerSchema
 from backend.common.clock import now
 from backend.communities import access
-from backend.errors import ApiError
 from backend.extensions import db
+from backend.refusals import ACTIVITY_NOT_PUBLISHED, NOT_FOUND
 
-# Built once: a schema instance only reads its fields when dumping.
-_ATTENDANCE = AttendanceSchema()
+# Built once: a schema instance only reads its fields when dumping. Each answer is dumped
+# once, when it is made: it is stored as it was sent, and a replay sends it again.
+_ANSWER = ScanAnswerSchema()
 
 
 def early_allowance() -> timedelta:
@@ -51,7 +45,7 @@ def in_window(activity: DoorActivity, at: datetime) -> bool:
 
 def require_open_for_scans(activity: DoorActivity) -> None:
     if activity.status != ActivityStatus.PUBLISHED:
-        raise ApiError("activity_not_published", "活动未发布或已取消，不能签到")
+        raise ACTIVITY_NOT_PUBLISHED.saying("活动未发布或已取消，不能签到")
 
 
 class RaceLost(Exception):
@@ -59,27 +53,8 @@ class RaceLost(Exception):
     resident's attendance): roll back and run again, which finds what it wrote."""
 
 
-class DoorActivity(Protocol):
-    """What a scan needs of its activity: an ``Activity`` or a row of ``statements.door``."""
-
-    id: int
-    community_id: int
-    status: ActivityStatus
-    starts_at: datetime
-    ends_at: datetime
-    walk_ins_allowed: bool
-
-
-@dataclass(frozen=True)
-class Person:
-    """What the door needs to know of a code's holder, and their attendance row (locked by
-    the transaction that looked them up), if they have one yet."""
-
-    name: str | None
-    community_id: int | None
-    signed_up: bool
-    attendance: Mapping[str, Any] | None = None
-    conflict_activity_id: int | None = None
+# What a scan needs of its activity: the door query's row, or (self check-in) the model.
+DoorActivity = statements.Door | Activity
 
 
 @dataclass(frozen=True)
@@ -111,12 +86,12 @@ def read(text: str, kind: codes.CodeKind, scanner_id: int, at: datetime,
 def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
            received_at: datetime, kind: codes.CodeKind = codes.CodeKind.PERSONAL,
            replayed: bool = False, reading: Reading | None = None,
-           person: Person | None = None) -> dict[str, Any]:
+           holder: statements.Door | None = None) -> dict[str, Any]:
     """Judge and keep one scan (flush only); the same scan id again → the first answer.
 
-    ``reading`` and ``person`` may come from the caller, who read the code and looked up its
-    holder (locking their attendance) along with the activity in this transaction;
-    otherwise they are worked out here.
+    ``reading`` and ``holder`` may come from the caller, who read the code and looked up its
+    holder (locking their attendance) along with the activity in this transaction, in one
+    door query; otherwise they are worked out here.
 
     Fresh scans are the norm, so the first pass does not look for an earlier answer: it
     raises RaceLost when the scan id is already taken (by an earlier upload or a concurrent
@@ -127,37 +102,39 @@ def record(scanner_id: int, activity: DoorActivity, item: dict[str, Any],
         first = first_answer(activity.id, item["scan_id"])
         if first is not None:
             return first
-        person = None  # its lock went with the rollback
+        holder = None  # its lock went with the rollback
     at = scanned_at(item, received_at)
     if reading is None:
         reading = read(item["code"], kind, scanner_id, at, activity.id)
-    if person is None and reading.holder_id is not None:
-        person = _person(activity, scanner_id, reading.holder_id)
-    result = reading.refusal or _right_to_attend(activity, person, at)
-    attendance = fold = present = None
+    if holder is None and reading.holder_id is not None:
+        holder = _holder_at(activity, scanner_id, reading.holder_id)
+    result = reading.refusal or _right_to_attend(activity, holder, at)
+    attendance = changes = present = None
     if result is None:
-        attendance = dict(person.attendance or _new_attendance(
-            activity, reading.holder_id, walk_in=not person.signed_up))
+        attendance = dict(holder.attendance or Attendance.first_values(
+            activity_id=activity.id, community_id=activity.community_id,
+            user_id=reading.holder_id, walk_in=not holder.signed_up))
         if "scanned_at" not in item:
             # A live scan happens when it is judged, under the lock: two leaders' scans of
             # one code then fall in the order they commit (one ``ok``, then ``already_in``).
             at = max(at, now())
         result = door_result(item["direction"], at, attendance)
-        fold, present = _fold(activity, attendance, item["direction"], at)
+        attendance, changes, present = _folded(activity, attendance, item["direction"], at)
         if attendance["id"] is None:
             # A first scan: the row is inserted already folded (one row version, not two).
-            attendance, fold = statements.create_attendance(attendance), None
+            attendance, changes = statements.create_attendance(attendance), None
             if attendance is None:
                 raise RaceLost()
-    answer = _answer(result, attendance, reading.holder_id, person.name if person else None)
-    if result == ScanResult.TIME_CONFLICT:
-        answer["conflict"] = _conflict(person.conflict_activity_id)
+    conflict = _conflict(holder.conflict_activity_id) \
+        if result == ScanResult.TIME_CONFLICT else None
+    answer = _answer(result, attendance, reading.holder_id, holder.real_name if holder else None,
+                     conflict)
     inserted = statements.insert_scan(dict(
         activity_id=activity.id, scan_id=item["scan_id"], direction=item["direction"],
         scanner_id=scanner_id, device=item.get("device"), scanned_at=at,
         received_at=received_at, offline="scanned_at" in item,
         self_service=kind == codes.CodeKind.POSTER, user_id=reading.holder_id, result=result,
-        response=answer), fold, present)
+        response=answer), changes, present)
     if inserted is None:
         raise RaceLost()
     return answer
@@ -168,27 +145,24 @@ def first_answer(activity_id: int, scan_id: str) -> dict[str, Any] | None:
         Scan.activity_id == activity_id, Scan.scan_id == scan_id))
 
 
-def person_at(door: statements.Door) -> Person:
-    """The code holder as the door query found them."""
-    return Person(door.real_name, door.holder_community_id, door.signup_id is not None,
-                  door.attendance, door.conflict_activity_id)
-
-
-def _person(activity: DoorActivity, scanner_id: int, user_id: int) -> Person:
-    # The same one query the live door uses (an activity is never deleted, so it is there).
+def _holder_at(activity: DoorActivity, scanner_id: int, user_id: int) -> statements.Door:
+    # The same one query the live door uses, the holder's attendance locked.
     door = statements.door(activity.id, scanner_id, user_id, lock_attendance=True)
-    return person_at(door) if door is not None else Person(None, None, False)
+    if door is None:  # an activity is never deleted: only a bug gets here
+        raise NOT_FOUND.saying("活动不存在")
+    return door
 
 
-def _right_to_attend(activity: DoorActivity, person: Person, at: datetime
+def _right_to_attend(activity: DoorActivity, holder: statements.Door, at: datetime
                      ) -> ScanResult | None:
     if not in_window(activity, at):
         return ScanResult.OUTSIDE_WINDOW
-    may_walk_in = activity.walk_ins_allowed and person.community_id == activity.community_id
-    if not (person.signed_up or may_walk_in):
+    may_walk_in = (activity.walk_ins_allowed
+                   and holder.holder_community_id == activity.community_id)
+    if not (holder.signed_up or may_walk_in):
         return ScanResult.NOT_SIGNED_UP
-    entered = person.attendance is not None and person.attendance["checked_in_at"] is not None
-    if person.conflict_activity_id is not None and not entered:
+    entered = holder.attendance is not None and holder.attendance["checked_in_at"] is not None
+    if holder.conflict_activity_id is not None and not entered:
         return ScanResult.TIME_CONFLICT
     return None
 
@@ -210,57 +184,23 @@ def door_result(direction: Direction, at: datetime, attendance: dict[str, Any]) 
     return ScanResult.OK
 
 
-_LOCKED_STATUSES = (AttendanceStatus.APPROVED, AttendanceStatus.REJECTED)
-
-
-def _new_attendance(activity: DoorActivity, user_id: int, walk_in: bool) -> dict[str, Any]:
-    """The attendance a resident's first scan starts from (not yet inserted: no id)."""
-    return dict(id=None, activity_id=activity.id, community_id=activity.community_id,
-                user_id=user_id, walk_in=walk_in, checked_in_at=None, checked_out_at=None,
-                last_out_at=None, served_minutes=0, corrected_minutes=None, minutes=0,
-                status=AttendanceStatus.OPEN, points=None, confirmed_by=None,
-                confirmed_at=None, points_per_hour=None, created_at=now())
-
-
-def _fold(activity: DoorActivity, row: dict[str, Any], direction: Direction, at: datetime
-          ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Fold one accepted scan into ``row``: the earliest entry and the latest exit win.
-    Returns what to write: the attendance's new values and the sign-up's entry (or None).
-
-    Min and max do not care about order, so the same scans give the same attendance
-    however they arrive (live, offline, shuffled, duplicated). Approved or rejected hours
-    stay as they were decided."""
-    if row["status"] in _LOCKED_STATUSES:
-        return None, None
-    before = dict(row)
-    if direction == Direction.IN:
-        row["checked_in_at"] = min(filter(None, (row["checked_in_at"], at)))
-    else:
-        row["last_out_at"] = max(filter(None, (row["last_out_at"], at)))
-    first_in, last_out = row["checked_in_at"], row["last_out_at"]
-    row["checked_out_at"] = last_out if first_in and last_out and last_out >= first_in \
-        else None
-    row["served_minutes"] = served_minutes(first_in, row["checked_out_at"], activity.starts_at,
-                                           activity.ends_at, early_allowance())
-    row["minutes"] = (row["corrected_minutes"] if row["corrected_minutes"] is not None
-                      else row["served_minutes"])
-    if first_in is not None and row["status"] == AttendanceStatus.NO_SHOW:
-        row["status"] = AttendanceStatus.OPEN
-    if row["status"] == AttendanceStatus.CONFIRMED and row["minutes"] != before["minutes"]:
-        # A late upload changed confirmed hours: the leader confirms them again, so that
-        # approval credits what was reviewed (the model's ``reopen``).
-        row.update(status=AttendanceStatus.OPEN, confirmed_by=None, confirmed_at=None,
-                   points_per_hour=None)
-    fold = present = None
-    if any(row[name] != before[name] for name in statements.FOLDED):
-        fold = {"attendance_id": row["id"],
-                **{f"new_{name}": row[name] for name in statements.FOLDED}}
-    if row["checked_in_at"] != before["checked_in_at"]:
+def _folded(activity: DoorActivity, row: dict[str, Any], direction: Direction,
+            at: datetime) -> tuple[dict[str, Any], dict[str, Any] | None,
+                                   dict[str, Any] | None]:
+    """``row`` with one accepted scan folded in (``models.fold``, as ``Attendance.fold``),
+    and what to write: the attendance's new values and the sign-up's entry (or None)."""
+    folded = {**row, **fold(row, direction, at, activity.starts_at, activity.ends_at,
+                            early_allowance())}
+    changes = present = None
+    if any(folded[name] != row[name] for name in FOLDED):
+        changes = {"attendance_id": row["id"],
+                   **{f"new_{name}": folded[name] for name in FOLDED}}
+    if folded["checked_in_at"] != row["checked_in_at"]:
         # The sign-up learns of the entry, which also undoes a no-show marked before a late
         # offline upload arrived.
         present = {"of_activity": activity.id, "of_user": row["user_id"],
-                   "entered_at": row["checked_in_at"]}
-    return fold, present
+                   "entered_at": folded["checked_in_at"]}
+    return folded, changes, present
 
 
 def _conflict(activity_id: int) -> dict[str, Any]:
@@ -269,14 +209,18 @@ def _conflict(activity_id: int) -> dict[str, Any]:
     return {"activity_id": activity_id, "title": title}
 
 
+def refusal(result: ScanResult) -> dict[str, Any]:
+    """The answer to a code nobody can be found for (nothing recorded)."""
+    return _answer(result, None, None, None)
+
+
 def _answer(result: ScanResult, attendance: dict[str, Any] | None, user_id: int | None,
-            name: str | None) -> dict[str, Any]:
+            name: str | None, conflict: dict[str, Any] | None = None) -> dict[str, Any]:
     resident = None
     if user_id is not None:
         resident = {"id": user_id,
                     "display_name": access.mask_name(name) if name else f"用户{user_id}"}
-    return {
-        "result": result.value,
-        "attendance": _ATTENDANCE.dump(attendance) if attendance is not None else None,
-        "resident": resident,
-    }
+    answer = {"result": result, "attendance": attendance, "resident": resident}
+    if conflict is not None:
+        answer["conflict"] = conflict
+    return _ANSWER.dump(answer)

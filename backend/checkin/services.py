@@ -1,6 +1,8 @@
 """Check-in use cases: codes, scans (live, offline batches, self-service), the scanner kit.
 
-Each function here is one request's transaction and commits once.
+Each function here is one request's transaction and commits once, through
+``unit_of_work``: the scan statements run on the session's connection, so anything else a
+scan writes commits with it.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from typing import Any, TypeVar
 from flask import current_app
 from sqlalchemy import select
 
-from backend.activities.models import Activity, Signup, SignupStatus
+from backend.activities.models import Activity, Signup
 from backend.activities.services import get_managed_activity, get_visible_activity
 from backend.auth.models import User
 from backend.auth.services import current_user, require_current_token
 from backend.checkin import codes, scans, statements
 from backend.checkin.codes import CodeKind
-from backend.checkin.models import Direction
-from backend.common import ratelimit
+from backend.checkin.models import Direction, ScanResult
+from backend.common import idempotency, ratelimit
 from backend.common.clock import now
+from backend.common.transactions import unit_of_work
 from backend.communities.services import display_names
 from backend.errors import NotFound, ValidationFailed
 from backend.extensions import db
@@ -48,17 +51,17 @@ def scan(actor_id: int, activity_id: int, item: dict[str, Any]) -> dict[str, Any
     received_at = now()
     reading = scans.read(item["code"], CodeKind.PERSONAL, actor_id,
                          scans.scanned_at(item, received_at), activity_id)
-    activity, person = _scannable(actor_id, activity_id, reading.holder_id)
+    door = _scannable(actor_id, activity_id, reading.holder_id)
     _refuse_late_uploads([item], received_at)
-    return _recorded(lambda replayed: scans.record(
-        actor_id, activity, item, received_at, replayed=replayed, reading=reading,
-        person=person))
+    return _recorded(actor_id, lambda replayed: scans.record(
+        actor_id, door, item, received_at, replayed=replayed, reading=reading,
+        holder=door if reading.holder_id is not None else None))
 
 
 def scan_batch(actor_id: int, activity_id: int, items: list[dict[str, Any]]
                ) -> list[dict[str, Any]]:
     """Offline uploads: judged in ``scanned_at`` order, answered in the order sent."""
-    activity, _ = _scannable(actor_id, activity_id)
+    activity = _scannable(actor_id, activity_id)
     received_at = now()
     _refuse_late_uploads(items, received_at)
     order = sorted(range(len(items)), key=lambda i: _merge_order(items[i], received_at))
@@ -71,7 +74,7 @@ def scan_batch(actor_id: int, activity_id: int, items: list[dict[str, Any]]
                 by_scan_id[scan_id] = scans.record(actor_id, activity, items[index],
                                                    received_at, replayed=replayed)
         return [by_scan_id[item["scan_id"]] for item in items]
-    return _recorded(record_all)
+    return _recorded(actor_id, record_all)
 
 
 def self_checkin(actor: User, item: dict[str, Any]) -> dict[str, Any]:
@@ -79,14 +82,14 @@ def self_checkin(actor: User, item: dict[str, Any]) -> dict[str, Any]:
     activity_id = codes.poster_activity_id(item["code"])
     activity = db.session.get(Activity, activity_id) if activity_id is not None else None
     if activity is None or not _visible(actor, activity.id):
-        return {"result": "invalid_code", "attendance": None, "resident": None}
+        return scans.refusal(ScanResult.INVALID_CODE)
     if not activity.self_checkin_allowed:
         raise SELF_CHECKIN_NOT_ALLOWED()
     scans.require_open_for_scans(activity)
     _limit(actor.id)
     received_at = now()
-    return _recorded(lambda replayed: scans.record(actor.id, activity, item, received_at,
-                                                   kind=CodeKind.POSTER, replayed=replayed))
+    return _recorded(actor.id, lambda replayed: scans.record(
+        actor.id, activity, item, received_at, kind=CodeKind.POSTER, replayed=replayed))
 
 
 def scanner_kit(actor: User, activity_id: int) -> dict[str, Any]:
@@ -95,7 +98,7 @@ def scanner_kit(actor: User, activity_id: int) -> dict[str, Any]:
     user_ids = list(db.session.scalars(
         select(Signup.user_id).where(
             Signup.activity_id == activity.id,
-            Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)))
+            Signup.status.in_(statements.HELD))
         .order_by(Signup.user_id)))
     names = display_names(actor, activity.community_id, user_ids)
     late = timedelta(minutes=current_app.config["CHECKIN_LATE_MIN"])
@@ -113,24 +116,26 @@ def scanner_kit(actor: User, activity_id: int) -> dict[str, Any]:
     }
 
 
-def _recorded(record: Callable[[bool], T]) -> T:
-    """Run ``record`` and commit; if a concurrent request got there first (a scan id already
+def _recorded(actor_id: int, record: Callable[[bool], T]) -> T:
+    """Run ``record`` as the request's one unit of work (with what the door query already
+    read and locked in it); if a concurrent request got there first (a scan id already
     recorded: a replay, or a twin that committed first; or the same resident's first entry),
-    start again, looking for earlier answers."""
+    it rolls back and starts again, looking for earlier answers. The scan id is the
+    endpoint's idempotency key: an ``Idempotency-Key`` sent along is only noted, in this
+    same transaction."""
     for attempt in range(3):
         try:
-            answer = record(attempt > 0)
+            with unit_of_work():
+                idempotency.claim(actor_id)
+                return record(attempt > 0)
         except scans.RaceLost:
-            statements.rollback()
             continue
-        statements.commit()
-        return answer
     raise SCAN_IN_PROGRESS()
 
 
 def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
-               ) -> tuple[statements.Door, scans.Person | None]:
-    """The activity if the actor may scan at its door, and the code holder if one is named
+               ) -> statements.Door:
+    """The activity if the actor may scan at its door, with the code holder if one is named
     (their attendance locked: the scan is recorded in this transaction)."""
     row = statements.door(activity_id, actor_id, holder_id,
                           lock_attendance=holder_id is not None)
@@ -140,7 +145,7 @@ def _scannable(actor_id: int, activity_id: int, holder_id: int | None = None
     require_current_token(row.scanner_token_version)
     scans.require_open_for_scans(row)
     _limit(actor_id)
-    return row, None if holder_id is None else scans.person_at(row)
+    return row
 
 
 def _visible(actor: User, activity_id: int) -> bool:

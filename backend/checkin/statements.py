@@ -4,12 +4,15 @@ A live scan is two statements and a commit (three for a resident's first entry):
 query, which also locks the holder's attendance row, and the scan's insert, with the
 attendance fold and the sign-up's entry riding along. Building statements (an upsert's
 ``excluded`` alias alone makes a proxy of every column) cost more Python than running them;
-so they are built the first time each dialect asks and only executed after that. On
-PostgreSQL they are also compiled once and run straight on psycopg, on a pooled connection
-of the scan's own (``commit``, ``release``): SQLAlchemy's per-execution work (cache key,
-parameter and result processing) cost as much CPU as the driver's (see
-``scripts/bench/scans.py``); the values they carry are converted here, by the same rules as
-``UTCDateTime`` and the string enums.
+so they are built the first time each dialect asks and only executed after that.
+
+They run on the request's session connection, in its one transaction: whatever else the use
+case writes (an audit row, an outbox notice) commits or rolls back with the scan, on
+PostgreSQL and SQLite alike (``backend/common/transactions.py``). On PostgreSQL they are
+also compiled once and run on that connection's DBAPI cursor: SQLAlchemy's per-execution
+work for a statement (cache key, parameter and result processing, result metadata) cost as
+much CPU as the driver's (see ``scripts/bench/scans.py``), so the few values they carry are
+converted here, by the same rules as ``UTCDateTime`` and the string enums.
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from flask import g
 from psycopg.types.json import Json
 from sqlalchemy import (
     CursorResult,
@@ -36,21 +37,17 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
 from backend.auth.models import User
-from backend.checkin.models import Attendance, AttendanceStatus, Scan
+from backend.checkin.models import FOLDED, Attendance, AttendanceStatus, Scan
 from backend.common.clock import UTCDateTime
 from backend.communities.models import Resident, StaffMember, TeamMember, TeamRole
 from backend.extensions import db
 
 ATTENDANCES = Attendance.__table__
-# Columns a scan may change; their bind parameters are prefixed (SQLAlchemy reserves the
-# bare column names for its own SET parameters).
-FOLDED = ("checked_in_at", "checked_out_at", "last_out_at", "served_minutes", "minutes",
-          "status", "confirmed_by", "confirmed_at", "points_per_hour")
-_HELD = (SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)
+# The sign-ups that hold a place at the door (a no-show may still turn up late).
+HELD = (SignupStatus.CONFIRMED, SignupStatus.NO_SHOW)
 # What the door and the answer read of an attendance row.
 _ATTENDANCE_READ = ("id", "activity_id", "user_id", "walk_in", "checked_in_at",
                     "checked_out_at", "last_out_at", "served_minutes", "corrected_minutes",
@@ -62,7 +59,7 @@ _HOLDS_TIME = (AttendanceStatus.OPEN, AttendanceStatus.CONFIRMED, AttendanceStat
 
 def _held(status: Any) -> Any:
     # Equalities, not IN: an IN list is an "expanding" parameter, re-rendered per execution.
-    return or_(*(status == held for held in _HELD))
+    return or_(*(status == held for held in HELD))
 
 
 def _execute(statement: Executable, params: dict[str, Any]) -> CursorResult:
@@ -95,6 +92,10 @@ class Door:
     conflict_activity_id: int | None
     # The holder's attendance row, locked until the transaction ends (when asked for).
     attendance: Mapping[str, Any] | None = None
+
+    @property
+    def signed_up(self) -> bool:
+        return self.signup_id is not None
 
 
 def door(activity_id: int, scanner_id: int, holder_id: int | None,
@@ -185,6 +186,8 @@ def _attendance_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attendance_fold() -> Any:
+    # The bind parameters are prefixed: SQLAlchemy reserves the bare column names for its
+    # own SET parameters.
     return update(ATTENDANCES).where(ATTENDANCES.c.id == bindparam("attendance_id")).values(
         {name: bindparam(f"new_{name}") for name in FOLDED})
 
@@ -239,70 +242,27 @@ def insert_scan(scan: dict[str, Any], fold: dict[str, Any] | None = None,
 
 def _rows(name: str, build: Callable[[], Executable], params: dict[str, Any]
           ) -> list[dict[str, Any]]:
-    """Run a prebuilt statement in the scan's transaction: its rows as dicts, datetimes
+    """Run a prebuilt statement in the request's transaction: its rows as dicts, datetimes
     aware (UTC), enums as stored strings."""
     if _dialect() != "postgresql":
         return [dict(row) for row in _execute(_cached(name, build), params).mappings()]
     sql, constants, columns = _compiled(name, build)
     values = {**constants, **{key: _to_driver(value) for key, value in params.items()}}
-
-    def run(driver: Any) -> list[tuple]:
-        with driver.cursor() as cursor:
+    # On the session's own connection and transaction (SQLAlchemy began it and commits it),
+    # straight through its DBAPI cursor: ``exec_driver_sql`` would still build result
+    # metadata from psycopg's column descriptions, a third of a scan's Python calls.
+    connection = db.session.connection()
+    try:
+        with connection.connection.cursor() as cursor:
             cursor.execute(sql, values)
-            return cursor.fetchall()
-    rows = _on_driver(run, sql, values)
+            rows = cursor.fetchall()
+    except connection.dialect.loaded_dbapi.Error as error:
+        # SQLAlchemy's own handling: the same exception classes as any statement (409 for
+        # an integrity error, 503 when the database is away), and a connection the server
+        # dropped is invalidated, not pooled again.
+        connection._handle_dbapi_exception(error, sql, values, None, None)
     return [{column: _from_driver(value) for column, value in zip(columns, row, strict=True)}
             for row in rows]
-
-
-# On PostgreSQL a scan's statements run on a pooled connection of their own, driven through
-# psycopg and committed by ``commit``: the ORM session's begin/commit/close machinery cost a
-# tenth of a scan's instructions (``scripts/bench/scans.py``). SQLite keeps the session,
-# whose transactions take the write lock (BEGIN IMMEDIATE, ``backend/database.py``).
-_CONNECTION = "linli_scan_connection"
-
-
-def commit() -> None:
-    """Commit the scan's transaction."""
-    if g.get(_CONNECTION) is None:
-        db.session.commit()
-    else:
-        _on_driver(lambda driver: driver.commit(), "COMMIT")
-
-
-def rollback() -> None:
-    """Roll the scan's transaction back (the connection stays for another attempt)."""
-    if g.get(_CONNECTION) is None:
-        db.session.rollback()
-    else:
-        _on_driver(lambda driver: driver.rollback(), "ROLLBACK")
-
-
-def release(_error: BaseException | None = None) -> None:
-    """Give the scan's connection back to the pool, which rolls back anything left open
-    (a request that failed half way). Runs when the app context ends."""
-    connection = g.pop(_CONNECTION, None)
-    if connection is not None:
-        connection.close()
-
-
-def _on_driver(run: Callable[[Any], Any], sql: str, values: dict[str, Any] | None = None
-               ) -> Any:
-    """Run ``run`` on the scan's psycopg connection; a psycopg error is re-raised as
-    SQLAlchemy would raise it (409 for an integrity error, 503 when the database is away),
-    and a connection the server dropped is not given back to the pool."""
-    connection = g.get(_CONNECTION)
-    if connection is None:
-        connection = db.engine.raw_connection()  # the pool's checkout rules apply
-        setattr(g, _CONNECTION, connection)
-    try:
-        return run(connection.driver_connection)
-    except psycopg.Error as error:
-        dropped = db.engine.dialect.is_disconnect(error, connection.driver_connection, None)
-        if dropped:
-            connection.invalidate(error)
-        raise DBAPIError.instance(sql, values, error, psycopg.Error,
-                                  connection_invalidated=dropped) from error
 
 
 _UTC_DATETIME = UTCDateTime()

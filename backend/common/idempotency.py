@@ -5,6 +5,11 @@ unique constraint makes exactly one request win, in any number of processes. The
 is stored when the request finishes. A different body under the same key is refused, and
 a reservation left behind by a crashed process is taken over after a while. Answers are
 kept for ``IDEMPOTENCY_KEEP_H`` hours (a client retries within minutes), then swept.
+
+An endpoint whose body carries its own key (a scan's ``scan_id``) is marked
+``@natural_key``: the middleware neither reserves nor stores anything for it (no commit of
+its own, no second connection); its use case calls ``claim`` inside its own transaction,
+which notes the key so that the same key with a different body is still refused.
 """
 
 from __future__ import annotations
@@ -13,10 +18,23 @@ import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, delete, select
+from flask import Flask, Response, current_app, g, has_request_context, request
+from sqlalchemy import (
+    Executable,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,20 +75,30 @@ def register(app: Flask) -> None:
     app.after_request(_store_answer)
 
 
+V = TypeVar("V", bound=Callable[..., Any])
+_NATURAL = "linli_natural_idempotency_key"
+
+
+def natural_key(view: V) -> V:
+    """Mark a view whose body carries its own idempotency key: the middleware skips it, and
+    its use case calls ``claim`` in its transaction (put it below ``@blp.route``)."""
+    setattr(view, _NATURAL, True)
+    return view
+
+
 def _replay_or_reserve() -> Response | None:
     key = request.headers.get(HEADER)
     if request.method != "POST" or not key:
         return None
+    if getattr(current_app.view_functions.get(request.endpoint), _NATURAL, False):
+        _check_format(key)
+        return None  # the use case claims the key in its own transaction
     from backend.auth.services import verified_user_id
 
     user_id = verified_user_id()  # a revoked token is a 401 here, not a replay
     if user_id is None:
         return None  # the view answers 401 (or, for login, has nothing to duplicate)
-    if not _KEY.fullmatch(key):
-        raise VALIDATION_ERROR.saying(
-            "Idempotency-Key 格式有误",
-            details={"fields": {HEADER: ["须为 1 至 200 个可见 ASCII 字符"]}},
-        )
+    _check_format(key)
     digest = _request_hash()
     record = _reserve(user_id, key, digest)
     if record is None:
@@ -81,6 +109,49 @@ def _replay_or_reserve() -> Response | None:
     if record.status_code is None:
         raise IDEMPOTENCY_REQUEST_IN_PROGRESS()
     return Response(record.body, status=record.status_code, content_type=record.content_type)
+
+
+def _check_format(key: str) -> None:
+    if not _KEY.fullmatch(key):
+        raise VALIDATION_ERROR.saying(
+            "Idempotency-Key 格式有误",
+            details={"fields": {HEADER: ["须为 1 至 200 个可见 ASCII 字符"]}},
+        )
+
+
+def claim(user_id: int) -> None:
+    """On a ``@natural_key`` endpoint, note the request's key in the caller's transaction
+    (nothing is committed here): the same key with the same body goes on to the endpoint's
+    own replay, with a different body it is refused (409 ``idempotency_key_reused``)."""
+    key = request.headers.get(HEADER) if has_request_context() else None
+    if not key:
+        return
+    digest = _request_hash()
+    connection = db.session.connection()
+    params = {"user_id": user_id, "key": key, "request_hash": digest, "created_at": now()}
+    if connection.execute(_claim_statement(connection.dialect.name), params).first():
+        return
+    stored = connection.execute(_stored_hash, params).scalar()
+    if stored is not None and stored != digest:
+        raise IDEMPOTENCY_KEY_REUSED()
+
+
+_CLAIMS: dict[str, Executable] = {}
+_stored_hash = select(IdempotencyKey.request_hash).where(
+    IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key"))
+
+
+def _claim_statement(dialect: str) -> Executable:
+    # Built once per dialect. Stored as answered (200, no body): the replay is the
+    # endpoint's own, so a stale-reservation takeover never applies to it.
+    if dialect not in _CLAIMS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        _CLAIMS[dialect] = insert(IdempotencyKey).values(
+            user_id=bindparam("user_id"), key=bindparam("key"),
+            request_hash=bindparam("request_hash"), status_code=200,
+            created_at=bindparam("created_at")).on_conflict_do_nothing(
+            index_elements=["user_id", "key"]).returning(IdempotencyKey.id)
+    return _CLAIMS[dialect]
 
 
 def _request_hash() -> str:

@@ -1,7 +1,10 @@
 """Check-in scans (SPEC §10): several leaders scanning residents' codes at once against
 gunicorn + PostgreSQL, beside a bare Flask ``GET /hello`` under the same server settings.
 
-Every resident is scanned in, then out; each leader is one client connection. Checks from
+Every resident is scanned in, then out; each leader is one client connection. Two activities
+under way, each with its own residents, are scanned in one run: one as the mini-program
+sends its scans (every POST with an ``Idempotency-Key``, ``miniprogram_mock/mp/api.js``),
+one with bare scans, so the header's cost is printed beside them and the bare hello. Checks from
 the database that every scan is one row, every resident has exactly one attendance, and
 that every answer was ``ok``; exits 1 if any check fails. Beside throughput it prints the
 CPU each request cost per process group (gunicorn, PostgreSQL, Redis, the client), read from
@@ -56,10 +59,20 @@ WARMUP_REQUESTS = 200
 
 
 @dataclass
-class Seeded:
+class Door:
+    """One activity under way and the residents signed up to it."""
+
     activity_id: int
     resident_ids: list[int]
+
+
+@dataclass
+class Seeded:
+    doors: dict[str, Door]  # scans without the header, and as the mini-program sends them
     leader_tokens: list[str]
+
+
+PLAIN, KEYED = "scan", "key scan"  # the second: with an Idempotency-Key
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -101,7 +114,8 @@ def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> 
             baseline, baseline_cpu = run_baseline(url, settings, args, total, workdir, databases)
             results, scans_cpu = run_scans(app, app_env, seeded, settings, args, workdir,
                                            databases)
-            checks = verify(app, seeded, results)
+            checks = [check for label, door in seeded.doors.items()
+                      for check in verify(app, label, door, results[label])]
         finally:
             with app.app_context():
                 from backend.extensions import db
@@ -109,12 +123,13 @@ def run(args: argparse.Namespace, settings: GunicornSettings, workdir: Path) -> 
                 db.session.remove()
                 db.engine.dispose()
     print_report(args, settings, version, baseline, results, checks,
-                 {"baseline hello": baseline_cpu, "scan (in+out)": scans_cpu})
+                 {"baseline hello": baseline_cpu, **scans_cpu})
     return all(ok for _, ok in checks)
 
 
 def seed(app: Flask, residents: int, leaders: int) -> Seeded:
-    """An activity under way with every resident confirmed, and ``leaders`` team leaders."""
+    """Two activities under way, each with ``residents`` of its own confirmed, and
+    ``leaders`` team leaders."""
     from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
     from backend.auth.services import issue_token
     from backend.common.clock import now
@@ -122,24 +137,27 @@ def seed(app: Flask, residents: int, leaders: int) -> Seeded:
     from backend.extensions import db
 
     with app.app_context():
-        community, team, users = seed_residents(residents + leaders, "scan-bench-")
-        people, leader_users = users[:residents], users[residents:]
+        community, team, users = seed_residents(2 * residents + leaders, "scan-bench-")
+        leader_users = users[2 * residents:]
         starts = now() - timedelta(minutes=5)
-        activity = Activity(team_id=team.id, community_id=community.id, title="社区义诊",
-                            starts_at=starts, ends_at=starts + timedelta(hours=3),
-                            capacity=residents, confirmed_count=residents,
-                            status=ActivityStatus.PUBLISHED, created_by=leader_users[0].id)
-        db.session.add(activity)
-        db.session.flush()
-        db.session.execute(insert(Signup), [
-            {"activity_id": activity.id, "user_id": user.id, "status": SignupStatus.CONFIRMED,
-             "confirmed_at": now()} for user in people])
+        doors = {}
+        for index, label in enumerate((PLAIN, KEYED)):
+            people = users[index * residents:(index + 1) * residents]
+            activity = Activity(team_id=team.id, community_id=community.id, title="社区义诊",
+                                starts_at=starts, ends_at=starts + timedelta(hours=3),
+                                capacity=residents, confirmed_count=residents,
+                                status=ActivityStatus.PUBLISHED, created_by=leader_users[0].id)
+            db.session.add(activity)
+            db.session.flush()
+            db.session.execute(insert(Signup), [
+                {"activity_id": activity.id, "user_id": user.id,
+                 "status": SignupStatus.CONFIRMED, "confirmed_at": now()} for user in people])
+            doors[label] = Door(activity.id, [u.id for u in people])
         db.session.execute(insert(TeamMember), [
             {"team_id": team.id, "user_id": user.id, "role": TeamRole.LEADER}
             for user in leader_users])
         db.session.commit()
-        return Seeded(activity.id, [u.id for u in people],
-                      [issue_token(u) for u in leader_users])
+        return Seeded(doors, [issue_token(u) for u in leader_users])
 
 
 def run_baseline(url: str, settings: GunicornSettings, args: argparse.Namespace, total: int,
@@ -155,77 +173,105 @@ def run_baseline(url: str, settings: GunicornSettings, args: argparse.Namespace,
         return result, meter.per_request_ms(result.answered)
 
 
-def scan_requests(app: Flask, seeded: Seeded, direction: str) -> list[HttpRequest]:
-    """One scan per resident, dealt round-robin to the leaders; codes issued just now."""
+def scan_requests(app: Flask, seeded: Seeded, label: str, direction: str
+                  ) -> list[HttpRequest]:
+    """One scan per resident, dealt round-robin to the leaders; codes issued just now. A
+    keyed scan carries an ``Idempotency-Key`` of its own, as the mini-program's every POST."""
     from backend.checkin import codes
     from backend.common.clock import now
 
+    door = seeded.doors[label]
     with app.app_context():
         issued = now()
         texts = [codes.issue(codes.CodeKind.PERSONAL, uid, issued).text
-                 for uid in seeded.resident_ids]
-    path = f"/api/v1/activities/{seeded.activity_id}/scans"
-    return [HttpRequest.json("POST", path, {
-        "code": text, "direction": direction, "scan_id": f"{direction}-{i}"},
-        {"Authorization": f"Bearer {seeded.leader_tokens[i % len(seeded.leader_tokens)]}"})
-        for i, text in enumerate(texts)]
+                 for uid in door.resident_ids]
+    path = f"/api/v1/activities/{door.activity_id}/scans"
+    requests = []
+    for i, text in enumerate(texts):
+        token = seeded.leader_tokens[i % len(seeded.leader_tokens)]
+        headers = {"Authorization": f"Bearer {token}"}
+        if label == KEYED:
+            headers["Idempotency-Key"] = f"bench-{direction}-{i}"
+        requests.append(HttpRequest.json("POST", path, {
+            "code": text, "direction": direction, "scan_id": f"{direction}-{i}"}, headers))
+    return requests
 
 
 def run_scans(app: Flask, app_env: dict[str, str], seeded: Seeded, settings: GunicornSettings,
               args: argparse.Namespace, workdir: Path, databases: dict[str, int | None]
-              ) -> tuple[list[LoadResult], dict[str, float]]:
+              ) -> tuple[dict[str, list[LoadResult]], dict[str, dict[str, float]]]:
+    """The bare scans, then the keyed ones, each in and out, on one server."""
     with Gunicorn("backend:create_app()", app_env, settings,
                   workdir / "gunicorn-scans.log") as server:
-        kit = f"/api/v1/activities/{seeded.activity_id}/scanner-kit"
+        kit = f"/api/v1/activities/{seeded.doors[PLAIN].activity_id}/scanner-kit"
         warmup = [HttpRequest("GET", kit, {"Authorization": f"Bearer {token}"})
                   for token in seeded.leader_tokens] * (WARMUP_REQUESTS // args.leaders)
         warm = run_load("warm-up", server.url, warmup, args.concurrency)
         if warm.statuses[200] != len(warmup):
             raise RuntimeError("warm-up failed: " + "; ".join(format_problems(warm, server)))
-        calls = {direction: scan_requests(app, seeded, direction) for direction in ("in", "out")}
-        meter = CpuMeter({"gunicorn": server.pid, **databases})
-        results = [run_load(f"scan {direction}", server.url, calls[direction], args.concurrency,
-                            keep_bodies=True) for direction in ("in", "out")]
-        cpu = meter.per_request_ms(sum(result.answered for result in results))
-        for result in results:
-            for line in format_problems(result, server):
-                print(line)
+        results, cpu = {}, {}
+        for label in (PLAIN, KEYED):
+            # Codes issued just before their run: a code lives a minute, and on a busy
+            # machine the entries alone may take that long.
+            results[label], used_ms = [], Counter()
+            for direction in ("in", "out"):
+                calls = scan_requests(app, seeded, label, direction)
+                meter = CpuMeter({"gunicorn": server.pid, **databases})
+                result = run_load(f"{label} {direction}", server.url, calls,
+                                  args.concurrency, keep_bodies=True)
+                results[label].append(result)
+                for name, ms in meter.per_request_ms(result.answered).items():
+                    used_ms[name] += ms * result.answered
+            answered = sum(result.answered for result in results[label])
+            cpu[f"{label} (in+out)"] = {name: ms / answered for name, ms in used_ms.items()}
+            for result in results[label]:
+                for line in format_problems(result, server):
+                    print(line)
         return results, cpu
 
 
-def verify(app: Flask, seeded: Seeded, results: list[LoadResult]) -> list[tuple[str, bool]]:
+def verify(app: Flask, label: str, door: Door, results: list[LoadResult]
+           ) -> list[tuple[str, bool]]:
     from backend.checkin.models import Attendance, Scan
     from backend.extensions import db
 
-    residents = len(seeded.resident_ids)
+    residents = len(door.resident_ids)
     with app.app_context():
         scans = db.session.scalar(select(func.count()).select_from(Scan).where(
-            Scan.activity_id == seeded.activity_id))
+            Scan.activity_id == door.activity_id))
         attendances = db.session.scalar(select(func.count()).select_from(Attendance).where(
-            Attendance.activity_id == seeded.activity_id,
+            Attendance.activity_id == door.activity_id,
             Attendance.checked_in_at.is_not(None), Attendance.checked_out_at.is_not(None)))
     answers = Counter(b.get("result") for r in results for b in r.bodies if isinstance(b, dict))
     return [
-        (f"scan rows={scans}", scans == 2 * residents),
+        (f"{label}: scan rows={scans}", scans == 2 * residents),
         (f"attendances in+out={attendances}", attendances == residents),
-        (f"ok answers={answers['ok']}", answers["ok"] == 2 * residents),
+        (f"ok answers={answers['ok']}" + ("" if answers["ok"] == 2 * residents
+                                          else f" {dict(answers)}"),
+         answers["ok"] == 2 * residents),
         ("zero 5xx", all(r.server_errors == 0 for r in results)),
         ("client errors=0", all(r.error_count == 0 for r in results)),
     ]
 
 
 def print_report(args: argparse.Namespace, settings: GunicornSettings, version: str,
-                 baseline: LoadResult, results: list[LoadResult],
+                 baseline: LoadResult, results: dict[str, list[LoadResult]],
                  checks: list[tuple[str, bool]], cpu: dict[str, dict[str, float]]) -> None:
-    merged = LoadResult.merge("scan (in+out)", results)
+    merged = {label: LoadResult.merge(f"{label} (in+out)", runs)
+              for label, runs in results.items()}
     print(f"\nscans: {args.residents} residents scanned in and out by {args.leaders} leaders, "
-          f"client concurrency {args.concurrency}, {settings.describe()}, PostgreSQL {version}")
+          f"twice (without and with an Idempotency-Key), client concurrency "
+          f"{args.concurrency}, {settings.describe()}, PostgreSQL {version}")
     print(f"({host_description()})")
-    print(format_table([baseline, *results, merged]))
-    print(f"ratio (scans / bare hello throughput): {ratio(merged, baseline)}")
+    print(format_table([baseline, *(row for label, runs in results.items()
+                                    for row in (*runs, merged[label]))]))
+    for label, row in merged.items():
+        print(f"ratio ({label} / bare hello throughput): {ratio(row, baseline)}")
     print(format_cpu_table(cpu))
-    hello_ms, scan_ms = (sum(cpu[name].values()) for name in ("baseline hello", "scan (in+out)"))
-    print(f"ratio (hello CPU / scan CPU): {hello_ms / scan_ms:.2f}")
+    hello_ms = sum(cpu["baseline hello"].values())
+    for label in results:
+        scan_ms = sum(cpu[f"{label} (in+out)"].values())
+        print(f"ratio (hello CPU / {label} CPU): {hello_ms / scan_ms:.2f}")
     print(format_checks(checks))
 
 
