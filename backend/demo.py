@@ -7,12 +7,13 @@ Log in as any of them through the mock platform: ``POST :8001/_mock/login-code
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 
 from backend.activities.models import Activity, ActivityStatus, Signup
 from backend.auth.models import User
+from backend.checkin.models import Attendance
 from backend.common.clock import LOCAL_TZ, now
 from backend.communities.models import (
     Community,
@@ -24,6 +25,8 @@ from backend.communities.models import (
     TeamRole,
 )
 from backend.extensions import db
+from backend.gifts.models import Gift
+from backend.parking.models import DutySettings, ShiftTemplate
 
 COMMUNITY = ("幸福里社区", "和平街道")
 PEOPLE = {  # openid: (nickname, real name or None, role)
@@ -75,8 +78,6 @@ def _create_demo_world() -> None:
 
 def _demo_gifts(community: Community) -> None:
     """A small points supermarket shelf (积分超市)."""
-    from backend.gifts.models import Gift
-
     db.session.add_all(Gift(community_id=community.id, name=name, description=description,
                             points_cost=cost, stock=stock, per_user_limit=limit)
                        for name, description, cost, stock, limit in (
@@ -87,10 +88,6 @@ def _demo_gifts(community: Community) -> None:
 
 def _demo_parking(team: Team, users: dict[str, User]) -> None:
     """Three shifts a day (the night one crosses midnight) and a few members on duty."""
-    from datetime import time
-
-    from backend.parking.models import DutySettings, ShiftTemplate
-
     for openid in ("demo-resident", "demo-neighbour-1", "demo-neighbour-2"):
         db.session.add(TeamMember(team_id=team.id, user_id=users[openid].id,
                                   role=TeamRole.MEMBER))
@@ -129,8 +126,6 @@ def _demo_activities(community: Community, team: Team, users: dict[str, User]) -
 def _demo_door(community: Community, team: Team, users: dict[str, User]) -> None:
     """An activity under way (to try the scan page) with every demo resident signed up, and
     one that ended yesterday with hours waiting for the leader and staff."""
-    from backend.checkin.models import Attendance
-
     started = now() - timedelta(minutes=20)
     ended = now() - timedelta(days=1, hours=3)
     residents = ("demo-resident", "demo-neighbour-1", "demo-neighbour-2")

@@ -25,8 +25,6 @@ from backend.communities.models import (
 )
 from backend.errors import ApiError, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
-from backend.points.ledger import account_for
-from backend.points.models import AccountKind
 
 
 def get_community(community_id: int) -> Community:
@@ -115,6 +113,16 @@ def remove_staff(actor: User, community_id: int, user_id: int) -> None:
     db.session.commit()
 
 
+# What other domains do when a resident joins, in the joining transaction (points opens the
+# resident's account): registered by create_app, since communities sits below them.
+JOIN_HOOKS: dict[str, Callable[[int, int], None]] = {}
+
+
+def on_join(name: str, hook: Callable[[int, int], None]) -> None:
+    """Run ``hook(community_id, user_id)`` when someone becomes a resident."""
+    JOIN_HOOKS[name] = hook
+
+
 def join_community(user: User, community_id: int, details: dict[str, str]) -> tuple[Resident, bool]:
     """Become a resident; joining the same community again updates the address."""
     get_community(community_id)
@@ -129,8 +137,10 @@ def join_community(user: User, community_id: int, details: dict[str, str]) -> tu
     for field, value in details.items():
         setattr(resident, field, value)
     if created:
-        # Opened now, so that two first transfers at the same instant find it (SPEC §6).
-        account_for(community_id, AccountKind.RESIDENT, user.id)
+        # e.g. points opens the account now, so that two first transfers at the same
+        # instant find it (SPEC §6).
+        for hook in JOIN_HOOKS.values():
+            hook(community_id, user.id)
     db.session.commit()
     access.forget(user)
     return resident, created

@@ -20,7 +20,7 @@ from backend.errors import ApiError, NotFound
 from backend.extensions import db
 from backend.notify.delivery import send_after
 from backend.notify.models import Notification, NotificationStatus, SubscriptionGrant
-from backend.notify.queue import remember_new_notice
+from backend.notify.outbox import remember_new_notice
 
 TEMPLATE_TITLES = {
     "signup_confirmed": "报名成功通知",
