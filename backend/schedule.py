@@ -94,6 +94,18 @@ def book_due(at: datetime | None = None,
     return booked
 
 
+def run_all(schedule: tuple[Periodic, ...] = SCHEDULE) -> dict[str, Any]:
+    """Every periodic job once, here and now, each on its own: one that raises is logged
+    and reported as its exception, and the others still run (tests, one-off runs)."""
+    results: dict[str, Any] = {}
+    for entry in schedule:
+        try:
+            results[entry.name] = entry.job()
+        except Exception as error:  # reported; the other sweeps go on
+            results[entry.name] = error
+    return results
+
+
 def look_every(config: dict[str, Any], schedule: tuple[Periodic, ...] = SCHEDULE) -> float:
     """A fifth of the shortest interval, between 0.2 and 5 seconds."""
     shortest = min(int(config[entry.every]) for entry in schedule)

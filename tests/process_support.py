@@ -74,5 +74,5 @@ def rq_workers(app, redis_url, mock_wx, tmp_path) -> Iterator[Callable[..., Work
     for worker in started:
         worker.stop()
         lines = [line for line in worker.output().splitlines()
-                 if "maintenance_tick" not in line and "(tick-" not in line]
+                 if "sweep-" not in line]
         print(f"--- {worker.name} ({worker.log_path}) ---", *lines[-60:], sep="\n")
