@@ -18,9 +18,9 @@ class SessionPerJobWorker(SimpleWorker):
     """No fork per job, and each job starts on a clean session: one that died with the
     database (or a transaction a job left open) never reaches the next job."""
 
-    def perform_job(self, job: Any, queue: Any) -> bool:
+    def perform_job(self, *args: Any, **kwargs: Any) -> bool:
         try:
-            return super().perform_job(job, queue)
+            return super().perform_job(*args, **kwargs)
         finally:
             db.session.remove()
 
