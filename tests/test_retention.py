@@ -1,5 +1,5 @@
 """Nothing grows without bound: idempotency answers and spent subscription grants are swept
-by the worker's tick (each sweep on its own, safe to run twice); unspent grants are capped."""
+by scheduled jobs (each sweep on its own, safe to run twice); unspent grants are capped."""
 
 from __future__ import annotations
 

@@ -207,7 +207,7 @@ def seed(app: Flask, count: int) -> Seeded:
     published activity with ``count`` seats, all taken by confirmed sign-ups.
 
     The activity starts in three days, outside both reminder windows, so that the worker's
-    periodic tick (``remind_due_activities``) never writes these reminders itself: the
+    scheduled catch-up (``remind_due_activities``) never writes these reminders itself: the
     benchmark calls ``remind_activity`` for the "1h" lead when it chooses.
     """
     from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
@@ -379,7 +379,7 @@ def worker_counters(redis: Redis) -> tuple[int, int, float]:
 
 
 def wait_for_idle_worker(redis: Redis, worker: ChildProcess, timeout_s: float = 60) -> None:
-    """The worker has registered, run its start-up tick and emptied the queue."""
+    """The worker has registered, run its first scheduled sweeps and emptied the queue."""
     from rq import Queue, Worker
 
     from backend.jobs import QUEUE_NAME
