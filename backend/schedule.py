@@ -89,7 +89,7 @@ def book_due(at: datetime | None = None,
             log.warning("schedule: Redis unavailable, next look tries again: %s", error)
             return booked
         if taken and jobs.enqueue(entry.job, priority=True, job_id=f"sweep-{entry.name}-{slot}",
-                                  result_ttl=0, failure_ttl=24 * 3600):
+                                  result_ttl=0, failure_ttl=3600):
             booked.append(entry.name)
     return booked
 
