@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from backend import jobs, schedule
 from backend.activities.noshows import sweep_no_shows
+from backend.common.connections import REDIS_FAILURES
 from backend.demo import seed
 from backend.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class SessionPerJobWorker(SimpleWorker):
@@ -23,6 +29,30 @@ class SessionPerJobWorker(SimpleWorker):
             return super().perform_job(*args, **kwargs)
         finally:
             db.session.remove()
+
+
+def _work_until_stopped(burst: bool) -> None:
+    """RQ's work loop, started again whenever it quits on its own: RQ ends it on a Redis
+    error outside its dequeue (a timeout, a refused connection mid-job), and the worker must
+    outlive a Redis outage (SPEC §11). It ends on SIGTERM/SIGINT or, with ``burst``, when
+    the queues are empty."""
+    while True:
+        high, sends = jobs.priority_queue(), jobs.queue()
+        # No fork per job: a forked horse starts cold (new database and HTTP connections,
+        # statements compiled again) and sent 6x fewer notices in scripts/bench/notify.py.
+        # Jobs are short and idempotent; run more workers for more throughput.
+        worker = SessionPerJobWorker([high, sends], connection=sends.connection)
+        try:
+            worker.work(with_scheduler=True, burst=burst)
+        except REDIS_FAILURES as error:  # e.g. its teardown could not reach Redis either
+            log.warning("worker: RQ's loop ended on a Redis failure: %s", error)
+        if burst or worker._stop_requested:
+            return
+        log.warning("worker: RQ's loop ended by itself; working again in a second")
+        try:
+            time.sleep(1)
+        except StopRequested:  # RQ's signal handler: asked to stop while waiting
+            return
 
 
 def register(app: Flask) -> None:
@@ -38,18 +68,13 @@ def register(app: Flask) -> None:
     def worker(burst: bool) -> None:
         """Run an RQ worker with RQ's scheduler (sends, retries, reminders) and the clock
         that enqueues the periodic jobs of ``backend/schedule.py``."""
-        high, sends = jobs.priority_queue(), jobs.queue()
         clock = schedule.Clock(current_app._get_current_object())
         if burst:
             schedule.book_due()  # one look, so a burst run does the periodic work once
         else:
             clock.start()
-        # No fork per job: a forked horse starts cold (new database and HTTP connections,
-        # statements compiled again) and sent 6x fewer notices in scripts/bench/notify.py.
-        # Jobs are short and idempotent; run more workers for more throughput.
         try:
-            SessionPerJobWorker([high, sends], connection=sends.connection).work(
-                with_scheduler=True, burst=burst)
+            _work_until_stopped(burst)
         finally:
             clock.stop()
 

@@ -61,7 +61,8 @@ def test_the_schedule_comes_back_after_postgresql_restarts(rq_workers, redis_url
         subscribe(make, mock_wx, person, times=2)
         worker = rq_workers(DATABASE_URL=url)
         sign_up(make, world, person)
-        wait_until(lambda: messages_to(mock_wx, person.openid, 1), what="the first notice")
+        wait_until(lambda: messages_to(mock_wx, person.openid, 1), timeout=OUTAGE_S,
+                   what="the first notice")
 
         pg.stop_keep_data()
         mark = len(worker.output())
@@ -93,7 +94,8 @@ def test_the_schedule_comes_back_after_redis_restarts_empty(app, make, world, mo
         first = make.activity(world.team_a)
         assert client.post(f"/api/v1/activities/{first}/signups",
                            headers=person.headers).status_code == 201
-        wait_until(lambda: messages_to(mock_wx, person.openid, 1), what="the first notice")
+        wait_until(lambda: messages_to(mock_wx, person.openid, 1), timeout=OUTAGE_S,
+                   what="the first notice")
 
         redis.stop_keep_port()
         mark = len(worker.output())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import signal
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -115,12 +116,17 @@ def test_a_raising_sweep_leaves_the_others_and_itself_scheduled(app, redis_url):
     pair = (Periodic(broken_sweep), Periodic(fine_sweep))
     connection = redis_lib.Redis.from_url(redis_url)
     interval = app.config["OUTBOX_DRAIN_INTERVAL_S"]
-    with app.app_context():
-        for slot in range(2):
-            assert book_due(AT + timedelta(seconds=slot * interval), pair) == [
-                entry.name for entry in pair]
-            SimpleWorker([Queue(jobs.PRIORITY_QUEUE_NAME, connection=connection)],
-                         connection=connection).work(burst=True)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with app.app_context():
+            for slot in range(2):
+                assert book_due(AT + timedelta(seconds=slot * interval), pair) == [
+                    entry.name for entry in pair]
+                SimpleWorker([Queue(jobs.PRIORITY_QUEUE_NAME, connection=connection)],
+                             connection=connection).work(burst=True)
+    finally:  # RQ's worker installs its own; the rest of the session needs pytest's
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     assert RAN == ["broken", "fine", "broken", "fine"]
     failed = Queue(jobs.PRIORITY_QUEUE_NAME, connection=connection).failed_job_registry
     assert len(failed) == 2
