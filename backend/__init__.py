@@ -22,7 +22,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
     from backend import cli, database, errors
-    from backend.auth.services import require_login_for_api
+    from backend.auth.services import require_login_for_api, verified_user_id
+    from backend.checkin.checks import service_transfers_check
     from backend.common import bodies, idempotency
     from backend.common.converters import (
         IdConverter,
@@ -33,8 +34,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         verification_code_parameter_schema,
     )
     from backend.communities import access
+    from backend.communities.services import on_join
     from backend.extensions import api, db, migrate
-    from backend.notify.queue import install_relay
+    from backend.gifts.checks import redeem_transfers_check
+    from backend.notify.tasks import install_relay
+    from backend.parking.checks import duty_transfers_check
+    from backend.points.ledger import open_resident_account
+    from backend.points.reconciliation import register_backing_check
 
     database.configure_engine_options(app)
     db.init_app(app)
@@ -58,8 +64,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     bodies.register(app)  # after the login check (no token: 401 whatever the body)
     # Callers authenticate with bearer tokens; no cookie session is opened per request.
     app.session_interface = NoCookieSessions()
-    idempotency.register(app)
+    idempotency.register(app, user_id=verified_user_id)  # a revoked token: 401, no replay
     install_relay()
+    # Lower layers learn what the domains above them add (registration, not imports).
+    for check in (redeem_transfers_check, service_transfers_check, duty_transfers_check):
+        register_backing_check(check)
+    on_join("points.resident_account", open_resident_account)
     cli.register(app)
     if app.config["MOCK_PAGES"]:
         # The mock pages log in through the mock platform's /_mock/login-code.

@@ -1,18 +1,64 @@
-"""``flask --app backend <command>``: operational commands."""
+"""``flask --app backend <command>``: operational commands, and the worker."""
 
 from __future__ import annotations
 
+import logging
+import time
+from typing import Any
+
 import click
-from flask import Flask
+from flask import Flask, current_app
+from rq import SimpleWorker
+from rq.exceptions import StopRequested
+
+from backend import jobs, schedule
+from backend.activities.noshows import sweep_no_shows
+from backend.common.connections import REDIS_FAILURES
+from backend.demo import seed
+from backend.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class SessionPerJobWorker(SimpleWorker):
+    """No fork per job, and each job starts on a clean session: one that died with the
+    database (or a transaction a job left open) never reaches the next job."""
+
+    def perform_job(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().perform_job(*args, **kwargs)
+        finally:
+            db.session.remove()
+
+
+def _work_until_stopped(burst: bool) -> None:
+    """RQ's work loop, started again whenever it quits on its own: RQ ends it on a Redis
+    error outside its dequeue (a timeout, a refused connection mid-job), and the worker must
+    outlive a Redis outage (SPEC §11). It ends on SIGTERM/SIGINT or, with ``burst``, when
+    the queues are empty."""
+    while True:
+        high, sends = jobs.priority_queue(), jobs.queue()
+        # No fork per job: a forked horse starts cold (new database and HTTP connections,
+        # statements compiled again) and sent 6x fewer notices in scripts/bench/notify.py.
+        # Jobs are short and idempotent; run more workers for more throughput.
+        worker = SessionPerJobWorker([high, sends], connection=sends.connection)
+        try:
+            worker.work(with_scheduler=True, burst=burst)
+        except REDIS_FAILURES as error:  # e.g. its teardown could not reach Redis either
+            log.warning("worker: RQ's loop ended on a Redis failure: %s", error)
+        if burst or worker._stop_requested:
+            return
+        log.warning("worker: RQ's loop ended by itself; working again in a second")
+        try:
+            time.sleep(1)
+        except StopRequested:  # RQ's signal handler: asked to stop while waiting
+            return
 
 
 def register(app: Flask) -> None:
     @app.cli.command("mark-no-shows")
     def mark_no_shows() -> None:
         """Mark confirmed residents who never checked in to ended activities as no-shows."""
-        from backend.activities.noshows import sweep_no_shows
-        from backend.extensions import db
-
         marked = sweep_no_shows()
         db.session.commit()
         click.echo(f"marked {marked} no-show(s)")
@@ -20,23 +66,19 @@ def register(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
     def worker(burst: bool) -> None:
-        """Run an RQ worker with RQ's scheduler (sends, retries, reminders, ticks)."""
-        from rq import SimpleWorker
-
-        from backend.notify.queue import priority_queue, queue
-        from backend.notify.tasks import maintenance_tick
-
-        high, sends = priority_queue(), queue()
-        high.enqueue(maintenance_tick, result_ttl=0)
-        # No fork per job: a forked horse starts cold (new database and HTTP connections,
-        # statements compiled again) and sent 6x fewer notices in scripts/bench/notify.py.
-        # Jobs are short and idempotent; run more workers for more throughput.
-        SimpleWorker([high, sends], connection=sends.connection).work(
-            with_scheduler=True, burst=burst)
+        """Run an RQ worker with RQ's scheduler (sends, retries, reminders) and the clock
+        that enqueues the periodic jobs of ``backend/schedule.py``."""
+        clock = schedule.Clock(current_app._get_current_object())
+        if burst:
+            schedule.book_due()  # one look, so a burst run does the periodic work once
+        else:
+            clock.start()
+        try:
+            _work_until_stopped(burst)
+        finally:
+            clock.stop()
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Load the demo community, people and activities (idempotent)."""
-        from backend.demo import seed
-
         click.echo(seed())

@@ -7,12 +7,13 @@ Log in as any of them through the mock platform: ``POST :8001/_mock/login-code
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 
 from backend.activities.models import Activity, ActivityStatus, Signup
 from backend.auth.models import User
+from backend.checkin.models import Attendance
 from backend.common.clock import LOCAL_TZ, now
 from backend.communities.models import (
     Community,
@@ -24,6 +25,16 @@ from backend.communities.models import (
     TeamRole,
 )
 from backend.extensions import db
+from backend.gifts.models import Gift
+from backend.parking.models import DutySettings, ShiftTemplate
+from backend.voice.models import (
+        ActivityBeneficiary,
+        Evaluation,
+        Need,
+        NeedCategory,
+        NeedStatus,
+        NeedSupport,
+    )
 
 COMMUNITY = ("幸福里社区", "和平街道")
 PEOPLE = {  # openid: (nickname, real name or None, role)
@@ -76,8 +87,6 @@ def _create_demo_world() -> None:
 
 def _demo_gifts(community: Community) -> None:
     """A small points supermarket shelf (积分超市)."""
-    from backend.gifts.models import Gift
-
     db.session.add_all(Gift(community_id=community.id, name=name, description=description,
                             points_cost=cost, stock=stock, per_user_limit=limit)
                        for name, description, cost, stock, limit in (
@@ -88,10 +97,6 @@ def _demo_gifts(community: Community) -> None:
 
 def _demo_parking(team: Team, users: dict[str, User]) -> None:
     """Three shifts a day (the night one crosses midnight) and a few members on duty."""
-    from datetime import time
-
-    from backend.parking.models import DutySettings, ShiftTemplate
-
     for openid in ("demo-resident", "demo-neighbour-1", "demo-neighbour-2"):
         db.session.add(TeamMember(team_id=team.id, user_id=users[openid].id,
                                   role=TeamRole.MEMBER))
@@ -130,8 +135,6 @@ def _demo_activities(community: Community, team: Team, users: dict[str, User]) -
 def _demo_door(community: Community, team: Team, users: dict[str, User]) -> None:
     """An activity under way (to try the scan page) with every demo resident signed up, and
     one that ended yesterday with hours waiting for the leader and staff."""
-    from backend.checkin.models import Attendance
-
     started = now() - timedelta(minutes=20)
     ended = now() - timedelta(days=1, hours=3)
     residents = ("demo-resident", "demo-neighbour-1", "demo-neighbour-2")
@@ -170,14 +173,6 @@ def _demo_voice(community: Community, team: Team, users: dict[str, User]) -> Non
     rating of it. The demo resident is listed as served, so they can rate it straight away;
     staff can mark the accepted need done (the visit has ended). No new activity: the dev
     check counts the demo resident's activities."""
-    from backend.voice.models import (
-        ActivityBeneficiary,
-        Evaluation,
-        Need,
-        NeedCategory,
-        NeedStatus,
-        NeedSupport,
-    )
 
     staff = users["demo-staff"].id
     visit = db.session.scalar(select(Activity).where(

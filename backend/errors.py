@@ -9,6 +9,8 @@ from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from backend.extensions import db
+
 log = logging.getLogger(__name__)
 
 # Stable English code and a message a resident can read, per HTTP status.
@@ -114,16 +116,12 @@ def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle_integrity_error(error: IntegrityError):
-    from backend.extensions import db
-
     db.session.rollback()
     log.info("integrity error turned into 409: %s", error.orig)
     return envelope("conflict", "请求与当前状态冲突，请刷新后重试", 409)
 
 
 def handle_database_unavailable(error: DBAPIError):
-    from backend.extensions import db
-
     db.session.rollback()
     log.warning("database unavailable: %s", error)
     code, message = STATUS_CODES[503]
@@ -134,8 +132,6 @@ def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     log.exception("unexpected error")
-    from backend.extensions import db
-
     db.session.rollback()
     code, message = STATUS_CODES[500]
     return envelope(code, message, 500)

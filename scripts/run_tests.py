@@ -59,6 +59,14 @@ def main(argv: Sequence[str]) -> int:
         print(f"\nruff check failed (exit code {rc}); not running the tests.", flush=True)
         return rc
 
+    # The layers contract of pyproject.toml ([tool.importlinter], docs/architecture.md).
+    banner("lint-imports")
+    rc = run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command;"
+              " sys.exit(lint_imports_command())"])
+    if rc != 0:
+        print(f"\nlint-imports failed (exit code {rc}); not running the tests.", flush=True)
+        return rc
+
     results: list[tuple[str, int]] = []
     pg = PostgresServer()
     redis = RedisServer()

@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 
 from scripts.processes import Process, descendants
+from scripts.services import PostgresServer
 
 WORKER_ARGV = ["-m", "flask", "--app", "backend", "worker"]
 
@@ -43,10 +44,11 @@ class WorkerProcess(Process):
     """One RQ worker process; ``kill(SIGKILL)`` is the machine dying (the worker, RQ's
     scheduler and a work horse mid-job with it), ``kill(SIGTERM)`` RQ's warm shutdown."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path,
+                 argv: list[str] | None = None) -> None:
         import sys
 
-        super().__init__("rq worker", [sys.executable, *WORKER_ARGV], env=env,
+        super().__init__("rq worker", [sys.executable, *(argv or WORKER_ARGV)], env=env,
                          log_path=log_path, stop_steps=((signal.SIGTERM, 15.0),))
 
     def kill(self, sig: int = signal.SIGKILL, tree: bool = True) -> None:
@@ -65,14 +67,33 @@ class WorkerProcess(Process):
 def rq_workers(app, redis_url, mock_wx, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(redis: str = redis_url, **settings: str) -> WorkerProcess:
+    def start(redis: str = redis_url, argv: list[str] | None = None,
+              **settings: str) -> WorkerProcess:
         log = tmp_path / f"worker-{len(started) + 1}.log"
-        started.append(WorkerProcess(worker_env(app, redis, mock_wx, **settings), log).start())
+        env = worker_env(app, redis, mock_wx, **settings)
+        started.append(WorkerProcess(env, log, argv).start())
         return started[-1]
 
     yield start
     for worker in started:
         worker.stop()
         lines = [line for line in worker.output().splitlines()
-                 if "maintenance_tick" not in line and "(tick-" not in line]
+                 if "sweep-" not in line]
         print(f"--- {worker.name} ({worker.log_path}) ---", *lines[-60:], sep="\n")
+
+
+class RestartablePostgres(PostgresServer):
+    """A private PostgreSQL that can go away and come back with its data, on its port: the
+    database restarting under a running worker."""
+
+    def stop_keep_data(self) -> None:
+        """Stop the postmaster by PID (fast shutdown); keep the data directory and port."""
+        with self._lock:
+            self._keep_port = True
+            self._stop_process()
+
+    def start_again(self) -> None:
+        """Start the postmaster on the kept data directory and wait until it accepts clients."""
+        with self._lock:
+            self._register()
+            self._spawn_and_wait()

@@ -97,7 +97,7 @@ def workers(app, redis_url, mock_wx):
     for worker in started:
         worker.kill(signal.SIGTERM)
         lines = [line for line in worker.output().splitlines()
-                 if "maintenance_tick" not in line and "(tick-" not in line]
+                 if "sweep-" not in line]
         print(f"--- worker {worker.process.pid} ---", *lines[-60:], sep="\n")
         worker.log.close()
 
@@ -156,7 +156,7 @@ def test_granted_notice_reaches_wechat_once(app, make, world, mock_wx, workers):
     assert len(sent) == 1 and sent[0]["template_id"] == SIGNUP_TEMPLATE
     assert sent[0]["page"].startswith("pages/activity/detail?id=")
     # A duplicated job (e.g. a retry racing the first run) sends nothing more.
-    from backend.notify.queue import enqueue_send
+    from backend.notify.tasks import enqueue_send
 
     with app.app_context():
         enqueue_send(notice_of(app, world.resident_a.id).id)

@@ -18,10 +18,10 @@ import time_machine
 from backend.common.clock import now
 from backend.extensions import db
 from backend.notify.models import Notification
-from backend.notify.tasks import maintenance_tick
 from backend.parking.models import Assignment, AssignmentStatus
-from backend.parking.tasks import duty_tick
+from backend.parking.tasks import remind_shifts, sweep_missed_shifts
 from backend.points.models import Account, AccountKind, Transfer, TransferReason
+from backend.schedule import run_all
 from tests.conftest import ON_POSTGRES, all_at_once
 from tests.parking_helpers import POST, parking_team, roster, tomorrow
 
@@ -181,10 +181,10 @@ def test_concurrent_approvals_credit_once(app, make, world, d, served):
 def test_a_shift_with_no_check_in_is_missed_and_the_leader_told_once(app, d):
     with app.app_context():
         with time_machine.travel(d.ends - timedelta(seconds=1), tick=False):
-            assert duty_tick()["shifts_missed"] == 0
+            assert sweep_missed_shifts() == 0
         with time_machine.travel(d.ends, tick=False):
-            assert duty_tick()["shifts_missed"] == 1
-            assert duty_tick()["shifts_missed"] == 0
+            assert sweep_missed_shifts() == 1
+            assert sweep_missed_shifts() == 0
         assert db.session.get(Assignment, d.shift).status == AssignmentStatus.MISSED
         told = db.session.query(Notification).filter(
             Notification.dedupe_key.like("duty_missed:%")).all()
@@ -195,24 +195,24 @@ def test_a_checked_in_shift_is_never_marked_missed(app, make, d):
     with time_machine.travel(d.starts, tick=False):
         check_in(make, make.relogin(d.a), d.code)
     with app.app_context(), time_machine.travel(d.ends + timedelta(hours=1), tick=False):
-        duty_tick()
+        sweep_missed_shifts()
         assert db.session.get(Assignment, d.shift).status == AssignmentStatus.COMPLETED
 
 
 def test_the_member_is_reminded_two_hours_before_once(app, d):
     with app.app_context():
         with time_machine.travel(d.starts - timedelta(hours=2, seconds=1), tick=False):
-            assert duty_tick()["shift_reminders"] == 0
+            assert remind_shifts() == 0
         with time_machine.travel(d.starts - timedelta(hours=2), tick=False):
-            assert duty_tick()["shift_reminders"] == 1
+            assert remind_shifts() == 1
         with time_machine.travel(d.starts - timedelta(minutes=5), tick=False):
-            assert duty_tick()["shift_reminders"] == 0
+            assert remind_shifts() == 0
         reminded = db.session.query(Notification).filter_by(template_key="shift_reminder").all()
         assert [(n.user_id, n.dedupe_key) for n in reminded] == [
             (d.a.id, f"shift_reminder:{d.shift}:{d.a.id}")]
 
 
-def test_the_worker_tick_runs_the_duty_sweeps(app, d):
+def test_the_schedule_runs_the_duty_sweeps(app, d):
     with app.app_context(), time_machine.travel(d.ends + timedelta(minutes=1), tick=False):
-        report = maintenance_tick(reschedule=False)
-    assert report["shifts_missed"] == 1
+        report = run_all()
+    assert report["parking-sweep_missed_shifts"] == 1

@@ -9,10 +9,10 @@ import time_machine
 
 from backend.common.clock import LOCAL_TZ
 from backend.extensions import db
-from backend.notify.tasks import maintenance_tick
 from backend.points.expiry import expire_due_points
 from backend.points.ledger import account_for, invariant_checks, transfer
 from backend.points.models import AccountKind, ExpiryRun, Transfer, TransferReason
+from backend.schedule import run_all
 from tests.points_support import signed
 
 R = TransferReason
@@ -83,12 +83,12 @@ def test_the_job_expires_last_years_leftovers_once(app, make, world):
             "expiring": [{"amount": 60, "on": "2027-12-31"}]}
 
 
-def test_expiry_runs_from_the_maintenance_tick(app, make, world, redis_url):
+def test_expiry_runs_from_the_schedule(app, make, world, redis_url):
     history(app, world)
     turn_expiry_on(make, world)
     with at(2027, 1, 2), app.app_context():
-        report = maintenance_tick(reschedule=False)
-        assert report["points_expired"] == 30
+        report = run_all()
+        assert report["points-expire_points"]["points"] == 30
         assert account_for(world.a, AccountKind.RESIDENT, world.resident_a.id).balance == 60
 
 

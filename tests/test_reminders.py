@@ -8,12 +8,12 @@ import time_machine
 from redis import Redis
 from rq import Queue
 
+from backend.activities.reminders import reminder_job_id
 from backend.common.clock import now
 from backend.extensions import db
+from backend.jobs import PRIORITY_QUEUE_NAME
 from backend.notify.models import Notification
-from backend.notify.queue import PRIORITY_QUEUE_NAME
-from backend.notify.reminders import reminder_job_id
-from backend.notify.tasks import maintenance_tick
+from backend.schedule import run_all
 
 
 def scheduled(redis_url: str) -> dict[str, float]:
@@ -53,11 +53,11 @@ def test_reminders_go_to_confirmed_residents_once_each(app, make, world):
         make.call("POST", f"/api/v1/activities/{aid}/signups", person)
     with app.app_context():
         with time_machine.travel(starts - timedelta(hours=23)):
-            maintenance_tick(reschedule=False)
-            maintenance_tick(reschedule=False)  # a duplicated tick changes nothing
+            run_all()
+            run_all()  # a duplicated run changes nothing
         assert reminders_of(app, confirmed.id) == [f"activity_reminder:{aid}:{confirmed.id}:24h"]
         with time_machine.travel(starts - timedelta(minutes=30)):
-            maintenance_tick(reschedule=False)
+            run_all()
     assert sorted(reminders_of(app, confirmed.id)) == [
         f"activity_reminder:{aid}:{confirmed.id}:1h", f"activity_reminder:{aid}:{confirmed.id}:24h"]
     assert reminders_of(app, waiting.id) == []
@@ -68,7 +68,7 @@ def test_a_missed_24h_reminder_is_not_sent_within_the_last_hour(app, make, world
     aid = make.activity(world.team_a, starts_at=starts)
     make.call("POST", f"/api/v1/activities/{aid}/signups", world.resident_a)
     with app.app_context(), time_machine.travel(starts - timedelta(minutes=40)):
-        maintenance_tick(reschedule=False)
+        run_all()
     assert reminders_of(app, world.resident_a.id) == [
         f"activity_reminder:{aid}:{world.resident_a.id}:1h"]
 
@@ -82,5 +82,5 @@ def test_cancelled_activities_and_cancelled_signups_get_no_reminder(app, make, w
     make.call("POST", f"/api/v1/activities/{cancelled}/cancel", world.leader_a)
     make.call("DELETE", f"/api/v1/activities/{left}/signups/me", world.resident_a)
     with app.app_context(), time_machine.travel(starts - timedelta(hours=20)):
-        maintenance_tick(reschedule=False)
+        run_all()
     assert reminders_of(app, world.resident_a.id) == []

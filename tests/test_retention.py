@@ -1,5 +1,5 @@
 """Nothing grows without bound: idempotency answers and spent subscription grants are swept
-by the worker's tick (each sweep on its own, safe to run twice); unspent grants are capped."""
+by scheduled jobs (each sweep on its own, safe to run twice); unspent grants are capped."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from backend.common.idempotency import IdempotencyKey
 from backend.extensions import db
 from backend.notify import services as notify_services
 from backend.notify.models import SubscriptionGrant
-from backend.notify.tasks import maintenance_tick
+from backend.schedule import run_all
+
+KEYS, GRANTS = "schedule-sweep_idempotency_keys", "notify-sweep_grants"
 
 
 def _post_with_key(make, world, key: str):
@@ -33,10 +35,10 @@ def test_old_idempotency_answers_are_swept_and_recent_ones_replayed(app, make, w
     _answered_long_ago(app, make, world, "old")
     recent = _post_with_key(make, world, "recent")
     with app.app_context():
-        report = maintenance_tick(reschedule=False)
-        assert report["idempotency_keys_swept"] == 1
+        report = run_all()
+        assert report[KEYS] == 1
         assert [row.key for row in db.session.query(IdempotencyKey)] == ["recent"]
-        assert maintenance_tick(reschedule=False)["idempotency_keys_swept"] == 0
+        assert run_all()[KEYS] == 0
     assert _post_with_key(make, world, "recent").json == recent.json  # still a replay
 
 
@@ -51,9 +53,9 @@ def test_spent_grants_are_swept_and_unspent_ones_kept(app, world, redis_url):
             SubscriptionGrant(user_id=world.resident_a.id, template_key="gift_ready",
                               granted_at=long_ago)])
         db.session.commit()
-        assert maintenance_tick(reschedule=False)["grants_swept"] == 1
+        assert run_all()[GRANTS] == 1
         left = db.session.query(SubscriptionGrant).count()
-        assert left == 2 and maintenance_tick(reschedule=False)["grants_swept"] == 0
+        assert left == 2 and run_all()[GRANTS] == 0
 
 
 def test_one_failing_sweep_does_not_stop_the_other(app, make, world, redis_url, monkeypatch):
@@ -64,8 +66,8 @@ def test_one_failing_sweep_does_not_stop_the_other(app, make, world, redis_url, 
 
     monkeypatch.setattr("backend.notify.tasks.sweep_spent_grants", broken)
     with app.app_context():
-        report = maintenance_tick(reschedule=False)
-    assert report["grants_swept"] == -1 and report["idempotency_keys_swept"] == 1
+        report = run_all()
+    assert isinstance(report[GRANTS], RuntimeError) and report[KEYS] == 1
 
 
 def test_large_sweeps_go_in_batches(app, world, monkeypatch):

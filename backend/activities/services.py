@@ -10,6 +10,7 @@ from sqlalchemy import Select, or_, select
 
 from backend.activities.models import ACTIVE_SIGNUP, Activity, ActivityStatus, Signup
 from backend.activities.schemas import time_rule_errors
+from backend.activities.tasks import schedule_reminders, unschedule_reminders
 from backend.activities.waitlist import fill_free_seats
 from backend.auth.models import User
 from backend.auth.services import is_admin
@@ -21,7 +22,6 @@ from backend.communities.models import Community, Team
 from backend.communities.services import get_team
 from backend.errors import ValidationFailed
 from backend.extensions import db
-from backend.notify.reminders import schedule_reminders, unschedule_reminders
 from backend.notify.services import notify
 from backend.refusals import (
     ACTIVITY_CANCELLED,

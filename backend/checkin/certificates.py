@@ -22,6 +22,7 @@ from sqlalchemy import select
 from backend.activities.models import Activity
 from backend.auth.models import User
 from backend.checkin import codes
+from backend.checkin.certificate_pdf import render
 from backend.checkin.models import Attendance, AttendanceStatus, Certificate
 from backend.common.clock import LOCAL_TZ, now
 from backend.common.transactions import transactional
@@ -128,8 +129,6 @@ def public_content(content: dict[str, Any]) -> dict[str, Any]:
 
 
 def pdf(certificate: Certificate, verify_url: str) -> bytes:
-    from backend.checkin.certificate_pdf import render
-
     return render(certificate.content, certificate.verification_code, verify_url)
 
 

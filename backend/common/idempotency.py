@@ -70,7 +70,10 @@ class IdempotencyKey(db.Model):
 Index("ix_idempotency_keys_created_at", IdempotencyKey.created_at)
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, user_id: Callable[[], int | None]) -> None:
+    """``user_id`` names who is asking (None: nobody; a revoked token answers 401 there,
+    not a replay): create_app passes auth's, so ``common`` never imports ``auth``."""
+    app.extensions["linli_idempotency_user_id"] = user_id
     app.before_request(_replay_or_reserve)
     app.after_request(_store_answer)
 
@@ -93,9 +96,7 @@ def _replay_or_reserve() -> Response | None:
     if getattr(current_app.view_functions.get(request.endpoint), _NATURAL, False):
         _check_format(key)
         return None  # the use case claims the key in its own transaction
-    from backend.auth.services import verified_user_id
-
-    user_id = verified_user_id()  # a revoked token is a 401 here, not a replay
+    user_id = current_app.extensions["linli_idempotency_user_id"]()
     if user_id is None:
         return None  # the view answers 401 (or, for login, has nothing to duplicate)
     _check_format(key)

@@ -26,8 +26,6 @@ from backend.communities.models import (
 )
 from backend.errors import ValidationFailed
 from backend.extensions import db
-from backend.points.ledger import account_for
-from backend.points.models import AccountKind
 from backend.refusals import ALREADY_IN_COMMUNITY, FORBIDDEN, NOT_A_RESIDENT, NOT_FOUND
 
 
@@ -117,6 +115,16 @@ def remove_staff(actor: User, community_id: int, user_id: int) -> None:
     revoke_tokens(user_id)
 
 
+# What other domains do when a resident joins, in the joining transaction (points opens the
+# resident's account): registered by create_app, since communities sits below them.
+JOIN_HOOKS: dict[str, Callable[[int, int], None]] = {}
+
+
+def on_join(name: str, hook: Callable[[int, int], None]) -> None:
+    """Run ``hook(community_id, user_id)`` when someone becomes a resident."""
+    JOIN_HOOKS[name] = hook
+
+
 def join_community(user: User, community_id: int, details: dict[str, str]) -> tuple[Resident, bool]:
     """Become a resident; joining the same community again updates the address."""
     with unit_of_work():
@@ -131,8 +139,10 @@ def join_community(user: User, community_id: int, details: dict[str, str]) -> tu
         for field, value in details.items():
             setattr(resident, field, value)
         if created:
-            # Opened now, so that two first transfers at the same instant find it (SPEC §6).
-            account_for(community_id, AccountKind.RESIDENT, user.id)
+            # e.g. points opens the account now, so that two first transfers at the same
+            # instant find it (SPEC §6).
+            for hook in JOIN_HOOKS.values():
+                hook(community_id, user.id)
     access.forget(user)  # the cached roles, once the residency is committed
     return resident, created
 

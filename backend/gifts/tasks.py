@@ -1,4 +1,4 @@
-"""Scheduled gift work, run by the worker's maintenance tick: remind residents of
+"""The gifts' RQ jobs, scheduled in ``backend/schedule.py``: remind residents of
 reservations about to lapse, and cancel (with refund) those not picked up in time."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from backend import jobs
 from backend.common.clock import LOCAL_TZ, now
 from backend.extensions import db
 from backend.gifts import redemptions
@@ -17,6 +18,7 @@ REMIND_BEFORE = timedelta(days=1)
 BATCH = 500
 
 
+@jobs.job
 def expire_reservations() -> int:
     """Cancel every reservation past its pickup deadline, one transaction each."""
     due = list(db.session.scalars(select(Redemption.id).where(
@@ -26,6 +28,7 @@ def expire_reservations() -> int:
     return sum(redemptions.expire(redemption_id) for redemption_id in due)
 
 
+@jobs.job
 def remind_expiring_reservations() -> int:
     """One reminder per reservation, a day before it lapses (the dedupe key sees to once)."""
     current = now()

@@ -1,12 +1,15 @@
-"""The outbox row's life: claim → sent | inbox_only | retry | failed. Each step commits."""
+"""The outbox row's life: claim → sent | inbox_only | retry | failed. Each step commits.
+
+No RQ here: handing rows to RQ is ``notify/tasks.py``'s job."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from backend.auth.models import User
 from backend.common.clock import now
@@ -20,6 +23,8 @@ USER_REFUSED = 43101  # no (or no longer a) subscription: WeChat will not delive
 # fix, so the notice fails loudly and is listed for staff; never quietly inbox-only.
 TEMPLATE_NOT_HELD = 40037
 CLOCK_TOLERANCE = timedelta(seconds=5)
+# Where a session keeps the notices it wrote until its commit (see notify/tasks.py).
+NEW_NOTICES = "linli_new_notifications"
 
 
 @dataclass
@@ -109,22 +114,27 @@ def _release_grant(notice: Notification) -> None:
                        .values(notification_id=None, used_at=None))
 
 
-def drain() -> dict[str, int]:
-    """Enqueue pending notices nobody handed to RQ (Redis was down), and give up on sends
-    that were interrupted: whether WeChat got them is unknown, so staff decide."""
-    from backend.notify.queue import enqueue_many
-
-    current = now()
+def give_up_interrupted() -> int:
+    """Sends interrupted past their lease: whether WeChat got them is unknown, so they end
+    ``failed`` for staff to decide (a repeat could deliver twice). Returns how many."""
     lease = timedelta(seconds=current_app.config["NOTIFY_SEND_LEASE_S"])
     interrupted = db.session.execute(
         update(Notification)
         .where(Notification.status == NotificationStatus.SENDING,
-               Notification.claimed_at < current - lease)
+               Notification.claimed_at < now() - lease)
         .values(status=NotificationStatus.FAILED,
                 last_error="发送中断，微信是否收到未知；如需重发请由工作人员重试")
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
-    lost_after = timedelta(minutes=10)  # queued but never run: RQ lost it (Redis flushed)
+    return interrupted
+
+
+def unqueued_due() -> list[tuple[int, datetime | None]]:
+    """Pending notices nobody handed to RQ (Redis was down), or that RQ lost (queued long
+    ago but never run: Redis flushed); younger ones are left to the request that wrote
+    them. (id, send_after) pairs, oldest first."""
+    current = now()
+    lost_after = timedelta(minutes=10)
     due = db.session.execute(
         select(Notification.id, Notification.send_after)
         .where(Notification.status == NotificationStatus.PENDING,
@@ -134,4 +144,10 @@ def drain() -> dict[str, int]:
                    seconds=current_app.config["OUTBOX_SETTLE_S"]))
         .order_by(Notification.id).limit(5000)).all()
     db.session.rollback()
-    return {"interrupted": interrupted, "enqueued": enqueue_many([tuple(row) for row in due])}
+    return [(notification_id, send_after) for notification_id, send_after in due]
+
+
+def remember_new_notice(session: Session, notification_id: int,
+                        send_after: datetime | None) -> None:
+    """Note a notice written in this session; the relay enqueues it after the commit."""
+    session.info.setdefault(NEW_NOTICES, []).append((notification_id, send_after))

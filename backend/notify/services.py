@@ -19,7 +19,7 @@ from backend.communities.models import Resident
 from backend.extensions import db
 from backend.notify.delivery import send_after
 from backend.notify.models import Notification, NotificationStatus, SubscriptionGrant
-from backend.notify.queue import remember_new_notice
+from backend.notify.outbox import remember_new_notice
 from backend.refusals import NOT_FOUND, NOTIFICATION_NOT_FAILED
 
 TEMPLATE_TITLES = {

@@ -54,6 +54,11 @@ def account_for(community_id: int, kind: AccountKind, user_id: int | None = None
     return account
 
 
+def open_resident_account(community_id: int, user_id: int) -> None:
+    """Registered with ``communities.services.on_join`` by create_app."""
+    account_for(community_id, AccountKind.RESIDENT, user_id)
+
+
 def _find_account(community_id: int, kind: AccountKind, user_id: int | None) -> Account | None:
     query = select(Account).where(Account.community_id == community_id, Account.kind == kind)
     query = query.where(Account.user_id == user_id if user_id is not None

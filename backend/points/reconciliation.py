@@ -7,6 +7,7 @@ closing holds by construction; the check recomputes it anyway, beside the invari
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -14,13 +15,10 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
-from backend.checkin.checks import service_transfers_check
 from backend.common.clock import local_midnight
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
 from backend.extensions import db
-from backend.gifts.checks import redeem_transfers_check
-from backend.parking.checks import duty_transfers_check
 from backend.points.ledger import Check, invariant_checks
 from backend.points.models import Account, AccountKind, Transfer, TransferReason
 from backend.points.periods import closed_period_check, closed_periods
@@ -32,6 +30,15 @@ MINTING_ACCOUNTS = (AccountKind.ISSUED, AccountKind.ADJUSTMENTS, AccountKind.EXP
 BUCKETS = {TransferReason.SERVICE: ("issued", 1), TransferReason.DUTY: ("issued", 1),
            TransferReason.REDEEM: ("redeemed", -1), TransferReason.REFUND: ("refunded", 1),
            TransferReason.EXPIRE: ("expired", -1), TransferReason.ADJUST: ("adjusted", 1)}
+
+# The domains' parts of the invariants (``<domain>/checks.py``), registered by create_app:
+# points sits below those domains and never imports them.
+BACKING_CHECKS: dict[str, Callable[[int], Check]] = {}
+
+
+def register_backing_check(check: Callable[[int], Check]) -> None:
+    """Add a domain's check to every report (idempotent: keyed by the function's name)."""
+    BACKING_CHECKS[f"{check.__module__}.{check.__name__}"] = check
 
 
 def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -> dict[str, Any]:
@@ -52,9 +59,7 @@ def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -
                "detail": f"opening + movements = {expected}, closing = "
                          f"{report['closing_total']}"}]
     checks += [vars(check) for check in invariant_checks(community_id)]
-    checks.append(vars(redeem_transfers_check(community_id)))
-    checks.append(vars(service_transfers_check(community_id)))
-    checks.append(vars(duty_transfers_check(community_id)))
+    checks += [vars(check(community_id)) for check in BACKING_CHECKS.values()]
     checks.append(vars(minted_by_two_people_check(community_id)))
     checks.append(vars(reversals_check(community_id)))
     closed = closed_periods(community_id, first_day, last_day)

@@ -1,7 +1,7 @@
 """Notification fan-out (SPEC §10): time to fan out N activity reminders through RQ to the
 mock WeChat platform, and the send rate of one worker, beside a same-run baseline.
 
-The fan-out is the production path: ``backend.notify.reminders.remind_activity`` writes N
+The fan-out is the production path: ``backend.activities.reminders.remind_activity`` writes N
 outbox rows in one transaction, the after-commit relay hands N send jobs to RQ, and ONE
 ``flask --app backend worker`` process (RQ's SimpleWorker, with its scheduler) claims each
 row, spends its subscription grant and calls the mock's ``subscribe/send``. The baseline is
@@ -207,7 +207,7 @@ def seed(app: Flask, count: int) -> Seeded:
     published activity with ``count`` seats, all taken by confirmed sign-ups.
 
     The activity starts in three days, outside both reminder windows, so that the worker's
-    periodic tick (``remind_due_activities``) never writes these reminders itself: the
+    scheduled catch-up (``remind_due_activities``) never writes these reminders itself: the
     benchmark calls ``remind_activity`` for the "1h" lead when it chooses.
     """
     from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
@@ -379,10 +379,10 @@ def worker_counters(redis: Redis) -> tuple[int, int, float]:
 
 
 def wait_for_idle_worker(redis: Redis, worker: ChildProcess, timeout_s: float = 60) -> None:
-    """The worker has registered, run its start-up tick and emptied the queue."""
+    """The worker has registered, run its first scheduled sweeps and emptied the queue."""
     from rq import Queue, Worker
 
-    from backend.notify.queue import QUEUE_NAME
+    from backend.jobs import QUEUE_NAME
 
     work_queue = Queue(QUEUE_NAME, connection=redis)
 
@@ -402,7 +402,7 @@ def run_fanout(label: str, app: Flask, seeded: Seeded, lead: str, mock: MockWeCh
     """remind_activity(activity, lead) in this process while ``worker`` sends; waits until
     the mock has every message, the worker dies, ``timeout_s`` passes or no message came
     for ``stall_s``."""
-    from backend.notify.reminders import remind_activity
+    from backend.activities.reminders import remind_activity
 
     wait_for_idle_worker(redis, worker)
     before = worker_counters(redis)
@@ -499,7 +499,7 @@ def mock_messages_by_openid(mock: MockWeChat, template_id: str) -> Counter[str]:
 def failed_jobs(redis: Redis) -> int:
     from rq import Queue
 
-    from backend.notify.queue import QUEUE_NAME
+    from backend.jobs import QUEUE_NAME
 
     return Queue(QUEUE_NAME, connection=redis).failed_job_registry.count
 

@@ -1,26 +1,22 @@
 """Activity reminders, 24 h and 1 h before (SPEC §9).
 
-Scheduled as RQ jobs when an activity is published (and removed when it is cancelled);
-the periodic tick calls the same code for anything a Redis outage made it miss. The
-notice's dedupe key makes each reminder happen once per resident, however often it runs.
+Scheduled as RQ jobs when an activity is published and removed when it is cancelled
+(``activities/tasks.py``); the scheduled catch-up runs the same code for anything a Redis
+outage made it miss. The notice's dedupe key makes each reminder happen once per
+resident, however often it runs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from datetime import timedelta
 
-from rq.exceptions import NoSuchJobError
 from sqlalchemy import select
 
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
 from backend.common.clock import LOCAL_TZ, now
-from backend.common.connections import REDIS_FAILURES
 from backend.extensions import db
 from backend.notify.services import notify
 
-log = logging.getLogger(__name__)
 LEADS = {"24h": timedelta(hours=24), "1h": timedelta(hours=1)}
 
 
@@ -58,35 +54,6 @@ def remind_due_activities() -> int:
         for activity_id in list(due):
             written += remind_activity(activity_id, lead)
     return written
-
-
-def schedule_reminders(activity: Activity) -> None:
-    """Book the reminder jobs at their moments (after the publishing commit)."""
-    from backend.notify.queue import priority_queue
-    from backend.notify.tasks import send_activity_reminders
-
-    try:
-        for lead, before in LEADS.items():
-            at = activity.starts_at - before
-            if at > now():
-                priority_queue().enqueue_at(at, send_activity_reminders, activity.id, lead,
-                                   job_id=reminder_job_id(activity.id, lead), result_ttl=0)
-    except REDIS_FAILURES as error:
-        log.warning("reminders of activity %s left to the periodic tick: %s",
-                    activity.id, error)
-
-
-def unschedule_reminders(activity_id: int) -> None:
-    from backend.notify.queue import priority_queue
-
-    try:
-        registry = priority_queue().scheduled_job_registry
-        for lead in LEADS:
-            job_id = reminder_job_id(activity_id, lead)
-            with contextlib.suppress(NoSuchJobError):  # never scheduled, or already ran
-                registry.remove(job_id, delete_job=True)
-    except REDIS_FAILURES as error:  # the job checks the status when it runs anyway
-        log.warning("reminders of activity %s not unscheduled: %s", activity_id, error)
 
 
 def reminder_job_id(activity_id: int, lead: str) -> str:

@@ -1,0 +1,96 @@
+"""RQ in one place (bottom layer, imports no domain): the queues, ``enqueue`` with the
+Redis-down fallback, and the ``@job`` decorator every domain's ``tasks.py`` uses.
+
+Jobs take ids, never objects; job ids use only letters, digits, ``_`` and ``-``; every job
+is safe to run twice. Jobs run inside the worker's app context (``flask --app backend
+worker`` pushes it): this module never builds an app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from rq import Queue, get_current_job
+from rq.exceptions import NoSuchJobError
+
+from backend.common.connections import REDIS_FAILURES, redis_connection
+from backend.extensions import db
+
+log = logging.getLogger(__name__)
+QUEUE_NAME = "linli"
+# Scheduled sweeps and reminders must not wait behind a fan-out of thousands of sends.
+PRIORITY_QUEUE_NAME = "linli-high"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def queue() -> Queue:
+    return Queue(QUEUE_NAME, connection=redis_connection())
+
+
+def priority_queue() -> Queue:
+    return Queue(PRIORITY_QUEUE_NAME, connection=redis_connection())
+
+
+def enqueue(func: Callable[..., Any], *args: Any, at: datetime | None = None,
+            priority: bool = False, **options: Any) -> bool:
+    """Hand ``func(*args)`` to RQ (at ``at``, if given); ``False`` instead of raising when
+    Redis is away, so the caller's rows stay where a scheduled sweep finds them.
+
+    ``options`` are RQ's (``job_id``, ``retry``, ``result_ttl``, ``job_timeout`` …).
+    """
+    target = priority_queue() if priority else queue()
+    try:
+        if at is not None:
+            target.enqueue_at(at, func, *args, **options)
+        else:
+            target.enqueue(func, *args, **options)
+    except REDIS_FAILURES as error:
+        log.warning("%s%s not enqueued, Redis unavailable: %s", func.__name__, args, error)
+        return False
+    return True
+
+
+def unschedule(*job_ids: str, priority: bool = False) -> bool:
+    """Remove scheduled jobs that have not run yet; ``False`` when Redis is away."""
+    registry = (priority_queue() if priority else queue()).scheduled_job_registry
+    try:
+        for job_id in job_ids:
+            with contextlib.suppress(NoSuchJobError):  # never scheduled, or already ran
+                registry.remove(job_id, delete_job=True)
+    except REDIS_FAILURES as error:
+        log.warning("jobs %s not unscheduled, Redis unavailable: %s", job_ids, error)
+        return False
+    return True
+
+
+def current_job_id() -> str:
+    """The running RQ job's id, or ``inline`` when called outside a worker (tests, CLI)."""
+    job = get_current_job()
+    return job.id if job is not None else "inline"
+
+
+def job(func: Callable[P, R]) -> Callable[P, R]:
+    """An RQ job: logs its job id when it ends, and rolls the session back when it raises
+    (the worker's session is shared by the jobs it runs; a failed one must not poison the
+    next, e.g. after the database went away mid-transaction)."""
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            result = func(*args, **kwargs)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the database may be the one away
+                db.session.rollback()
+            log.exception("job %s %s%s failed", current_job_id(), func.__name__, args)
+            raise
+        log.info("job %s %s%s: %s", current_job_id(), func.__name__, args, result)
+        return result
+
+    return run
