@@ -94,6 +94,10 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # A claimed send older than this was interrupted (worker killed): staff decide.
         "NOTIFY_SEND_LEASE_S": _int("LINLI_NOTIFY_SEND_LEASE_S", 120),
         "OUTBOX_DRAIN_INTERVAL_S": _int("LINLI_OUTBOX_DRAIN_INTERVAL_S", 30),
+        # Open needs (SPEC §9a) one resident may post per local day.
+        "NEEDS_PER_DAY": _int("LINLI_NEEDS_PER_DAY", 3),
+        # The evaluation invitations look over 14 days of activities: no need every 30 s.
+        "EVALUATION_INVITE_INTERVAL_S": _int("LINLI_EVALUATION_INVITE_INTERVAL_S", 900),
         # Rows younger than this are being enqueued by their own request; the drain waits.
         "OUTBOX_SETTLE_S": _int("LINLI_OUTBOX_SETTLE_S", 10),
         # Subscription grants (SPEC §9): unspent ones a user may hold per template, and how

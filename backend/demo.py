@@ -28,13 +28,13 @@ from backend.extensions import db
 from backend.gifts.models import Gift
 from backend.parking.models import DutySettings, ShiftTemplate
 from backend.voice.models import (
-        ActivityBeneficiary,
-        Evaluation,
-        Need,
-        NeedCategory,
-        NeedStatus,
-        NeedSupport,
-    )
+    ActivityBeneficiary,
+    Evaluation,
+    Need,
+    NeedCategory,
+    NeedStatus,
+    NeedSupport,
+)
 
 COMMUNITY = ("幸福里社区", "和平街道")
 PEOPLE = {  # openid: (nickname, real name or None, role)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
-
-from backend.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +113,20 @@ def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _rollback() -> None:
+    # Through the app, not ``backend.extensions``: extensions imports the API class, which
+    # imports the refusal catalogue, which builds on this module.
+    current_app.extensions["sqlalchemy"].session.rollback()
+
+
 def handle_integrity_error(error: IntegrityError):
-    db.session.rollback()
+    _rollback()
     log.info("integrity error turned into 409: %s", error.orig)
     return envelope("conflict", "请求与当前状态冲突，请刷新后重试", 409)
 
 
 def handle_database_unavailable(error: DBAPIError):
-    db.session.rollback()
+    _rollback()
     log.warning("database unavailable: %s", error)
     code, message = STATUS_CODES[503]
     return envelope(code, message, 503)
@@ -132,7 +136,7 @@ def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     log.exception("unexpected error")
-    db.session.rollback()
+    _rollback()
     code, message = STATUS_CODES[500]
     return envelope(code, message, 500)
 

@@ -35,6 +35,7 @@ from backend.gifts import tasks as gift_tasks
 from backend.notify import tasks as notify_tasks
 from backend.parking import tasks as parking_tasks
 from backend.points import tasks as points_tasks
+from backend.voice import tasks as voice_tasks
 
 log = logging.getLogger(__name__)
 SLOT_KEY = "linli:slot:{name}:{slot}"
@@ -67,6 +68,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(parking_tasks.remind_shifts),
     Periodic(notify_tasks.sweep_grants),
     Periodic(sweep_idempotency_keys),
+    Periodic(voice_tasks.send_evaluation_invitations, every="EVALUATION_INVITE_INTERVAL_S"),
 )
 
 

@@ -40,16 +40,15 @@ from backend.refusals import (
 )
 from backend.voice.models import MERGE_TARGETS, Need, NeedStatus, NeedSupport
 
-# How many needs one resident may post in one local day while they are still open; a
-# setting (LINLI_ / app config ``NEEDS_PER_DAY``) may change it.
-NEEDS_PER_DAY = 3
 OPEN_FOR_SUPPORT = (NeedStatus.OPEN, NeedStatus.ACCEPTED)
 STATUS_WORDS = {NeedStatus.ACCEPTED: "已受理", NeedStatus.DECLINED: "暂不受理",
                 NeedStatus.MERGED: "已合并", NeedStatus.DONE: "已办结"}
 
 
 def needs_per_day() -> int:
-    return int(current_app.config.get("NEEDS_PER_DAY", NEEDS_PER_DAY))
+    """How many needs one resident may post in one local day while they are still open
+    (``LINLI_NEEDS_PER_DAY``)."""
+    return current_app.config["NEEDS_PER_DAY"]
 
 
 # -- reading -------------------------------------------------------------------------------

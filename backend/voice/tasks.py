@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select, union
 
+from backend import jobs
 from backend.activities.models import Activity, ActivityStatus
 from backend.checkin.models import Attendance
 from backend.common.clock import LOCAL_TZ
@@ -27,6 +28,12 @@ from backend.voice.models import ActivityBeneficiary, Evaluation
 
 def _key(activity_id: int, user_id: int) -> str:
     return f"evaluation_invite:{activity_id}:{user_id}"
+
+
+@jobs.job
+def send_evaluation_invitations() -> int:
+    """The scheduled sweep (``backend/schedule.py``)."""
+    return invite_evaluations()
 
 
 def invite_evaluations(now: datetime | None = None) -> int:
