@@ -3,6 +3,8 @@ evaluations and the notice board. The assessment's schemas live in their own mod
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
@@ -32,10 +34,14 @@ class NeedInSchema(ma.Schema):
     category = ma.fields.Enum(NeedCategory, by_value=True, required=True)
 
 
+class NeedSort(StrEnum):
+    SUPPORTERS = "supporters"
+    NEWEST = "newest"
+
+
 class NeedListArgsSchema(PageArgsSchema):
     status = ma.fields.Enum(NeedStatus, by_value=True)
-    sort = ma.fields.String(load_default="newest",
-                            validate=ma.validate.OneOf(["supporters", "newest"]))
+    sort = ma.fields.Enum(NeedSort, by_value=True, load_default=NeedSort.NEWEST)
 
 
 class NeedSchema(ma.Schema):
@@ -63,7 +69,8 @@ class SupportSchema(ma.Schema):
 
 
 class TriageInSchema(ma.Schema):
-    status = ma.fields.String(required=True, validate=ma.validate.OneOf(TRIAGE_STATUSES))
+    status = ma.fields.Enum(NeedStatus, by_value=True, required=True,
+                            validate=ma.validate.OneOf([NeedStatus(s) for s in TRIAGE_STATUSES]))
     reply = text(REPLY_MAX, multiline=True)
     team_id = ident(load_default=None, allow_none=True)
     merged_into = ident(load_default=None, allow_none=True)
