@@ -31,6 +31,12 @@ class SessionPerJobWorker(SimpleWorker):
             db.session.remove()
 
 
+def _asked_to_stop(worker: SimpleWorker) -> bool:
+    """A stop signal reached RQ's handler. RQ sets ``_stop_requested`` only when the signal
+    comes mid-job; an idle worker's loop just ends, with the shutdown date set."""
+    return bool(worker._stop_requested or worker._shutdown_requested_date)
+
+
 def _work_until_stopped(burst: bool) -> None:
     """RQ's work loop, started again whenever it quits on its own: RQ ends it on a Redis
     error outside its dequeue (a timeout, a refused connection mid-job), and the worker must
@@ -46,7 +52,7 @@ def _work_until_stopped(burst: bool) -> None:
             worker.work(with_scheduler=True, burst=burst)
         except REDIS_FAILURES as error:  # e.g. its teardown could not reach Redis either
             log.warning("worker: RQ's loop ended on a Redis failure: %s", error)
-        if burst or worker._stop_requested:
+        if burst or _asked_to_stop(worker):
             return
         log.warning("worker: RQ's loop ended by itself; working again in a second")
         try:

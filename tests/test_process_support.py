@@ -133,3 +133,19 @@ def test_rq_worker_killed_takes_its_scheduler_with_it(app, rq_workers):
     assert not worker.running
     assert all(gone(pid) for pid in children)
     assert os.path.getsize(worker.log_path) > 0
+
+
+def test_rq_worker_stops_on_sigterm_when_idle(app, rq_workers):
+    """SIGTERM (systemd's stop, scripts/dev's Ctrl-C) ends an idle worker: RQ's loop ending
+    on a stop signal is not the Redis failure the worker restarts its loop after."""
+    from backend.schedule import SCHEDULE
+
+    # Long intervals: after the first slot's jobs nothing is due, so the worker is idle.
+    worker = rq_workers(OUTBOX_DRAIN_INTERVAL_S="3600", EVALUATION_INVITE_INTERVAL_S="3600")
+    wait_until(lambda: worker.output().count("Job OK (sweep-") >= len(SCHEDULE), 60,
+               what="the first slot's sweeps done")
+    children = wait_until(lambda: worker.children, 30, what="RQ's scheduler process")
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout_s=20) == 0
+    assert "working again" not in worker.output()
+    assert all(gone(pid) for pid in children)
