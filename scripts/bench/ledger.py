@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from scripts.bench.common import clean_env, run_keeping_logs_on_failure
-from scripts.bench.signup_burst import migrate, seed_residents, seeding_app
+from scripts.bench.common import run_keeping_logs_on_failure
+from scripts.bench.signup_burst import migrated_app, seed_residents
 from scripts.services import PostgresServer, install_signal_handlers
 
 DATABASE = "linli_bench_ledger"
@@ -101,11 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, workdir: Path) -> bool:
     with PostgresServer() as postgres:
-        url = postgres.create_database(DATABASE)
-        env = {"LINLI_DATABASE_URL": url, "LINLI_REDIS_URL": "redis://127.0.0.1:1/0",
-               "LINLI_ENV": "test"}
-        migrate(clean_env(env))
-        app = seeding_app({**env, "LINLI_SECRET_KEY": "bench"})
+        app = migrated_app(postgres, DATABASE)
         with app.app_context():
             from backend.extensions import db
 

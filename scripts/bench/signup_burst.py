@@ -130,6 +130,15 @@ def seeding_app(app_env: dict[str, str]) -> Flask:
     })
 
 
+def migrated_app(postgres: PostgresServer, database: str) -> Flask:
+    """A fresh database on ``postgres`` at the migrations' head, and an in-process app on it
+    for seeding and timing queries (no Redis: nothing is enqueued)."""
+    env = {"LINLI_DATABASE_URL": postgres.create_database(database),
+           "LINLI_REDIS_URL": "redis://127.0.0.1:1/0", "LINLI_ENV": "test"}
+    migrate(clean_env(env))
+    return seeding_app({**env, "LINLI_SECRET_KEY": "bench"})
+
+
 def seed_residents(count: int, openid_prefix: str) -> tuple[Any, Any, list[Any]]:
     """One community and team and ``count`` residents by bulk insert, in the caller's app
     context and transaction (flush only): (community, team, users)."""
