@@ -455,10 +455,17 @@ class CallGraph:
                     "backend.refusals.") and node.id in self.entry_names:
                 found.add(node.id)
             if isinstance(node, ast.Call):
-                for target in self._targets(node.func, module, qualified):
+                for target in self.callees(node, module, qualified):
                     found |= self.raised(target, stack | {qualified})
         self.memo[qualified] = found
         return found
+
+    def callees(self, call: ast.Call, module: str, caller: str) -> list[str]:
+        """What ``call`` runs: its function, and the functions handed to it as arguments
+        (``checked_first(require_x, "cid")`` runs ``require_x``)."""
+        handed = [arg for arg in call.args if isinstance(arg, ast.Name | ast.Attribute)]
+        return [target for func in (call.func, *handed)
+                for target in self._targets(func, module, caller)]
 
     def _targets(self, func: ast.expr, module: str, caller: str) -> list[str]:
         imports = self.imports[module]
@@ -557,8 +564,9 @@ def _decorators_raise(view: ast.FunctionDef, module: str, graph: CallGraph) -> s
     """What the view's own decorators (``@staff_only`` …) refuse."""
     found: set[str] = set()
     for decorator in view.decorator_list:
-        for target in graph._targets(decorator.func if isinstance(decorator, ast.Call)
-                                     else decorator, module, module):
+        targets = (graph.callees(decorator, module, module) if isinstance(decorator, ast.Call)
+                   else graph._targets(decorator, module, module))
+        for target in targets:
             found |= graph.raised(target)
     return found
 

@@ -102,20 +102,32 @@ def require_staff_or_hide(user: User, community_id: int, not_found: str) -> None
         require_staff(user, community_id)
 
 
+def checked_first(check: Callable[..., None], path_arg: str | None = None
+                  ) -> Callable[[Callable], Callable]:
+    """A view decorator running ``check(current_user(), <path_arg's value>)`` first, so that
+    its 404 or 403 comes before the query and body are validated. Put it under
+    ``@blp.route``, above ``@blp.arguments``."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            check(current_user(), *([kwargs[path_arg]] if path_arg else []))
+            return view(*args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
+def _require_staff_of_existing(user: User, community_id: int) -> None:
+    if db.session.get(Community, community_id) is None:
+        raise NOT_FOUND.saying("找不到该社区")
+    require_staff(user, community_id)
+
+
 def staff_only(view: Callable) -> Callable:
-    """For views of ``/communities/<cid>/…`` that only the community's staff may use: the
-    404 or 403 comes before the query and body are validated. Put it under ``@blp.route``,
-    above ``@blp.arguments``."""
-
-    @functools.wraps(view)
-    def checked(*args, **kwargs):
-        community_id = kwargs["cid"]
-        if db.session.get(Community, community_id) is None:
-            raise NOT_FOUND.saying("找不到该社区")
-        require_staff(current_user(), community_id)
-        return view(*args, **kwargs)
-
-    return checked
+    """For views of ``/communities/<cid>/…`` that only the community's staff may use."""
+    return checked_first(_require_staff_of_existing, "cid")(view)
 
 
 def hide_foreign_teams() -> None:

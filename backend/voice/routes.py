@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.api import refuses
 from backend.common.pagination import PageArgsSchema, page_of
+from backend.communities.access import checked_first
 from backend.refusals import (
     ACTIVITY_CANCELLED,
     ACTIVITY_NOT_ENDED,
@@ -50,17 +48,6 @@ from backend.voice.schemas import (
 
 blp = Blueprint("voice", __name__,
                 description="Residents' voice: needs, evaluations, the notice board")
-
-
-def _need_staff_only(view: Callable) -> Callable:
-    """Triage is for the need's community's staff: the 404/403 before the body is read."""
-
-    @functools.wraps(view)
-    def checked(*args, **kwargs):
-        services.require_need_staff(current_user(), kwargs["nid"])
-        return view(*args, **kwargs)
-
-    return checked
 
 
 @blp.route("/communities/<id:cid>/needs", methods=["POST"])
@@ -124,7 +111,7 @@ def unsupport(nid):
 
 
 @blp.route("/needs/<id:nid>/triage", methods=["POST"])
-@_need_staff_only
+@checked_first(services.require_need_staff, "nid")
 @blp.arguments(TriageInSchema)
 @blp.response(200, NeedSchema)
 @refuses(

@@ -3,16 +3,13 @@ and the street overview. Schema in, one service call, schema out."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from flask import Response
 from flask_smorest import Blueprint
 
 from backend.auth.services import current_user
 from backend.common.api import refuses
 from backend.common.cells import xlsx_bytes
-from backend.communities.access import require_admin
+from backend.communities.access import checked_first, require_admin
 from backend.refusals import BAD_REQUEST, FORBIDDEN, NOT_FOUND, UNAUTHENTICATED
 from backend.voice import assessment, overview, street_settings
 from backend.voice.assessment_schemas import (
@@ -32,30 +29,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FILE = {"type": "string", "format": "binary"}
 
 
-def readers_only(view: Callable) -> Callable:
-    """Staff of ``cid`` or an admin: the 404 or 403 comes before the query is validated."""
-
-    @functools.wraps(view)
-    def checked(*args, **kwargs):
-        assessment.require_assessment_reader(current_user(), kwargs["cid"])
-        return view(*args, **kwargs)
-
-    return checked
-
-
-def admins_only(view: Callable) -> Callable:
-    """Street administrators: the 403 comes before the query or body is validated."""
-
-    @functools.wraps(view)
-    def checked(*args, **kwargs):
-        require_admin(current_user())
-        return view(*args, **kwargs)
-
-    return checked
-
-
 @blp.route("/communities/<id:cid>/teams/evaluation", methods=["GET"])
-@readers_only
+@checked_first(assessment.require_assessment_reader, "cid")
 @blp.arguments(AssessmentArgsSchema, location="query")
 @blp.response(200, TeamAssessmentPageSchema)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
@@ -66,7 +41,7 @@ def team_assessment(args, cid):
 
 
 @blp.route("/communities/<id:cid>/teams/evaluation.xlsx", methods=["GET"])
-@readers_only
+@checked_first(assessment.require_assessment_reader, "cid")
 @blp.arguments(AssessmentExportArgsSchema, location="query")
 @blp.response(200, FILE, content_type=XLSX, description="the ranking, one sheet")
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
@@ -87,7 +62,7 @@ def get_assessment_weights():
 
 
 @blp.route("/street/assessment-weights", methods=["PUT"])
-@admins_only
+@checked_first(require_admin)
 @blp.arguments(WeightsInSchema)
 @blp.response(200, WeightsOutSchema)
 @refuses(BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED)
@@ -98,7 +73,7 @@ def put_assessment_weights(data):
 
 
 @blp.route("/street/overview", methods=["GET"])
-@admins_only
+@checked_first(require_admin)
 @blp.arguments(OverviewArgsSchema, location="query")
 @blp.response(200, OverviewPageSchema)
 @refuses(FORBIDDEN, UNAUTHENTICATED)
