@@ -117,6 +117,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "CHECKIN_LATE_MIN": _int("LINLI_CHECKIN_LATE_MIN", 120),
         "OFFLINE_UPLOAD_MAX_H": _int("LINLI_OFFLINE_UPLOAD_MAX_H", 48),
         "SCAN_RATE_PER_MIN": _int("LINLI_SCAN_RATE_PER_MIN", 600),
+        # Raw scans of finished, fully decided activities are deleted after this many days.
+        "SCAN_KEEP_DAYS": _int("LINLI_SCAN_KEEP_DAYS", 90),
         # How many proxies (nginx, a load balancer) sit in front of gunicorn: each adds
         # itself to X-Forwarded-For, and the rate limits count the address before them.
         "PROXY_COUNT": _int("LINLI_PROXY_COUNT", 0),
@@ -138,6 +140,7 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         settings["BOOTSTRAP_ADMIN_OPENIDS"] = _split(settings["BOOTSTRAP_ADMIN_OPENIDS"])
     _refuse_dev_secrets_in_production(settings)
     _check_signing_key(settings["CHECKIN_SIGNING_KEY"])
+    _check_scan_retention(settings)
     return settings
 
 
@@ -149,6 +152,15 @@ def _check_signing_key(seed: str) -> None:
         raw = b""
     if len(raw) != 32:
         raise ConfigError("LINLI_CHECKIN_SIGNING_KEY must be 32 bytes, base64url-encoded")
+
+
+def _check_scan_retention(settings: dict[str, Any]) -> None:
+    """A scan deleted while its offline upload could still arrive would be counted twice."""
+    accepted_for_h = settings["OFFLINE_UPLOAD_MAX_H"] + settings["CHECKIN_LATE_MIN"] / 60
+    if settings["SCAN_KEEP_DAYS"] * 24 <= accepted_for_h:
+        raise ConfigError("LINLI_SCAN_KEEP_DAYS must be longer than scans are accepted "
+                          f"after an activity (LINLI_OFFLINE_UPLOAD_MAX_H + LINLI_CHECKIN_LATE_MIN"
+                          f" = {accepted_for_h:g} h)")
 
 
 def _split(value: str | None) -> list[str]:

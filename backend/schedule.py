@@ -68,6 +68,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(parking_tasks.remind_shifts),
     Periodic(notify_tasks.sweep_grants),
     Periodic(sweep_idempotency_keys),
+    Periodic(checkin_tasks.sweep_old_scans),
     Periodic(voice_tasks.send_evaluation_invitations, every="EVALUATION_INVITE_INTERVAL_S"),
 )
 

@@ -128,3 +128,11 @@ def test_a_malformed_checkin_signing_key_is_refused_at_start(environment, key):
     environment.setenv("LINLI_CHECKIN_SIGNING_KEY", key)
     with pytest.raises(ConfigError, match="LINLI_CHECKIN_SIGNING_KEY"):
         load_settings()
+
+
+def test_scans_are_kept_while_an_offline_upload_could_still_arrive(environment):
+    environment.setenv("LINLI_SCAN_KEEP_DAYS", "2")
+    with pytest.raises(ConfigError, match="LINLI_SCAN_KEEP_DAYS must be longer"):
+        load_settings()
+    environment.setenv("LINLI_SCAN_KEEP_DAYS", "3")
+    assert load_settings()["SCAN_KEEP_DAYS"] == 3

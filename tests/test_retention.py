@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import time_machine
+
+from backend.activities.models import Activity
+from backend.checkin.models import Attendance, AttendanceStatus, Scan
 from backend.common import idempotency
 from backend.common.clock import now
 from backend.common.idempotency import IdempotencyKey
@@ -12,6 +16,7 @@ from backend.extensions import db
 from backend.notify import services as notify_services
 from backend.notify.models import SubscriptionGrant
 from backend.schedule import run_all
+from tests.checkin_support import personal_code, scan
 
 KEYS, GRANTS = "schedule-sweep_idempotency_keys", "notify-sweep_grants"
 
@@ -95,3 +100,49 @@ def test_unspent_grants_are_capped_per_template(app, make, world):
     with app.app_context():
         assert notify_services._open_grants(world.resident_a.id) == {
             "gift_ready": 3, "shift_reminder": 2}
+
+
+SCANS = "checkin-sweep_old_scans"
+
+
+def _scanned_activity(app, make, world, ended_days_ago: float,
+                      status: AttendanceStatus) -> int:
+    """An activity with resident_a scanned in and out, moved back in time to have ended
+    ``ended_days_ago``, its attendance left at ``status``."""
+    start = now().replace(microsecond=0) + timedelta(days=1)
+    activity = make.activity(world.team_a, starts_at=start, ends_at=start + timedelta(hours=2))
+    assert make.call("POST", f"/api/v1/activities/{activity}/signups",
+                     world.resident_a).status_code == 201
+    with time_machine.travel(start, tick=False) as traveller:
+        for direction in ("in", "out"):
+            answer = scan(make, world.leader_a, activity,
+                          personal_code(app, world.resident_a.id), direction)
+            assert answer.get_json()["result"] == "ok"
+            traveller.shift(timedelta(minutes=60))
+    with app.app_context():
+        moved_by = start + timedelta(hours=2) - (now() - timedelta(days=ended_days_ago))
+        row = db.session.get(Activity, activity)
+        row.starts_at, row.ends_at = row.starts_at - moved_by, row.ends_at - moved_by
+        db.session.query(Attendance).filter_by(activity_id=activity).one().status = status
+        db.session.commit()
+    return activity
+
+
+def _scans_of(app, activity_id: int) -> int:
+    with app.app_context():
+        return db.session.query(Scan).filter_by(activity_id=activity_id).count()
+
+
+def test_old_scans_of_decided_activities_go_and_the_attendance_stays(app, make, world,
+                                                                   redis_url):
+    keep = app.config["SCAN_KEEP_DAYS"]
+    old = _scanned_activity(app, make, world, keep + 1, AttendanceStatus.APPROVED)
+    undecided = _scanned_activity(app, make, world, keep + 1, AttendanceStatus.CONFIRMED)
+    recent = _scanned_activity(app, make, world, keep - 1, AttendanceStatus.APPROVED)
+    with app.app_context():
+        assert run_all()[SCANS] == 2
+        assert run_all()[SCANS] == 0
+        kept = db.session.query(Attendance).filter_by(activity_id=old).one()
+        assert kept.status == AttendanceStatus.APPROVED and kept.minutes == 60
+    assert [_scans_of(app, a) for a in (old, undecided, recent)] == [0, 2, 2]
+
