@@ -10,12 +10,15 @@ import click
 from flask import Flask, current_app
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
+from sqlalchemy import select
 
 from backend import jobs, schedule
 from backend.activities.noshows import sweep_no_shows
 from backend.common.connections import REDIS_FAILURES
+from backend.communities.models import Community
 from backend.demo import seed
 from backend.extensions import db
+from backend.points import reconciliation
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,25 @@ def register(app: Flask) -> None:
             _work_until_stopped(burst)
         finally:
             clock.stop()
+
+    @app.cli.command("check-ledger")
+    @click.option("--community", "community_ids", type=int, multiple=True,
+                  help="Only this community (repeatable); every community by default.")
+    def check_ledger(community_ids: tuple[int, ...]) -> None:
+        """Run the reconciliation report's ledger checks (SPEC §6) on every community: after
+        a restore, an upgrade or on suspicion. Exits 1 if any check fails."""
+        ids = community_ids or tuple(db.session.scalars(
+            select(Community.id).order_by(Community.id)))
+        failed = 0
+        for community_id in ids:
+            for check in reconciliation.ledger_checks(community_id):
+                failed += not check.ok
+                mark = "ok  " if check.ok else "FAIL"
+                click.echo(f"{mark} community {community_id} {check.name}: {check.detail}")
+        db.session.rollback()
+        click.echo(f"{len(ids)} communities checked, {failed} check(s) failed")
+        if failed:
+            raise SystemExit(1)
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:

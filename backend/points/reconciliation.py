@@ -58,15 +58,25 @@ def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -
     checks = [{"name": "period_identity", "ok": expected == report["closing_total"],
                "detail": f"opening + movements = {expected}, closing = "
                          f"{report['closing_total']}"}]
-    checks += [vars(check) for check in invariant_checks(community_id)]
-    checks += [vars(check(community_id)) for check in BACKING_CHECKS.values()]
-    checks.append(vars(minted_by_two_people_check(community_id)))
-    checks.append(vars(reversals_check(community_id)))
+    checks += [vars(check) for check in standing_checks(community_id)]
     closed = closed_periods(community_id, first_day, last_day)
     checks.append(vars(closed_period_check(closed)))
     return {**report, "checks": checks,
             "closed_periods": [f"{period.month:%Y-%m}" for period in closed],
             "reversals": _reversals_in(community_id, start, end)}
+
+
+def standing_checks(community_id: int) -> list[Check]:
+    """What must hold of a community's ledger at any moment, whatever the period."""
+    return [*invariant_checks(community_id),
+            *(check(community_id) for check in BACKING_CHECKS.values()),
+            minted_by_two_people_check(community_id), reversals_check(community_id)]
+
+
+def ledger_checks(community_id: int) -> list[Check]:
+    """The standing checks and every closed month's, e.g. for ``flask check-ledger``."""
+    closed = closed_periods(community_id, date.min, date.max)
+    return [*standing_checks(community_id), closed_period_check(closed)]
 
 
 def minted_by_two_people_check(community_id: int) -> Check:
