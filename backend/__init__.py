@@ -24,7 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from backend import cli, database, errors
     from backend.auth.services import require_login_for_api, verified_user_id
     from backend.checkin.checks import service_transfers_check
-    from backend.common import bodies, idempotency
+    from backend.common import bodies, idempotency, replica
     from backend.common.converters import (
         IdConverter,
         MonthConverter,
@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     with app.app_context():
         database.install_engine_hooks(db.engines, app.config["DATABASE_PING_AFTER_IDLE_S"])
+    replica.init_app(app)  # reports read from the replica when one is configured
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["month"] = MonthConverter
     app.url_map.converters["verification_code"] = VerificationCodeConverter

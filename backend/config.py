@@ -52,6 +52,14 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
 
 
+def _float(name: str, default: float) -> float:
+    value = _env(name, str(default))
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+
+
 def _flag(name: str, default: bool) -> bool:
     value = _env(name)
     if value is None:
@@ -74,6 +82,11 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": _env("LINLI_DATABASE_URL", "sqlite:///instance/linli.db"),
         # A pooled PostgreSQL connection idle this long is pinged before use (see database.py).
         "DATABASE_PING_AFTER_IDLE_S": float(_env("LINLI_DATABASE_PING_AFTER_IDLE_S", "10")),
+        # Reports read from this streaming replica when it answers and keeps up (issue #19).
+        "SQLALCHEMY_REPLICA_URI": _env("LINLI_DATABASE_REPLICA_URL"),
+        # A replica further behind than this (seconds) is passed over: reports read the primary.
+        "REPLICA_MAX_LAG_S": _float("LINLI_REPLICA_MAX_LAG_S", 30),
+        "REPLICA_CONNECT_TIMEOUT_S": _int("LINLI_REPLICA_CONNECT_TIMEOUT_S", 2),
         "REDIS_URL": _env("LINLI_REDIS_URL", "redis://127.0.0.1:6379/0"),
         # No default in production: the mock is only ever a development stand-in.
         "WECHAT_API_BASE": _env("LINLI_WECHAT_API_BASE",
@@ -141,7 +154,25 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     _refuse_dev_secrets_in_production(settings)
     _check_signing_key(settings["CHECKIN_SIGNING_KEY"])
     _check_scan_retention(settings)
+    _check_replica(settings)
     return settings
+
+
+def _check_replica(settings: dict[str, Any]) -> None:
+    """A replica is a PostgreSQL standby of a PostgreSQL primary; the bounds are positive."""
+    if settings["REPLICA_MAX_LAG_S"] < 0:
+        raise ConfigError("LINLI_REPLICA_MAX_LAG_S must be 0 or more seconds")
+    if settings["REPLICA_CONNECT_TIMEOUT_S"] < 1:
+        raise ConfigError("LINLI_REPLICA_CONNECT_TIMEOUT_S must be 1 or more seconds")
+    replica = settings["SQLALCHEMY_REPLICA_URI"]
+    if not replica:
+        return
+    if not str(replica).startswith("postgresql"):
+        raise ConfigError("LINLI_DATABASE_REPLICA_URL must be a PostgreSQL URL "
+                          "(a streaming standby of LINLI_DATABASE_URL)")
+    if not str(settings["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        raise ConfigError("LINLI_DATABASE_REPLICA_URL needs a PostgreSQL LINLI_DATABASE_URL: "
+                          "SQLite has no replicas")
 
 
 def _check_signing_key(seed: str) -> None:

@@ -152,3 +152,14 @@ class OptionalPeriodSchema(DateRangeSchema):
         if last is None:
             last = this_last if first <= this_last else month_bounds(first)[1]
         return {**data, "first_day": first, "last_day": last}
+
+
+class ServedBySchema(ma.Schema):
+    """Which database answered a report (only when a replica is configured, issue #19)."""
+
+    database = ma.fields.String(required=True, metadata={"enum": ["replica", "primary"]})
+    lag_s = ma.fields.Float(allow_none=True,
+                            metadata={"description": "replication lag in seconds, if known"})
+    fallback = ma.fields.String(allow_none=True, metadata={
+        "description": "why the primary answered: replica_unreachable, replica_lagging, "
+                       "not_a_replica"})

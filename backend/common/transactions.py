@@ -36,6 +36,11 @@ def _set_depth(value: int) -> None:
         setattr(g, _DEPTH, value)
 
 
+def in_unit_of_work() -> bool:
+    """True inside a use case's unit of work (its reads must see its own writes)."""
+    return _depth() > 0
+
+
 @contextmanager
 def unit_of_work():
     """Commit on success, roll back on any exception; inner units join the outer one."""

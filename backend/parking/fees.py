@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from backend.auth.models import User
 from backend.common import cells
 from backend.common.audit import audit
+from backend.common.replica import report_reads
 from backend.common.transactions import lock, transactional
 from backend.communities import access
 from backend.communities.models import Team
@@ -106,6 +107,7 @@ def team_fees(actor: User, team_id: int, period: str | None) -> Select:
     return query.order_by(Fee.id.desc())
 
 
+@report_reads  # one snapshot on the replica when it keeps up
 def subsidy_report(actor: User, team_id: int, month: str) -> dict[str, Any]:
     team = parking_team(team_id)
     access.require_team_manager(actor, team)

@@ -8,7 +8,14 @@ import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import BoundedDate, DateRangeSchema, StrictBoolean, ident, text
+from backend.common.schemas import (
+    BoundedDate,
+    DateRangeSchema,
+    ServedBySchema,
+    StrictBoolean,
+    ident,
+    text,
+)
 from backend.parking.models import AssignmentStatus, RosterStatus, SwapStatus
 
 HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -344,6 +351,7 @@ class SubsidyReportSchema(ma.Schema):
     total_shifts = ma.fields.Integer(required=True)
     undistributed = ma.fields.Decimal(required=True, as_string=True, places=2)
     items = ma.fields.List(ma.fields.Nested(SubsidyItemSchema), required=True)
+    served_by = ma.fields.Nested(ServedBySchema)  # with a replica configured
 
 
 class TeammatesArgsSchema(PageArgsSchema):

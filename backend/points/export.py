@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from backend.auth.models import User
 from backend.common import cells
 from backend.common.clock import LOCAL_TZ, local_midnight
+from backend.common.replica import report_reads
 from backend.communities.access import mask_phone, require_staff
 from backend.communities.models import Resident
 from backend.communities.services import get_community
@@ -29,6 +30,7 @@ KIND_NAMES = {"resident": "居民", "issued": "发放", "redeemed": "兑换", "e
               "adjustments": "调整"}
 
 
+@report_reads  # one snapshot on the replica when it keeps up
 def ledger_rows(actor: User, community_id: int, first_day: date,
                 last_day: date) -> Iterator[list[Any]]:
     """The header, then one row per transfer dated in the period, oldest first."""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 
 from backend.auth.models import User
 from backend.common.clock import local_midnight
+from backend.common.replica import report_reads
 from backend.communities.access import require_staff
 from backend.communities.services import get_community
 from backend.extensions import db
@@ -41,6 +42,7 @@ def register_backing_check(check: Callable[[int], Check]) -> None:
     BACKING_CHECKS[f"{check.__module__}.{check.__name__}"] = check
 
 
+@report_reads  # one snapshot on the replica when it keeps up
 def reconcile(actor: User, community_id: int, first_day: date, last_day: date) -> dict[str, Any]:
     get_community(community_id)
     require_staff(actor, community_id)

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from backend.common.clock import LocalDateTime
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import OptionalPeriodSchema, ident, text
+from backend.common.schemas import OptionalPeriodSchema, ServedBySchema, ident, text
 from backend.points.models import ReversalStatus, TransferReason
 
 
@@ -69,6 +69,7 @@ class ReconciliationSchema(ma.Schema):
                                     metadata={"description": "closed months in the period"})
     reversals = ma.fields.List(ma.fields.Nested(ReversalLineSchema), required=True,
                                metadata={"description": "reversing transfers in the period"})
+    served_by = ma.fields.Nested(ServedBySchema)  # with a replica configured
 
 
 class AdjustmentInSchema(ma.Schema):

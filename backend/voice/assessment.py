@@ -22,6 +22,7 @@ from backend.auth.models import User
 from backend.auth.services import is_admin
 from backend.checkin.models import Attendance, AttendanceStatus
 from backend.common.clock import local_midnight, now
+from backend.common.replica import report_reads
 from backend.communities.access import can_see_community, is_staff_of
 from backend.communities.models import Team, TeamMember, TeamRole
 from backend.communities.services import get_community
@@ -260,6 +261,7 @@ def _days_after(column, days: int) -> Any:
 # --- the page and the workbook ----------------------------------------------------------------
 
 
+@report_reads  # one snapshot on the replica when it keeps up
 def assessment_page(actor: User, community_id: int, year: int, page: int,
                     per_page: int) -> dict[str, Any]:
     """One page of the ranking (SPEC §2 pagination), with the year and the weights used."""
@@ -278,6 +280,7 @@ XLSX_HEADER = ["排名", "队伍", "类别", "基本建设", "内部规范", "�
                "平均评分", "完成需求"]
 
 
+@report_reads  # one snapshot on the replica when it keeps up
 def assessment_rows(actor: User, community_id: int, year: int) -> list[list[Any]]:
     """The ranking as spreadsheet rows (header first); cells are sanitised on writing."""
     assessed = assess_teams(actor, community_id, year)

@@ -7,7 +7,7 @@ import marshmallow as ma
 
 from backend.common.clock import MAX_YEAR, MIN_YEAR, LocalDateTime, today
 from backend.common.pagination import PageArgsSchema
-from backend.common.schemas import OptionalPeriodSchema, text
+from backend.common.schemas import OptionalPeriodSchema, ServedBySchema, text
 from backend.communities.models import TeamCategory
 
 
@@ -96,6 +96,7 @@ class TeamAssessmentPageSchema(ma.Schema):
     total = ma.fields.Integer(required=True)
     year = ma.fields.Integer(required=True)
     weights = ma.fields.Nested(WeightsSchema, required=True)
+    served_by = ma.fields.Nested(ServedBySchema)  # with a replica configured
 
 
 class WeightsInSchema(ma.Schema):
@@ -142,3 +143,4 @@ class OverviewPageSchema(ma.Schema):
     total = ma.fields.Integer(required=True)
     first_day = ma.fields.Date(required=True, data_key="from")
     last_day = ma.fields.Date(required=True, data_key="to")
+    served_by = ma.fields.Nested(ServedBySchema)  # with a replica configured

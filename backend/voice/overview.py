@@ -27,6 +27,7 @@ from backend.auth.models import User
 from backend.checkin.models import Attendance, AttendanceStatus
 from backend.common.clock import local_midnight
 from backend.common.pagination import paginate
+from backend.common.replica import report_reads
 from backend.communities.access import require_admin
 from backend.communities.models import Community, Resident
 from backend.extensions import db
@@ -48,6 +49,7 @@ STREET_INDEXES = (
 )
 
 
+@report_reads  # one snapshot on the replica when it keeps up
 def street_overview(actor: User, first_day: date, last_day: date, page: int,
                     per_page: int) -> dict[str, Any]:
     require_admin(actor)
