@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,7 @@ from scripts.processes import (
 )
 
 __all__ = [
+    "PostgresReplica",
     "PostgresServer",
     "RedisServer",
     "ServiceError",
@@ -381,6 +383,140 @@ class PostgresServer(_Server):
         query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
         with self.connect() as conn:
             conn.execute(query.format(sql.Identifier(name)))
+
+
+class PostgresReplica(PostgresServer):
+    """A streaming hot standby of a running :class:`PostgresServer`, on its own port.
+
+    Made with ``pg_basebackup -R`` through a replication slot (so the primary keeps the WAL
+    the standby has not replayed yet); it runs with the primary's settings plus
+    ``hot_standby_feedback`` (a long report on the standby is not cancelled by the vacuum
+    of rows it still reads). :meth:`pause` stops it keeping its data and port, and
+    :meth:`start` brings it back, caught up through the slot.
+    """
+
+    name = "postgres-replica"
+
+    def __init__(self, primary: PostgresServer, port: int | None = None,
+                 settings: dict[str, str] | None = None, slot: str | None = None) -> None:
+        super().__init__(port, {**primary.settings, "hot_standby": "on",
+                                "hot_standby_feedback": "on", **(settings or {})})
+        self.primary = primary
+        self.slot = slot or f"linli_replica_{os.getpid()}_{id(self) % 100000}"
+        self._keep_port = False
+
+    def start(self) -> Self:
+        """Base-backup the primary into a temp dir and start the standby on it; after
+        :meth:`pause`, start the same standby again on the same port."""
+        with self._lock:
+            if self.running:
+                return self
+            if self.tmpdir is not None and self.datadir is not None and self.datadir.exists():
+                self._register()
+                self._spawn_and_wait()
+                self._keep_port = False
+                return self
+            if not self.primary.running:
+                raise ServiceError("postgres-replica: the primary is not running")
+            self.bindir = self.primary.bindir or find_pg_bindir()
+            self.tmpdir = Path(tempfile.mkdtemp(prefix="linli-pg-replica-", dir="/tmp"))
+            os.chmod(self.tmpdir, 0o755)
+            if _is_root():
+                pw = _postgres_user()
+                os.chown(self.tmpdir, pw.pw_uid, pw.pw_gid)
+            self._register()
+            try:
+                self._prepare_primary()
+                self._base_backup()
+                self._spawn_and_wait()
+            except BaseException:
+                self.stop()
+                raise
+            return self
+
+    def _prepare_primary(self) -> None:
+        """The primary must ship WAL (wal_level, max_wal_senders) and let us connect for
+        replication (a pg_hba line; initdb writes one for 127.0.0.1, added if missing)."""
+        with self.primary.connect() as conn:
+            wal_level = conn.execute("SHOW wal_level").fetchone()[0]
+            senders = int(conn.execute("SHOW max_wal_senders").fetchone()[0])
+            if wal_level not in ("replica", "logical") or senders < 1:
+                raise ServiceError(f"postgres-replica: the primary has wal_level={wal_level}"
+                                   f" and max_wal_senders={senders}; start it with "
+                                   "settings={'wal_level': 'replica', 'max_wal_senders': '5'}")
+            hba = Path(conn.execute("SHOW hba_file").fetchone()[0])
+            line = "host replication all 127.0.0.1/32 trust"
+            lines = [" ".join(raw.split()) for raw in hba.read_text().splitlines()]
+            if line not in lines:
+                with hba.open("a") as handle:
+                    handle.write(f"\n{line}\n")
+                conn.execute("SELECT pg_reload_conf()")
+
+    def _base_backup(self) -> None:
+        assert self.bindir is not None and self.datadir is not None and self.log_path
+        cmd = [
+            str(self.bindir / "pg_basebackup"),
+            "-d", self.primary._conninfo("postgres"),
+            "-D", str(self.datadir),
+            "-R",  # standby.signal and primary_conninfo: start as a standby of the primary
+            "-C", "-S", self.slot,  # create the slot and stream through it
+            "-X", "stream",
+            "--checkpoint=fast",  # do not wait for the primary's next scheduled checkpoint
+            "--no-sync",
+        ]  # fmt: skip
+        try:
+            processes.run(cmd, name="pg_basebackup", env=self._env(),
+                          cwd=self.tmpdir or "/tmp", timeout_s=START_TIMEOUT * 4,
+                          log_path=self.log_path, popen=self._popen_user_kwargs())
+        except ProcessError as error:
+            raise self._fail(str(error).splitlines()[0]) from None
+
+    def pause(self) -> None:
+        """Stop the standby by PID, keeping its data directory and port (an outage)."""
+        with self._lock:
+            self._stop_process()
+            self._keep_port = self.port is not None
+
+    def wait_caught_up(self, timeout_s: float = 30.0) -> None:
+        """Wait until the standby has replayed everything the primary wrote so far."""
+        with self.primary.connect() as conn:
+            target = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+        deadline = time.monotonic() + timeout_s
+        with self.connect() as conn:
+            while True:
+                behind = conn.execute("SELECT pg_wal_lsn_diff(%s, pg_last_wal_replay_lsn()) > 0",
+                                      (target,)).fetchone()[0]
+                if not behind:
+                    return
+                if time.monotonic() > deadline:
+                    raise ServiceError(f"postgres-replica: not caught up with {target} "
+                                       f"after {timeout_s:g}s")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the standby by PID, delete its data and drop its slot on the primary."""
+        with self._lock:
+            had_data = self.tmpdir is not None
+            self._keep_port = False
+            super().stop()
+            if had_data and self.primary.running:
+                self._drop_slot()
+
+    def _drop_slot(self) -> None:
+        import psycopg
+
+        # The primary's walsender lets go of the slot a moment after the standby stops.
+        deadline = time.monotonic() + STOP_TIMEOUT
+        with self.primary.connect() as conn:
+            while True:
+                try:
+                    conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM "
+                                 "pg_replication_slots WHERE slot_name = %s", (self.slot,))
+                    return
+                except psycopg.errors.ObjectInUse:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
 
 
 # --- Redis -------------------------------------------------------------------------------------

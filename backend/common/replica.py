@@ -109,8 +109,8 @@ def report_reads(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         snapshot = _open_snapshot()
-        if snapshot is None:
-            return func(*args, **kwargs)
+        if snapshot is None:  # the primary answers, as without a replica
+            return _with_served_by(func(*args, **kwargs))
         try:
             with snapshot.active():
                 result = func(*args, **kwargs)
@@ -118,13 +118,21 @@ def report_reads(func: Callable[P, R]) -> Callable[P, R]:
             snapshot.close()
             raise
         if isinstance(result, Iterator):
+            # A streamed response outlives the request's teardown (Flask pops the contexts
+            # before streaming and pushes them again): the stream closes its snapshot.
+            snapshot.forget()
             return _streamed(snapshot, result)  # type: ignore[return-value]
         snapshot.close()
-        if isinstance(result, dict) and served_by() is not None:
-            result = {**result, "served_by": served_by().as_dict()}  # type: ignore[union-attr]
-        return result
+        return _with_served_by(result)
 
     return wrapper
+
+
+def _with_served_by(result: R) -> R:
+    served = served_by()
+    if isinstance(result, dict) and served is not None:
+        return {**result, "served_by": served.as_dict()}  # type: ignore[return-value]
+    return result
 
 
 def _streamed(snapshot: _Snapshot, rows: Iterator[Any]) -> Iterator[Any]:
@@ -176,6 +184,10 @@ class _Snapshot:
             self.connection.close()
         except DBAPIError:
             self.connection.invalidate()
+        self.forget()
+
+    def forget(self) -> None:
+        """No longer closed by the request's teardown."""
         opened = g.get(_OPEN)
         if opened and self in opened:
             opened.remove(self)
@@ -190,7 +202,7 @@ def _open_snapshot() -> _Snapshot | None:
     try:
         # Read first: a replica that has replayed this far holds every commit made so far.
         with db.engine.connect() as primary:
-            primary_lsn = primary.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
+            primary_lsn = primary.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one()
     except DBAPIError:
         primary_lsn = None  # the primary is down: the report may still answer from the replica
     connection = None
