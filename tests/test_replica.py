@@ -238,3 +238,24 @@ def test_without_a_replica_the_reports_are_as_they_were(make, world):
 def test_replica_settings_that_cannot_work_are_refused(overrides, refused):
     with pytest.raises(ConfigError, match=refused):
         load_settings({"LINLI_ENV": "test", **overrides})
+
+
+@pytest.mark.postgres_only
+def test_a_replica_url_that_names_a_primary_is_passed_over(pair, reports, redis_server_url,
+                                                          wechat_mock):
+    primary, _ = pair
+    adjust(reports, 2)
+    # A promoted standby, or the primary's URL by mistake: not in recovery, maybe diverged.
+    misread = make_app(primary.url(DATABASE), redis_server_url, wechat_mock,
+                       SQLALCHEMY_REPLICA_URI=primary.url(DATABASE))
+    other = Factory(misread, misread.test_client())
+    other.w = reports.w
+    try:
+        report = get(other, "reconciliation")
+    finally:
+        misread.extensions["linli_replica"].dispose()
+        with misread.app_context():
+            db.engine.dispose()
+    assert report.status_code == 200 and report.json["adjusted"] == 2
+    assert report.json["served_by"]["database"] == "primary"
+    assert report.json["served_by"]["fallback"] == "not_a_replica"
