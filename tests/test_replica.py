@@ -12,6 +12,7 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from backend.common.clock import LOCAL_TZ, now
 from backend.common.replica import report_reads
@@ -196,6 +197,26 @@ def _report_that_writes() -> None:
 def _report_that_reads() -> tuple[str, int]:
     return (db.session.execute(text("SHOW port")).scalar_one(),
             db.session.execute(text("SELECT count(*) FROM communities")).scalar_one())
+
+
+@pytest.mark.postgres_only
+def test_a_report_is_one_snapshot_even_while_the_replica_replays(pair, reports):
+    _, replica = pair
+    seen = []
+
+    @report_reads
+    def report() -> None:
+        seen.append(db.session.execute(text("SELECT count(*) FROM communities")).scalar_one())
+        with Session(db.engine) as other:  # a write on the primary the standby replays
+            other.add(Community(name="新社区", street="和平街道"))
+            other.commit()
+        replica.wait_caught_up()
+        seen.append(db.session.execute(text("SELECT count(*) FROM communities")).scalar_one())
+
+    with reports.app.test_request_context():
+        report()
+        assert _report_that_reads() == (str(replica.port), 3)  # the next report sees it
+    assert seen == [2, 2]
 
 
 @pytest.mark.postgres_only
