@@ -280,3 +280,16 @@ def test_a_replica_url_that_names_a_primary_is_passed_over(pair, reports, redis_
     assert report.status_code == 200 and report.json["adjusted"] == 2
     assert report.json["served_by"]["database"] == "primary"
     assert report.json["served_by"]["fallback"] == "not_a_replica"
+
+
+def test_the_openapi_description_names_the_report_headers(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    reports = [path for path in paths if path.endswith((
+        "/points/reconciliation", "/points/ledger.csv", "/points/ledger.xlsx", "/subsidies",
+        "/subsidies.csv", "/subsidies.xlsx", "/teams/evaluation", "/teams/evaluation.xlsx",
+        "/street/overview"))]
+    assert len(reports) == 9
+    for path in reports:
+        headers = paths[path]["get"]["responses"]["200"].get("headers", {})
+        assert set(headers) == {"X-Linli-Read-From", "X-Linli-Replica-Lag",
+                                "X-Linli-Replica-Fallback"}, path

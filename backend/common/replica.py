@@ -50,6 +50,19 @@ _REPLICA_STATE = text(
     " extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())")
 
 
+# The headers of a report's answer, as the OpenAPI description shows them (``headers=`` of
+# ``blp.response``); sent only when a replica is configured.
+REPORT_HEADERS: dict[str, dict[str, Any]] = {
+    "X-Linli-Read-From": {"description": "which database answered: replica or primary",
+                          "schema": {"type": "string", "enum": ["replica", "primary"]}},
+    "X-Linli-Replica-Lag": {"description": "the replica's lag in seconds, when known",
+                            "schema": {"type": "string"}},
+    "X-Linli-Replica-Fallback": {"description": "why the primary answered: "
+                                 "replica_unreachable, replica_lagging, not_a_replica",
+                                 "schema": {"type": "string"}},
+}
+
+
 @dataclass(frozen=True)
 class ServedBy:
     """Which database answered a report, its lag in seconds, and why not the replica."""

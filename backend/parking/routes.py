@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from backend.auth.services import current_user
 from backend.common.api import refuses
 from backend.common.pagination import Listing, PageArgsSchema, paginated
+from backend.common.replica import REPORT_HEADERS
 from backend.communities.access import staff_only
 from backend.parking import duty, duty_approval, fees, services, swaps
 from backend.parking.schemas import (
@@ -485,7 +486,7 @@ def void_fee(data, fee_id):
 
 @blp.route("/teams/<id:tid>/subsidies", methods=["GET"])
 @blp.arguments(MonthArgsSchema, location="query")
-@blp.response(200, SubsidyReportSchema)
+@blp.response(200, SubsidyReportSchema, headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def subsidies(args, tid):
     """The month's fee pool split by completed shifts (leader/staff)."""
@@ -494,7 +495,8 @@ def subsidies(args, tid):
 
 @blp.route("/teams/<id:tid>/subsidies.csv", methods=["GET"])
 @blp.arguments(MonthArgsSchema, location="query")
-@blp.response(200, content_type="text/csv", description="the subsidy report as CSV")
+@blp.response(200, content_type="text/csv", description="the subsidy report as CSV",
+              headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def subsidies_csv(args, tid):
     report = fees.subsidy_report(current_user(), tid, args["month"])
@@ -507,7 +509,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @blp.route("/teams/<id:tid>/subsidies.xlsx", methods=["GET"])
 @blp.arguments(MonthArgsSchema, location="query")
-@blp.response(200, content_type=XLSX, description="the subsidy report as a workbook")
+@blp.response(200, content_type=XLSX, description="the subsidy report as a workbook",
+              headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, NOT_FOUND, NOT_PARKING_TEAM, UNAUTHENTICATED)
 def subsidies_xlsx(args, tid):
     report = fees.subsidy_report(current_user(), tid, args["month"])

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from backend.auth.services import current_user
 from backend.common.api import refuses
 from backend.common.pagination import Listing, PageArgsSchema, paginated
+from backend.common.replica import REPORT_HEADERS
 from backend.communities.access import staff_only
 from backend.points import adjustments, export, periods, reversals, services
 from backend.points.reconciliation import reconcile
@@ -66,7 +67,7 @@ def my_statement(args):
 @blp.route("/communities/<id:cid>/points/reconciliation", methods=["GET"])
 @staff_only
 @blp.arguments(PeriodArgsSchema, location="query")
-@blp.response(200, ReconciliationSchema)
+@blp.response(200, ReconciliationSchema, headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def reconciliation(args, cid):
     """The period report: opening + issued − redeemed + refunded − expired + adjusted =
@@ -185,7 +186,8 @@ FILE = {"type": "string", "format": "binary"}
 @blp.route("/communities/<id:cid>/points/ledger.csv", methods=["GET"])
 @staff_only
 @blp.arguments(PeriodArgsSchema, location="query")
-@blp.response(200, FILE, content_type="text/csv", description="every transfer, UTF-8 CSV")
+@blp.response(200, FILE, content_type="text/csv", description="every transfer, UTF-8 CSV",
+              headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def ledger_csv(args, cid):
     """Every transfer of the period as CSV, phone numbers masked (staff)."""
@@ -199,7 +201,8 @@ def ledger_csv(args, cid):
 @blp.route("/communities/<id:cid>/points/ledger.xlsx", methods=["GET"])
 @staff_only
 @blp.arguments(PeriodArgsSchema, location="query")
-@blp.response(200, FILE, content_type=XLSX, description="every transfer, one sheet")
+@blp.response(200, FILE, content_type=XLSX, description="every transfer, one sheet",
+              headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def ledger_xlsx(args, cid):
     """Every transfer of the period as an Excel workbook, phone numbers masked (staff)."""

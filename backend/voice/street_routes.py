@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from backend.auth.services import current_user
 from backend.common.api import refuses
 from backend.common.cells import xlsx_bytes
+from backend.common.replica import REPORT_HEADERS
 from backend.communities.access import checked_first, require_admin
 from backend.refusals import BAD_REQUEST, FORBIDDEN, NOT_FOUND, UNAUTHENTICATED
 from backend.voice import assessment, overview, street_settings
@@ -32,7 +33,7 @@ FILE = {"type": "string", "format": "binary"}
 @blp.route("/communities/<id:cid>/teams/evaluation", methods=["GET"])
 @checked_first(assessment.require_assessment_reader, "cid")
 @blp.arguments(AssessmentArgsSchema, location="query")
-@blp.response(200, TeamAssessmentPageSchema)
+@blp.response(200, TeamAssessmentPageSchema, headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def team_assessment(args, cid):
     """The yearly assessment of every team, ranked, with the metrics behind each score
@@ -43,7 +44,8 @@ def team_assessment(args, cid):
 @blp.route("/communities/<id:cid>/teams/evaluation.xlsx", methods=["GET"])
 @checked_first(assessment.require_assessment_reader, "cid")
 @blp.arguments(AssessmentExportArgsSchema, location="query")
-@blp.response(200, FILE, content_type=XLSX, description="the ranking, one sheet")
+@blp.response(200, FILE, content_type=XLSX, description="the ranking, one sheet",
+              headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, NOT_FOUND, UNAUTHENTICATED)
 def team_assessment_xlsx(args, cid):
     """The same ranking as an Excel workbook (staff of the community, or an admin)."""
@@ -75,7 +77,7 @@ def put_assessment_weights(data):
 @blp.route("/street/overview", methods=["GET"])
 @checked_first(require_admin)
 @blp.arguments(OverviewArgsSchema, location="query")
-@blp.response(200, OverviewPageSchema)
+@blp.response(200, OverviewPageSchema, headers=REPORT_HEADERS)
 @refuses(FORBIDDEN, UNAUTHENTICATED)
 def street_overview(args):
     """One row per community over the period: residents, volunteers, activities, hours,
