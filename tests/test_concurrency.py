@@ -84,3 +84,43 @@ def test_one_resident_tapping_many_times_gets_one_signup(app, make, world, serve
     assert len({r.json()["id"] for r in taps}) == 1
     activity, rows = counts(app, aid)
     assert len(rows) == 1 and activity.confirmed_count == 1
+
+
+def test_a_rush_with_cancellations_keeps_the_line_first_come_first_served(app, make, world,
+                                                                         served, crowd):
+    # Seats full, then at once: the crowd signs up while some seat holders and some of the
+    # first waitlisters give up their places.
+    seated, rush = crowd[:SEATS], crowd[SEATS:]
+    early = [make.resident(world.a, f"早候补{i}") for i in range(8)]
+    aid = make.activity(world.team_a, capacity=SEATS)
+    for person in seated + early:
+        make.call("POST", f"/api/v1/activities/{aid}/signups", person)
+    leaving = seated[:6] + early[:3]
+    calls = ([post(f"{served}/activities/{aid}/signups", p) for p in rush]
+             + [post(f"{served}/activities/{aid}/signups/me", p, "DELETE") for p in leaving])
+    responses = all_at_once(calls)
+    assert Counter(r.status_code for r in responses) == {201: len(rush), 200: len(leaving)}
+
+    activity, rows = counts(app, aid)
+    active = [r for r in rows if r.status in (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED)]
+    confirmed = [r for r in active if r.status == SignupStatus.CONFIRMED]
+    waiting = [r for r in active if r.status == SignupStatus.WAITLISTED]
+    # Never over, and never a free seat while someone waits.
+    assert activity.confirmed_count == len(confirmed) == SEATS
+    assert activity.waitlist_count == len(waiting) == len(active) - SEATS
+    # Everyone who reached a seat from the line stood before everyone still in it.
+    promoted = [r for r in confirmed if r.waitlist_seq is not None]
+    assert len(promoted) == 6  # one for each seat given up
+    assert max(r.waitlist_seq for r in promoted) < min(r.waitlist_seq for r in waiting)
+    # The early waitlisters who stayed were ahead of the whole rush.
+    stayed = {p.id for p in early[3:]}
+    assert stayed <= {r.user_id for r in promoted}
+    assert len({r.waitlist_seq for r in rows if r.waitlist_seq is not None}) == len(
+        [r for r in rows if r.waitlist_seq is not None])
+    with app.app_context():
+        told = [n.user_id for n in
+                db.session.query(Notification).filter_by(template_key="waitlist_promoted")]
+    # Told once each: the promoted, and early waitlisters promoted before their cancel ran.
+    assert len(told) == len(set(told))
+    assert {r.user_id for r in promoted} <= set(told) <= (
+        {r.user_id for r in promoted} | {p.id for p in early[:3]})

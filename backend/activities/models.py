@@ -3,8 +3,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from backend.common.clock import UTCDateTime, now
 from backend.communities.models import Team, _enum
@@ -36,7 +46,6 @@ class Activity(db.Model):
         # The capacity rule lives in the database too: no code path can overbook.
         CheckConstraint("confirmed_count >= 0 AND confirmed_count <= capacity",
                         name="confirmed_within_capacity"),
-        CheckConstraint("waitlist_count >= 0", name="waitlist_count_not_negative"),
         Index("ix_activities_community_starts", "community_id", "starts_at"),
     )
 
@@ -59,10 +68,10 @@ class Activity(db.Model):
     self_checkin_allowed: Mapped[bool] = mapped_column(default=False)
     status: Mapped[ActivityStatus] = mapped_column(
         _enum(ActivityStatus, "activity_status"), default=ActivityStatus.DRAFT)
-    # Counters kept under the activity's row lock; they make listing cheap.
+    # Seats taken, kept by a conditional UPDATE under the row's lock (waitlist.take_seat);
+    # ``waitlist_count`` below is counted instead, so that joining the waitlist writes nothing
+    # here and the waitlisters of a rush never queue behind the seat lock.
     confirmed_count: Mapped[int] = mapped_column(default=0)
-    waitlist_count: Mapped[int] = mapped_column(default=0)
-    next_waitlist_seq: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -112,7 +121,7 @@ class Activity(db.Model):
             raise ACTIVITY_ENDED.saying("活动已结束，不能取消")
         self.status = ActivityStatus.CANCELLED
         self.cancelled_at = now()
-        self.confirmed_count = self.waitlist_count = 0
+        self.confirmed_count = 0
 
 
 class Signup(db.Model):
@@ -161,3 +170,23 @@ class Signup(db.Model):
 
     def mark_no_show(self) -> None:
         self.status = SignupStatus.NO_SHOW
+
+
+# Residents waiting for a seat, counted through ix_signups_activity_status.
+Activity.waitlist_count = column_property(
+    select(func.count(Signup.id))
+    .where(Signup.activity_id == Activity.id, Signup.status == SignupStatus.WAITLISTED)
+    .correlate_except(Signup).scalar_subquery())
+
+
+
+class WaitlistLine(db.Model):
+    """An activity's waitlist numbering: the last place given, on a row of its own so that
+    numbering the line never waits on the seat count's lock. Taken as a sign-up's last
+    statement, so places are given in the order their sign-ups commit: a resident's place
+    counted at the answer is exact, and a rolled-back sign-up leaves no gap."""
+
+    __tablename__ = "waitlist_lines"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), primary_key=True)
+    last_seq: Mapped[int]

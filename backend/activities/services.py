@@ -124,6 +124,16 @@ def lock_activity(activity_id: int) -> Activity:
     return activity
 
 
+def hold_activity(activity_id: int) -> Activity:
+    """The activity, refreshed, under a KEY SHARE lock (PostgreSQL): sign-ups hold it all at
+    once and still take seats (``waitlist.take_seat``), while a cancellation or edit, which
+    locks ``FOR UPDATE`` and promotes from the waitlist, waits for those in flight."""
+    activity = lock(Activity, activity_id, key_share=True)
+    if activity is None:
+        raise NOT_FOUND.saying("找不到该活动")
+    return activity
+
+
 def publish_activity(actor: User, activity_id: int) -> Activity:
     # Reminders are booked only once the publication has committed.
     with unit_of_work():

@@ -2,8 +2,10 @@
 
 Every use case locks the resident's row first and the activity's row second, always in
 that order, so that concurrent sign-ups neither overbook nor deadlock: the resident lock
-serialises one person's requests (repeat taps, overlapping activities), the activity
-lock serialises the seats.
+serialises one person's requests (repeat taps, overlapping activities). On the activity,
+sign-ups share a KEY SHARE lock and count seats with one conditional UPDATE; a
+cancellation takes FOR UPDATE, so it waits for the sign-ups in flight (the line is
+complete when it promotes) and new ones wait for it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ from backend.activities.noshows import suspended_until, sweep_no_shows
 from backend.activities.services import (
     get_managed_activity,
     get_visible_activity,
+    hold_activity,
     lock_activity,
 )
-from backend.activities.waitlist import fill_free_seats, give_seat, overlapping_confirmed
+from backend.activities.waitlist import (
+    fill_free_seats,
+    give_seat,
+    next_waitlist_seq,
+    overlapping_confirmed,
+)
 from backend.auth.models import User
 from backend.common.clock import LOCAL_TZ, now
 from backend.common.transactions import lock_where, transactional, unit_of_work
@@ -42,9 +50,10 @@ from backend.refusals import (
 def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
     """Take a seat or a waitlist place; returns (signup, created).
 
-    Everything about the resident is judged under the resident's lock first; the
-    activity's lock, which every sign-up for this activity queues on, is held only for
-    counting the seat and writing the row.
+    Everything about the resident is judged under the resident's lock first. The activity
+    is then held under a shared lock (``hold_activity``) that every sign-up holds at once:
+    those who take a seat queue only on the seat count's UPDATE, and those who join the
+    waitlist write nothing on the activity's row at all.
     """
     activity = get_visible_activity(user, activity_id)
     if not access.is_resident_of(user, activity.community_id):
@@ -55,16 +64,14 @@ def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
         return existing, False
     _check_signup_open(activity)
     _check_resident_may_sign_up(user, activity)
-    activity = lock_activity(activity_id)
+    activity = hold_activity(activity_id)
     _check_signup_open(activity)  # it may have been cancelled while we waited
     signup = Signup(activity_id=activity.id, user_id=user.id)
-    db.session.add(signup)
-    if activity.has_seat:
-        give_seat(activity, signup, "signup_confirmed", f"您已成功报名「{activity.title}」")
-    else:
-        signup.put_on_waitlist(activity.next_waitlist_seq)
-        activity.next_waitlist_seq += 1
-        activity.waitlist_count += 1
+    if not (activity.has_seat and give_seat(activity, signup, "signup_confirmed",
+                                            f"您已成功报名「{activity.title}」")):
+        # Full while we hold the activity: no seat can free before we stand in line.
+        signup.put_on_waitlist(next_waitlist_seq(activity.id))
+        db.session.add(signup)
     return signup, True
 
 
@@ -109,8 +116,6 @@ def cancel_signup(user: User, activity_id: int) -> Signup:
     if was_confirmed:
         activity.confirmed_count -= 1
         fill_free_seats(activity)
-    else:
-        activity.waitlist_count -= 1
     return signup
 
 

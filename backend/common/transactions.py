@@ -69,11 +69,17 @@ def transactional(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def lock(model: type[M], ident: Any, *, skip_locked: bool = False) -> M | None:
-    """Load ``model`` row ``ident`` under a row lock, refreshed from the database."""
+def lock(model: type[M], ident: Any, *, skip_locked: bool = False,
+         key_share: bool = False) -> M | None:
+    """Load ``model`` row ``ident`` under a row lock, refreshed from the database.
+
+    ``key_share`` takes PostgreSQL's weakest lock (``FOR KEY SHARE``, the one a foreign key
+    takes): many holders at once, and plain updates of the row go on beside them, but a
+    ``FOR UPDATE`` waits until they all commit.
+    """
     pk = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
     query = (select(model).where(pk == ident)
-             .with_for_update(skip_locked=skip_locked)
+             .with_for_update(skip_locked=skip_locked, read=key_share, key_share=key_share)
              .execution_options(populate_existing=True))
     return db.session.scalar(query)
 
