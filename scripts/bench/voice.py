@@ -78,10 +78,10 @@ JOIN bench_people p ON p.g = (t.community_id - 1) * :residents + (t.n - 1) * 15 
     ("activities", """
 INSERT INTO activities (team_id, community_id, title, description, location, starts_at,
     ends_at, capacity, walk_ins_allowed, self_checkin_allowed, status, confirmed_count,
-    waitlist_count, next_waitlist_seq, created_by, created_at)
+    created_by, created_at)
 SELECT t.id, t.community_id, '活动' || a, '', '', s.starts, s.starts + interval '2 hours',
        100, false, false, CASE WHEN a % 50 = 49 THEN 'cancelled' ELSE 'published' END,
-       0, 0, 1, 1, now()
+       0, 1, now()
 FROM generate_series(0, :activities - 1) AS a
 CROSS JOIN LATERAL (SELECT timestamp '2024-12-31 16:00' + (a % 364) * interval '1 day'
                            + (a % 10) * interval '1 hour' AS starts) s
