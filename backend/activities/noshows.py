@@ -1,15 +1,16 @@
 """No-shows (SPEC §4): confirmed but never checked in when the activity ended.
 
-Marking is a sweep that is safe to run any number of times, from anywhere: lazily before a
-sign-up is judged (so suspension never depends on a worker having run), when a leader
-lists an ended activity, and from ``flask --app backend mark-no-shows``.
+Marking is a sweep that is safe to run any number of times, from anywhere: when a leader
+lists an ended activity, on a schedule, and from ``flask --app backend mark-no-shows``. A
+sign-up's suspension check counts the no-shows no sweep has marked yet as well, so that it
+never depends on a worker having run and writes nothing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
 from backend.common.clock import now
@@ -18,6 +19,12 @@ from backend.extensions import db
 
 # The longest window + suspension the settings allow (3650 + 3650 days).
 MAX_LOOKBACK = timedelta(days=7300)
+
+
+def _unmarked_no_show() -> ColumnElement[bool]:
+    """A sign-up the sweep would mark (joined to its activity)."""
+    return and_(Signup.status == SignupStatus.CONFIRMED, Signup.checked_in_at.is_(None),
+                Activity.ends_at <= now(), Activity.status == ActivityStatus.PUBLISHED)
 
 
 def sweep_no_shows(user_id: int | None = None, activity_id: int | None = None) -> int:
@@ -44,10 +51,11 @@ def suspended_until(user_id: int, community_id: int) -> datetime | None:
     other suspend sign-ups for ``suspension_days`` after the last of them.
     """
     # Most residents have no no-show at all: find that out before loading the settings.
+    # The ones no sweep has marked yet count too, so that a suspension never waits for one.
     ends = list(db.session.scalars(
         select(Activity.ends_at).join(Signup, Signup.activity_id == Activity.id)
-        .where(Signup.user_id == user_id, Signup.status == SignupStatus.NO_SHOW,
-               Activity.ends_at >= now() - MAX_LOOKBACK)
+        .where(Signup.user_id == user_id, Activity.ends_at >= now() - MAX_LOOKBACK,
+               or_(Signup.status == SignupStatus.NO_SHOW, _unmarked_no_show()))
         .order_by(Activity.ends_at)))
     if not ends:
         return None

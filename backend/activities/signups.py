@@ -30,9 +30,8 @@ from backend.activities.waitlist import (
 )
 from backend.auth.models import User
 from backend.common.clock import LOCAL_TZ, now
-from backend.common.transactions import lock_where, transactional, unit_of_work
+from backend.common.transactions import transactional, unit_of_work
 from backend.communities import access
-from backend.communities.models import Resident
 from backend.extensions import db
 from backend.refusals import (
     ACTIVITY_NOT_PUBLISHED,
@@ -55,10 +54,10 @@ def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
     those who take a seat queue only on the seat count's UPDATE, and those who join the
     waitlist write nothing on the activity's row at all.
     """
+    access.lock_residency(user)  # first: the activity's lock is always taken second
     activity = get_visible_activity(user, activity_id)
     if not access.is_resident_of(user, activity.community_id):
         raise FORBIDDEN.saying("仅本社区居民可以报名")
-    _lock_resident(user)
     existing = active_signup(activity.id, user.id)
     if existing is not None:
         return existing, False
@@ -86,7 +85,6 @@ def _check_signup_open(activity: Activity) -> None:
 
 
 def _check_resident_may_sign_up(user: User, activity: Activity) -> None:
-    sweep_no_shows(user_id=user.id)
     until = suspended_until(user.id, activity.community_id)
     if until is not None:
         raise SIGNUP_SUSPENDED(
@@ -101,8 +99,8 @@ def _check_resident_may_sign_up(user: User, activity: Activity) -> None:
 @transactional
 def cancel_signup(user: User, activity_id: int) -> Signup:
     """Give up a seat (the first waitlisted resident takes it) or a waitlist place."""
+    access.lock_residency(user)
     get_visible_activity(user, activity_id)
-    _lock_resident(user)
     activity = lock_activity(activity_id)
     signup = active_signup(activity.id, user.id)
     if signup is None:
@@ -123,10 +121,6 @@ def active_signup(activity_id: int, user_id: int) -> Signup | None:
     return db.session.scalar(select(Signup).where(
         Signup.activity_id == activity_id, Signup.user_id == user_id,
         Signup.status.in_((SignupStatus.CONFIRMED, SignupStatus.WAITLISTED))))
-
-
-def _lock_resident(user: User) -> None:
-    lock_where(select(Resident.id).where(Resident.user_id == user.id))
 
 
 def waitlist_position(signup: Signup) -> int | None:

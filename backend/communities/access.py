@@ -53,6 +53,16 @@ def residency(user: User) -> Resident | None:
         select(Resident).where(Resident.user_id == user.id)))
 
 
+def lock_residency(user: User) -> Resident | None:
+    """The user's residency under its row lock (one person's requests one at a time),
+    which also answers ``residency`` for the rest of the request."""
+    cache = g.setdefault("linli_access", {})
+    cache[("resident", user.id)] = resident = db.session.scalar(
+        select(Resident).where(Resident.user_id == user.id)
+        .with_for_update().execution_options(populate_existing=True))
+    return resident
+
+
 def forget(user: User) -> None:
     """Drop cached roles after a change made in this request."""
     cache = g.get("linli_access", {})
