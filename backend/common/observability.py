@@ -105,6 +105,7 @@ class JsonFormatter(logging.Formatter):
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
@@ -296,9 +297,9 @@ class _ScrapeCollector:
         for gauge in self.gauges:
             try:
                 values = gauge.read()
-            except Exception:  # the source is down: say so, keep the rest of the scrape
-                logging.getLogger(__name__).warning("metrics: %s not read", gauge.name,
-                                                    exc_info=True)
+            except Exception as error:  # the source is down: say so, keep the rest
+                logging.getLogger(__name__).warning("metrics: %s not read: %s", gauge.name,
+                                                    error)
                 up.add_metric([gauge.name], 0)
                 continue
             up.add_metric([gauge.name], 1)
