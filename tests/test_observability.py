@@ -219,7 +219,8 @@ def test_the_request_id_reaches_the_workers_log_for_the_notice(app, make, world,
 
     def job_lines() -> list[dict]:
         return [line for line in json_lines(worker.output())
-                if "send_notification" in line.get("message", "")]
+                if line.get("logger", "").startswith("backend.")
+                and "send_notification" in line.get("message", "")]
 
     lines = wait_until(job_lines, what="the worker's line for the job")
     assert {line["request_id"] for line in lines} == {"signup-req-42"}
