@@ -4,7 +4,8 @@ Each worker is its own process, so the request metrics (``backend/common/observa
 are kept in ``prometheus_client``'s multi-process files and summed at every scrape of
 ``/metrics``, whichever worker answers. ``PROMETHEUS_MULTIPROC_DIR`` must be set before
 ``prometheus_client`` is first imported, hence here, in the master, before any worker
-starts; give it a directory of its own (it is emptied of metric files at every start).
+starts. Give it a directory of its own (it is emptied of metric files at every start);
+unset, each gunicorn master makes a private one and removes it when it exits.
 Command-line options (``-b``, ``-w``) override the defaults below.
 """
 
@@ -12,11 +13,15 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import tempfile
 
 # Before prometheus_client is imported: it picks its storage when it is first imported.
-MULTIPROC_DIR = os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "linli-prometheus"))
+# Private by default, so two gunicorns on one machine never count into each other's files.
+OWN_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if OWN_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="linli-prometheus-")
+MULTIPROC_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 from prometheus_client import multiprocess  # noqa: E402 (needs the directory set above)
 
@@ -39,3 +44,8 @@ def on_starting(server) -> None:  # noqa: ANN001 (gunicorn's Arbiter)
 def child_exit(server, worker) -> None:  # noqa: ANN001 (gunicorn's Arbiter and Worker)
     """A worker that exits leaves its counters (they still count) but not its live gauges."""
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:  # noqa: ANN001 (gunicorn's Arbiter)
+    if OWN_DIR:
+        shutil.rmtree(MULTIPROC_DIR, ignore_errors=True)
