@@ -122,9 +122,6 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is now (gunicorn and pytest replace it)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property
     def stream(self) -> Any:
         return sys.stderr
@@ -276,7 +273,6 @@ def readiness() -> tuple[bool, dict[str, dict[str, Any]]]:
 def readyz() -> tuple[dict[str, Any], int]:
     """200 when every check passes, 503 with the same body when one fails."""
     ready, checks = readiness()
-    db.session.remove()  # a failed check may have left the session unusable
     return {"status": "ready" if ready else "unavailable", "checks": checks}, (
         200 if ready else 503)
 
