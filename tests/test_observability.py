@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -254,3 +255,29 @@ def test_metrics_sum_across_two_gunicorn_workers(app, redis_url, mock_wx, tmp_pa
                                "healthz") for _ in range(4)]  # whichever worker answers
     assert {count - requests_to(before, "healthz") for count in counted} == {sent}
     assert os.listdir(tmp_path / "prometheus")  # the workers' metric files
+
+
+def test_readyz_answers_on_time_when_a_registered_check_hangs(database_url, redis_url,
+                                                             mock_wx):
+    from backend.common import observability
+
+    slow = make_app(database_url, redis_url, mock_wx, READYZ_TIMEOUT_S=0.5)
+    release = threading.Event()
+    observability.register_ready_check(slow, "replica", lambda: release.wait(10))
+    started = time.monotonic()
+    response = slow.test_client().get("/readyz")
+    release.set()
+    assert time.monotonic() - started < 3
+    assert response.status_code == 503
+    assert response.json["checks"]["replica"] == {
+        "ok": False, "error": "timed out after 0.5 s", "duration_ms": 500.0}
+    assert response.json["checks"]["database"]["ok"] and response.json["checks"]["redis"]["ok"]
+
+
+def test_the_readyz_timeout_setting_is_checked():
+    from backend.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="LINLI_READYZ_TIMEOUT_S"):
+        load_settings({"LINLI_ENV": "test", "READYZ_TIMEOUT_S": 0})
+    with pytest.raises(ConfigError, match="LINLI_LOG_FORMAT"):
+        load_settings({"LINLI_ENV": "test", "LOG_FORMAT": "xml"})
