@@ -211,7 +211,7 @@ def _start() -> None:
 
 def _finish(response: Response) -> Response:
     started = g.get("linli_started")
-    if started is None:  # a request another app's hook answered first: nothing to say
+    if started is None:  # _start never ran (a hook before it answered): nothing to time
         return response
     duration = time.perf_counter() - started
     endpoint = request.endpoint or "unmatched"  # unknown paths share one label
