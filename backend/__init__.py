@@ -21,10 +21,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
-    from backend import cli, database, errors
-    from backend.auth.services import require_login_for_api, verified_user_id
+    from backend import cli, database, errors, jobs, schedule
+    from backend.auth.services import known_user_id, require_login_for_api, verified_user_id
     from backend.checkin.checks import service_transfers_check
-    from backend.common import bodies, idempotency, replica
+    from backend.common import bodies, idempotency, observability, replica
     from backend.common.converters import (
         IdConverter,
         MonthConverter,
@@ -37,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from backend.communities.services import on_join
     from backend.extensions import api, db, migrate
     from backend.gifts.checks import redeem_transfers_check
+    from backend.notify.outbox import counts_by_status
     from backend.notify.tasks import install_relay
     from backend.parking.checks import duty_transfers_check
     from backend.points.ledger import open_resident_account
@@ -60,6 +61,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     _register_blueprints(api)
     errors.register_error_handlers(app)
+    # First of the request hooks: a request another hook refuses is still timed and logged.
+    observability.init_app(app, user_id=known_user_id)
+    _register_gauges(app, observability, counts_by_status, jobs, schedule)
     app.before_request(require_login_for_api)
     access.register(app)  # another community's team: 404 before its arguments are read
     bodies.register(app)  # after the login check (no token: 401 whatever the body)
@@ -111,6 +115,25 @@ def _register_blueprints(api) -> None:
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     from backend.voice.street_routes import blp as street  # the street's view (SPEC §9a)
     api.register_blueprint(street, url_prefix="/api/v1")
+
+
+def _register_gauges(app: Flask, observability, outbox_counts, jobs, schedule) -> None:
+    """The scrape-time gauges the domains and the jobs layer add (docs/operations.md,
+    "Watching it"). The replica's lag and readiness register here too, once
+    backend/common/replica.py offers them (register_gauge / register_ready_check)."""
+    observability.register_gauge(
+        app, "linli_outbox_notifications", "Outbox rows per status (pending, sending, failed)",
+        ["status"], outbox_counts)
+    observability.register_gauge(
+        app, "linli_rq_queue_depth", "Jobs waiting in each RQ queue", ["queue"],
+        jobs.queue_depths)
+    observability.register_gauge(
+        app, "linli_periodic_last_success_timestamp_seconds",
+        "Unix time each periodic job (backend/schedule.py) last succeeded", ["job"],
+        jobs.periodic_successes)
+    observability.register_gauge(
+        app, "linli_periodic_interval_seconds", "How often each periodic job is due", ["job"],
+        lambda: schedule.intervals(app))
 
 
 def _migrations_dir() -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "test", "production")
+LOG_FORMATS = ("json", "text")
 DEV_SECRET_KEY = "dev-only-linli-secret-key"
 # What the WeChat platform base is in development: the mock (miniprogram_mock.wx_server).
 MOCK_WECHAT_API_BASE = "http://127.0.0.1:8001"
@@ -135,6 +136,12 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # How many proxies (nginx, a load balancer) sit in front of gunicorn: each adds
         # itself to X-Forwarded-For, and the rate limits count the address before them.
         "PROXY_COUNT": _int("LINLI_PROXY_COUNT", 0),
+        # Logs on stderr: one JSON object per line for a log shipper, or text for a person.
+        "LOG_FORMAT": _env("LINLI_LOG_FORMAT", "json" if env == "production" else "text"),
+        # Bearer token for GET /metrics; without it only an unproxied loopback caller scrapes.
+        "METRICS_TOKEN": _env("LINLI_METRICS_TOKEN"),
+        # GET /readyz answers within this: a check still running by then has failed.
+        "READYZ_TIMEOUT_S": _float("LINLI_READYZ_TIMEOUT_S", 2),
         "TEMPLATE_IDS": {
             key: _env(f"LINLI_TEMPLATE_{key.upper()}", default)
             for key, default in DEFAULT_TEMPLATE_IDS.items()
@@ -155,6 +162,10 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     _check_signing_key(settings["CHECKIN_SIGNING_KEY"])
     _check_scan_retention(settings)
     _check_replica(settings)
+    if not 0 < settings["READYZ_TIMEOUT_S"] <= 30:
+        raise ConfigError("LINLI_READYZ_TIMEOUT_S must be more than 0 and at most 30 seconds")
+    if settings["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(f"LINLI_LOG_FORMAT must be json or text, not {settings['LOG_FORMAT']!r}")
     return settings
 
 

@@ -92,9 +92,16 @@ def book_due(at: datetime | None = None,
             log.warning("schedule: Redis unavailable, next look tries again: %s", error)
             return booked
         if taken and jobs.enqueue(entry.job, priority=True, job_id=f"sweep-{entry.name}-{slot}",
-                                  result_ttl=0, failure_ttl=3600):
+                                  result_ttl=0, failure_ttl=3600,
+                                  meta={"periodic": entry.name}):
             booked.append(entry.name)
     return booked
+
+
+def intervals(app: Flask, schedule: tuple[Periodic, ...] = SCHEDULE
+              ) -> dict[tuple[str, ...], float]:
+    """Each periodic job's interval in seconds, by name (the metrics' alert threshold)."""
+    return {(entry.name,): float(app.config[entry.every]) for entry in schedule}
 
 
 def run_all(schedule: tuple[Periodic, ...] = SCHEDULE) -> dict[str, Any]:

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         demo = _flask(env, "seed-demo")
         started.append(Process("RQ worker", [*FLASK, "worker"], env=env).start())
         started.append(Process("API", [
-            sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{args.api_port}",
-            "backend:create_app()"], env=env, ready=http_ok(f"{api}/healthz")).start())
+            sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "-w", "2",
+            "-b", f"127.0.0.1:{args.api_port}"], env=env, ready=http_ok(f"{api}/healthz")).start())
         _print_summary(args, env, demo)
         if args.check:
             return _smoke_test(api, mock)

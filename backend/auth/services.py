@@ -158,11 +158,23 @@ def verified_user_id() -> int | None:
     return None if user_id_from_request() is None else current_user().id
 
 
+def known_user_id() -> int | None:
+    """Who the request's token names, as far as this request already checked (no query):
+    for the request log line."""
+    user = g.get("linli_user")
+    if user is not None:
+        return user.id
+    claims = g.get("linli_token")
+    return claims[0] if claims else None
+
+
 def is_admin(user: User) -> bool:
     return user.openid in current_app.config["BOOTSTRAP_ADMIN_OPENIDS"]
 
 
-PUBLIC_ENDPOINTS = frozenset({"auth.wechat_login", "healthz", "checkin.verify_certificate"})
+# /metrics checks its own token or the caller's address (common/observability.py).
+PUBLIC_ENDPOINTS = frozenset({"auth.wechat_login", "healthz", "readyz", "metrics",
+                              "checkin.verify_certificate"})
 # Views that check the token's version in their own query (the scan hot path's door query).
 TOKEN_CHECKED_BY_VIEW = frozenset({"checkin.scan", "checkin.scan_batch"})
 PUBLIC_PREFIXES = ("api-docs.", "mp.")  # the API docs; the mock mini-program's static pages

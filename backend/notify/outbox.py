@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import User
@@ -151,3 +151,19 @@ def remember_new_notice(session: Session, notification_id: int,
                         send_after: datetime | None) -> None:
     """Note a notice written in this session; the relay enqueues it after the commit."""
     session.info.setdefault(NEW_NOTICES, []).append((notification_id, send_after))
+
+
+# Statuses the metrics count: the work still to do and what needs a person. Sent and
+# inbox-only rows only grow; counting them would scan the table at every scrape.
+WATCHED_STATUSES = (NotificationStatus.PENDING, NotificationStatus.SENDING,
+                    NotificationStatus.FAILED)
+
+
+def counts_by_status() -> dict[tuple[str, ...], float]:
+    """Outbox rows per watched status (one grouped query on the outbox index)."""
+    rows = db.session.execute(
+        select(Notification.status, func.count()).where(
+            Notification.status.in_(WATCHED_STATUSES)).group_by(Notification.status))
+    counts = {(status.value,): 0.0 for status in WATCHED_STATUSES}
+    counts.update({(NotificationStatus(status).value,): float(n) for status, n in rows})
+    return counts
