@@ -179,7 +179,6 @@ Activity.waitlist_count = column_property(
     .correlate_except(Signup).scalar_subquery())
 
 
-
 class WaitlistLine(db.Model):
     """An activity's waitlist numbering: the last place given, on a row of its own so that
     numbering the line never waits on the seat count's lock. Taken as a sign-up's last

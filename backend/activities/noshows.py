@@ -21,22 +21,22 @@ from backend.extensions import db
 MAX_LOOKBACK = timedelta(days=7300)
 
 
-def _unmarked_no_show() -> ColumnElement[bool]:
-    """A sign-up the sweep would mark (joined to its activity)."""
-    return and_(Signup.status == SignupStatus.CONFIRMED, Signup.checked_in_at.is_(None),
-                Activity.ends_at <= now(), Activity.status == ActivityStatus.PUBLISHED)
+# What makes a no-show, used by the sweep and by the suspension check alike.
+def _ended() -> ColumnElement[bool]:
+    return and_(Activity.ends_at <= now(), Activity.status == ActivityStatus.PUBLISHED)
+
+
+def _unattended() -> ColumnElement[bool]:
+    return and_(Signup.status == SignupStatus.CONFIRMED, Signup.checked_in_at.is_(None))
 
 
 def sweep_no_shows(user_id: int | None = None, activity_id: int | None = None) -> int:
     """Mark ended, un-attended confirmed sign-ups as no-shows (flush only); returns count."""
-    ended = select(Activity.id).where(Activity.ends_at <= now(),
-                                      Activity.status == ActivityStatus.PUBLISHED)
+    ended = select(Activity.id).where(_ended())
     if activity_id is not None:
         ended = ended.where(Activity.id == activity_id)
     statement = (update(Signup)
-                 .where(Signup.status == SignupStatus.CONFIRMED,
-                        Signup.checked_in_at.is_(None),
-                        Signup.activity_id.in_(ended))
+                 .where(_unattended(), Signup.activity_id.in_(ended))
                  .values(status=SignupStatus.NO_SHOW)
                  .execution_options(synchronize_session=False))
     if user_id is not None:
@@ -55,7 +55,7 @@ def suspended_until(user_id: int, community_id: int) -> datetime | None:
     ends = list(db.session.scalars(
         select(Activity.ends_at).join(Signup, Signup.activity_id == Activity.id)
         .where(Signup.user_id == user_id, Activity.ends_at >= now() - MAX_LOOKBACK,
-               or_(Signup.status == SignupStatus.NO_SHOW, _unmarked_no_show()))
+               or_(Signup.status == SignupStatus.NO_SHOW, and_(_unattended(), _ended())))
         .order_by(Activity.ends_at)))
     if not ends:
         return None

@@ -8,7 +8,6 @@ so a seat that frees after they cancel the other one can still be theirs.
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.activities.models import (
@@ -18,6 +17,7 @@ from backend.activities.models import (
     SignupStatus,
     WaitlistLine,
 )
+from backend.common.transactions import upsert_insert
 from backend.extensions import db
 from backend.notify.services import notify
 
@@ -79,9 +79,7 @@ def take_seat(activity: Activity) -> bool:
 def next_waitlist_seq(activity_id: int) -> int:
     """The next place in the activity's line (see ``WaitlistLine``); the row stays locked
     until the caller commits, so call it last."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(WaitlistLine).values(activity_id=activity_id, last_seq=1)
+    statement = upsert_insert(WaitlistLine).values(activity_id=activity_id, last_seq=1)
     return db.session.scalar(
         statement.on_conflict_do_update(
             index_elements=[WaitlistLine.activity_id],

@@ -4,7 +4,6 @@ credits points, SPEC §6) and rejection, and no-shows as attendance rows."""
 from __future__ import annotations
 
 from sqlalchemy import Select, and_, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.activities.models import Activity, Signup, SignupStatus
 from backend.activities.noshows import sweep_no_shows
@@ -18,7 +17,13 @@ from backend.checkin.models import Attendance, AttendanceCorrection, AttendanceS
 from backend.checkin.scans import early_allowance
 from backend.common.audit import audit
 from backend.common.clock import now
-from backend.common.transactions import lock, lock_where, transactional, unit_of_work
+from backend.common.transactions import (
+    lock,
+    lock_where,
+    transactional,
+    unit_of_work,
+    upsert_insert,
+)
 from backend.communities import access
 from backend.communities.models import Community
 from backend.communities.services import attach_display_names
@@ -220,7 +225,7 @@ def record_no_shows(activity_id: int | None = None) -> int:
                  walk_in=False, served_minutes=0, minutes=0, created_at=now())
             for a, c, u in db.session.execute(no_shows)]
     if rows:
-        db.session.execute(_insert().values(rows).on_conflict_do_nothing(
+        db.session.execute(upsert_insert(Attendance).values(rows).on_conflict_do_nothing(
             index_elements=["activity_id", "user_id"]))
     # An exit scanned with no entry leaves an open row behind: it is a no-show too.
     db.session.execute(
@@ -233,11 +238,6 @@ def record_no_shows(activity_id: int | None = None) -> int:
         .values(status=AttendanceStatus.NO_SHOW)
         .execution_options(synchronize_session=False))
     return swept
-
-
-def _insert():
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Attendance)
 
 
 def _undo_no_show(activity: Activity, user_id: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import g, has_app_context
 from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.extensions import db
 
@@ -95,3 +96,10 @@ def lock_where(query: Select[Any], *, skip_locked: bool = False) -> list[Any]:
     query = (query.with_for_update(skip_locked=skip_locked)
              .execution_options(populate_existing=True))
     return list(db.session.scalars(query))
+
+
+def upsert_insert(target: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``target`` in the session's dialect, so it has ``on_conflict_do_…``
+    (PostgreSQL and SQLite spell upserts the same way)."""
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)

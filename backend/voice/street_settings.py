@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.auth.models import User
 from backend.common.audit import audit
 from backend.common.clock import UTCDateTime, now
-from backend.common.transactions import lock, transactional
+from backend.common.transactions import lock, transactional, upsert_insert
 from backend.communities.access import require_admin
 from backend.communities.models import Community
 from backend.errors import ValidationFailed
@@ -90,9 +89,7 @@ def _locked_row() -> StreetSettings:
     once: the second waits on the key, inserts nothing and then locks the first's row)."""
     row = lock(StreetSettings, SETTINGS_ID)
     if row is None:
-        dialect = db.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        db.session.execute(insert(StreetSettings).values(
+        db.session.execute(upsert_insert(StreetSettings).values(
             id=SETTINGS_ID, **{f"weight_{k}": v for k, v in DEFAULT_WEIGHTS.items()})
             .on_conflict_do_nothing(index_elements=["id"]))
         row = lock(StreetSettings, SETTINGS_ID)
