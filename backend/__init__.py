@@ -63,7 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register_error_handlers(app)
     # First of the request hooks: a request another hook refuses is still timed and logged.
     observability.init_app(app, user_id=known_user_id)
-    _register_gauges(app, observability, counts_by_status, jobs, schedule)
+    _register_gauges(app, observability, counts_by_status, jobs, schedule, replica)
     app.before_request(require_login_for_api)
     access.register(app)  # another community's team: 404 before its arguments are read
     bodies.register(app)  # after the login check (no token: 401 whatever the body)
@@ -117,10 +117,10 @@ def _register_blueprints(api) -> None:
     api.register_blueprint(street, url_prefix="/api/v1")
 
 
-def _register_gauges(app: Flask, observability, outbox_counts, jobs, schedule) -> None:
-    """The scrape-time gauges the domains and the jobs layer add (docs/operations.md,
-    "Watching it"). The replica's lag and readiness register here too, once
-    backend/common/replica.py offers them (register_gauge / register_ready_check)."""
+def _register_gauges(app: Flask, observability, outbox_counts, jobs, schedule,
+                     replica) -> None:
+    """The scrape-time gauges and readiness checks the domains, the jobs layer and the
+    replica add (docs/operations.md, "Watching it")."""
     observability.register_gauge(
         app, "linli_outbox_notifications", "Outbox rows per status (pending, sending, failed)",
         ["status"], outbox_counts)
@@ -134,6 +134,13 @@ def _register_gauges(app: Flask, observability, outbox_counts, jobs, schedule) -
     observability.register_gauge(
         app, "linli_periodic_interval_seconds", "How often each periodic job is due", ["job"],
         lambda: schedule.intervals(app))
+    if replica.EXTENSION in app.extensions:
+        observability.register_gauge(
+            app, "linli_replica_lag_seconds",
+            "How far the reports' replica is behind the primary, in seconds", [],
+            replica.lag_gauge)
+        # Not required: without the replica, reports read the primary and the node serves on.
+        observability.register_ready_check(app, "replica", replica.ready_check, required=False)
 
 
 def _migrations_dir() -> str:

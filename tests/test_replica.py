@@ -293,3 +293,58 @@ def test_the_openapi_description_names_the_report_headers(client):
         headers = paths[path]["get"]["responses"]["200"].get("headers", {})
         assert set(headers) == {"X-Linli-Read-From", "X-Linli-Replica-Lag",
                                 "X-Linli-Replica-Fallback"}, path
+
+
+def _replica_lag_samples(client) -> tuple[list[float], float]:
+    """The ``linli_replica_lag_seconds`` samples of a scrape and its source's up flag."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    lags, up = [], None
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == "linli_replica_lag_seconds":
+                lags.append(sample.value)
+            if (sample.name == "linli_scrape_source_up"
+                    and sample.labels.get("source") == "linli_replica_lag_seconds"):
+                up = sample.value
+    return lags, up
+
+
+@pytest.mark.postgres_only
+def test_readyz_and_metrics_watch_the_replica_without_taking_the_node_out(pair, reports):
+    _, replica = pair
+    client = reports.app.test_client()
+
+    healthy = client.get("/readyz")
+    assert healthy.status_code == 200 and healthy.json["status"] == "ready", healthy.json
+    assert healthy.json["checks"]["replica"]["ok"] is True
+    assert healthy.json["checks"]["replica"]["required"] is False
+    lags, up = _replica_lag_samples(client)
+    assert up == 1 and len(lags) == 1 and 0 <= lags[0] <= 30
+
+    with replica.connect() as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+    adjust(reports, 2)  # the standby replays nothing now: it falls behind
+    reports.app.config["REPLICA_MAX_LAG_S"] = 0.2
+    lagging = until(lambda: (r := client.get("/readyz")).json["status"] == "degraded" and r)
+    assert lagging, "a replica paused past the bound still looked ready"
+    assert lagging.status_code == 200  # reports fall back: the node still serves
+    assert lagging.json["checks"]["replica"]["ok"] is False
+    assert "replica_lagging" in lagging.json["checks"]["replica"]["error"]
+    assert all(lagging.json["checks"][name]["ok"] for name in ("database", "redis"))
+    lags, up = _replica_lag_samples(client)
+    assert up == 1 and lags[0] > 0.2
+
+    replica.pause()  # gone: the probe still answers 200, the gauge's source is down
+    stopped = client.get("/readyz")
+    assert stopped.status_code == 200 and stopped.json["status"] == "degraded"
+    assert stopped.json["checks"]["replica"]["ok"] is False
+    assert _replica_lag_samples(client) == ([], 0)
+
+    replica.start()
+    with replica.connect() as conn:
+        conn.execute("SELECT pg_wal_replay_resume()")
+    replica.wait_caught_up()
+    reports.app.config["REPLICA_MAX_LAG_S"] = 30
+    back = client.get("/readyz")
+    assert back.status_code == 200 and back.json["status"] == "ready", back.json

@@ -165,6 +165,7 @@ class ScrapeGauge:
 class _State:
     user_id: Callable[[], int | None]
     ready_checks: dict[str, Callable[[], None]]
+    optional_checks: set[str]
     gauges: list[ScrapeGauge]
     heads: frozenset[str] | None = None
 
@@ -173,9 +174,18 @@ def _state(app: Flask | None = None) -> _State:
     return (app or current_app).extensions[_EXTENSION]
 
 
-def register_ready_check(app: Flask, name: str, check: Callable[[], None]) -> None:
-    """``check()`` returns when ``name`` is ready and raises when not (its message shows)."""
-    _state(app).ready_checks[name] = check
+def register_ready_check(app: Flask, name: str, check: Callable[[], None], *,
+                         required: bool = True) -> None:
+    """``check()`` returns when ``name`` is ready and raises when not (its message shows).
+    A check that is not ``required`` names something the node can serve without (the
+    replica: reports fall back to the primary): its failure shows as ``degraded`` and the
+    probe still answers 200, so a load balancer keeps every node in."""
+    state = _state(app)
+    state.ready_checks[name] = check
+    if required:
+        state.optional_checks.discard(name)
+    else:
+        state.optional_checks.add(name)
 
 
 def register_gauge(app: Flask, name: str, documentation: str, labels: Iterable[str],
@@ -192,7 +202,8 @@ def register_gauge(app: Flask, name: str, documentation: str, labels: Iterable[s
 def init_app(app: Flask, user_id: Callable[[], int | None]) -> None:
     """Request id, timing, the request log line and metrics, ``/readyz`` and ``/metrics``.
     Call before any other request hook, so a request refused by one is still counted."""
-    app.extensions[_EXTENSION] = _State(user_id=user_id, ready_checks={}, gauges=[])
+    app.extensions[_EXTENSION] = _State(user_id=user_id, ready_checks={}, optional_checks=set(),
+                                         gauges=[])
     configure_logging(app.config["LOG_FORMAT"])
     register_ready_check(app, "database", _database_ready)
     register_ready_check(app, "redis", _redis_ready)
@@ -269,8 +280,9 @@ def _timed(app: Flask, check: Callable[[], None]) -> dict[str, Any]:
     return result
 
 
-def readiness() -> tuple[bool, dict[str, dict[str, Any]]]:
-    """Every registered check, side by side, each timed; whether all passed. A check still
+def readiness() -> tuple[str, dict[str, dict[str, Any]]]:
+    """Every registered check, side by side, each timed, and the verdict: ``ready``,
+    ``degraded`` (only checks that are not required failed) or ``unavailable``. A check still
     running after ``LINLI_READYZ_TIMEOUT_S`` (a database that accepts but never answers)
     fails as timed out, and the probe answers anyway; its thread ends with its socket."""
     app = current_app._get_current_object()
@@ -286,14 +298,20 @@ def readiness() -> tuple[bool, dict[str, dict[str, Any]]]:
                {"ok": False, "error": f"timed out after {timeout:g} s",
                 "duration_ms": round(timeout * 1000, 2)}
                for name, future in futures.items()}
-    return all(r["ok"] for r in results.values()), results
+    failed = {name for name, result in results.items() if not result["ok"]}
+    for name in checks:
+        if name in _state().optional_checks:
+            results[name]["required"] = False
+    if failed - _state().optional_checks:
+        return "unavailable", results
+    return ("degraded" if failed else "ready"), results
 
 
 def readyz() -> tuple[dict[str, Any], int]:
-    """200 when every check passes, 503 with the same body when one fails."""
-    ready, checks = readiness()
-    return {"status": "ready" if ready else "unavailable", "checks": checks}, (
-        200 if ready else 503)
+    """200 when every required check passes (``ready``, or ``degraded`` when an optional
+    one failed), 503 with the same body when a required one fails."""
+    status, checks = readiness()
+    return {"status": status, "checks": checks}, (503 if status == "unavailable" else 200)
 
 
 # --- /metrics -----------------------------------------------------------------------------

@@ -211,21 +211,13 @@ def _open_snapshot() -> _Snapshot | None:
     engine = replica_engine()
     if engine is None or in_unit_of_work() or g.get(_ACTIVE) is not None:
         return None  # no replica; a write that must see its own rows; a report in a report
-    max_lag = float(current_app.config["REPLICA_MAX_LAG_S"])
-    try:
-        # Read first: a replica that has replayed this far holds every commit made so far.
-        with db.engine.connect() as primary:
-            primary_lsn = primary.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one()
-    except DBAPIError:
-        primary_lsn = None  # the primary is down: the report may still answer from the replica
+    primary_lsn = _primary_lsn()  # first: a replica that has replayed this far holds it all
     connection = None
     try:
         connection = engine.connect()
         connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         # The first query of the transaction: the report's snapshot is taken here.
-        in_recovery, replay_lsn, since_replay = connection.execute(_REPLICA_STATE).one()
-        caught_up = (primary_lsn is not None and replay_lsn is not None
-                     and _lsn(replay_lsn) >= _lsn(primary_lsn))
+        state = _replica_state(connection, primary_lsn)
     except DBAPIError as error:
         if connection is not None:
             connection.invalidate()
@@ -233,20 +225,65 @@ def _open_snapshot() -> _Snapshot | None:
         log.warning("replica unreachable, report reads the primary: %s", error.orig)
         _record(ServedBy("primary", None, "replica_unreachable"))
         return None
-    lag = _lag_s(caught_up, since_replay)
-    if not in_recovery:
-        reason = "not_a_replica"  # promoted or misconfigured: it may have diverged
-    elif lag is None or lag > max_lag:
-        reason = "replica_lagging"
-    else:
-        _record(ServedBy("replica", lag))
+    if state.fallback is None:
+        _record(ServedBy("replica", state.lag_s))
         snapshot = _Snapshot(connection)
         g.setdefault(_OPEN, []).append(snapshot)
         return snapshot
     connection.rollback()
     connection.close()
-    _record(ServedBy("primary", lag, reason))
+    _record(ServedBy("primary", state.lag_s, state.fallback))
     return None
+
+
+def _primary_lsn() -> Any:
+    try:
+        with db.engine.connect() as primary:
+            return primary.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one()
+    except DBAPIError:
+        return None  # the primary is down: a report may still answer from the replica
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    lag_s: float | None
+    fallback: str | None  # why a report would not read it: not_a_replica, replica_lagging
+
+
+def _replica_state(connection: Connection, primary_lsn: Any) -> ReplicaState:
+    in_recovery, replay_lsn, since_replay = connection.execute(_REPLICA_STATE).one()
+    caught_up = (primary_lsn is not None and replay_lsn is not None
+                 and _lsn(replay_lsn) >= _lsn(primary_lsn))
+    lag = _lag_s(caught_up, since_replay)
+    if not in_recovery:
+        return ReplicaState(lag, "not_a_replica")  # promoted or misconfigured: it may have diverged
+    if lag is None or lag > float(current_app.config["REPLICA_MAX_LAG_S"]):
+        return ReplicaState(lag, "replica_lagging")
+    return ReplicaState(lag, None)
+
+
+def measure() -> ReplicaState:
+    """The replica's lag now and whether reports would read it; raises ``DBAPIError``
+    when it does not answer. For ``/readyz`` and the lag gauge, outside any report."""
+    primary_lsn = _primary_lsn()
+    with replica_engine().connect() as connection:  # type: ignore[union-attr]
+        return _replica_state(connection, primary_lsn)
+
+
+def ready_check() -> None:
+    """``/readyz``'s replica check (optional: reports fall back to the primary)."""
+    state = measure()
+    if state.fallback is not None:
+        lag = "unknown" if state.lag_s is None else f"{state.lag_s:g} s"
+        raise RuntimeError(f"{state.fallback} (lag {lag})")
+
+
+def lag_gauge() -> dict[tuple[str, ...], float]:
+    """``linli_replica_lag_seconds``: no sample when the lag is unknown (a replica that has
+    replayed nothing yet); an unreachable replica raises, so the scrape says its source is
+    down."""
+    lag = measure().lag_s
+    return {} if lag is None else {(): lag}
 
 
 def _lsn(value: Any) -> int:
