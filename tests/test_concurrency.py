@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 import requests
+from sqlalchemy.orm import undefer
 
 from backend.activities.models import Activity, Signup, SignupStatus
 from backend.extensions import db
@@ -28,7 +29,8 @@ def post(url, person, method="POST"):
 
 def counts(app, activity_id):
     with app.app_context():
-        activity = db.session.get(Activity, activity_id)
+        activity = db.session.get(Activity, activity_id,
+                                  options=[undefer(Activity.waitlist_count)])
         rows = db.session.query(Signup).filter_by(activity_id=activity_id).all()
         return activity, rows
 

@@ -172,11 +172,13 @@ class Signup(db.Model):
         self.status = SignupStatus.NO_SHOW
 
 
-# Residents waiting for a seat, counted through ix_signups_activity_status.
+# Residents waiting for a seat, counted through ix_signups_activity_status. Deferred: only
+# the answers that show it count (listings undefer it), not a sign-up's own loads, which in
+# a rush would count a line growing to thousands on every tap.
 Activity.waitlist_count = column_property(
     select(func.count(Signup.id))
     .where(Signup.activity_id == Activity.id, Signup.status == SignupStatus.WAITLISTED)
-    .correlate_except(Signup).scalar_subquery())
+    .correlate_except(Signup).scalar_subquery(), deferred=True)
 
 
 class WaitlistLine(db.Model):

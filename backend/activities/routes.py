@@ -175,8 +175,9 @@ class ActivitySignups(MethodView):
     )
     def post(self, aid):
         """Sign up: a seat if one is left, otherwise a place on the FIFO waitlist."""
-        signup, created = signups.sign_up(current_user(), aid)
-        return _signup(signup), 201 if created else 200
+        signed = signups.sign_up(current_user(), aid)
+        return ({"id": signed.id, "status": signed.status,
+                 "waitlist_position": signed.waitlist_position}, 201 if signed.created else 200)
 
 
 @blp.route("/activities/<id:aid>/signups/me", methods=["DELETE"])

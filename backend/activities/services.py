@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import undefer
 
 from backend.activities.models import ACTIVE_SIGNUP, Activity, ActivityStatus, Signup
 from backend.activities.schemas import time_rule_errors
@@ -211,7 +212,8 @@ def _check_times(activity: Activity) -> None:
 def list_activities(viewer: User, community_id: int | None, status: ActivityStatus | None,
                     starts_from: datetime | None, starts_to: datetime | None) -> Select:
     """Activities the viewer may see, soonest first; drafts only for their managers."""
-    query = select(Activity).order_by(Activity.starts_at, Activity.id)
+    query = (select(Activity).options(undefer(Activity.waitlist_count))
+             .order_by(Activity.starts_at, Activity.id))
     community_id = community_id or _home_community(viewer)
     if community_id is not None:
         if not (is_admin(viewer) or access.can_see_community(viewer, community_id)

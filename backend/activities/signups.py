@@ -10,6 +10,7 @@ complete when it promotes) and new ones wait for it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
 from backend.activities.noshows import suspended_until, sweep_no_shows
 from backend.activities.services import (
+    can_view,
     get_managed_activity,
     get_visible_activity,
     hold_activity,
@@ -45,33 +47,51 @@ from backend.refusals import (
 )
 
 
-@transactional
-def sign_up(user: User, activity_id: int) -> tuple[Signup, bool]:
-    """Take a seat or a waitlist place; returns (signup, created).
+@dataclass(frozen=True)
+class SignedUp:
+    """A sign-up's answer, taken before its commit: the place it got is exact then (see
+    ``sign_up``), and nothing has to be read back afterwards."""
 
-    Everything about the resident is judged under the resident's lock first. The activity
-    is then held under a shared lock (``hold_activity``) that every sign-up holds at once:
-    those who take a seat queue only on the seat count's UPDATE, and those who join the
-    waitlist write nothing on the activity's row at all.
+    id: int
+    status: SignupStatus
+    waitlist_position: int | None
+    created: bool
+
+
+@transactional
+def sign_up(user: User, activity_id: int) -> SignedUp:
+    """Take a seat or a waitlist place.
+
+    The resident's row is locked first, then the activity is held under a shared lock
+    (``hold_activity``) that every sign-up holds at once: those who take a seat queue only
+    on the seat count's UPDATE, and those who join the waitlist write nothing on the
+    activity's row at all. A waitlister's place is numbered last, under the line's row
+    lock: everyone before it has committed, and no promotion or cancellation (they lock the
+    activity ``FOR UPDATE``) can move while we hold it, so its position is counted here.
     """
     access.lock_residency(user)  # first: the activity's lock is always taken second
-    activity = get_visible_activity(user, activity_id)
+    activity = hold_activity(activity_id)
+    if not can_view(user, activity):
+        raise NOT_FOUND.saying("找不到该活动")
     if not access.is_resident_of(user, activity.community_id):
         raise FORBIDDEN.saying("仅本社区居民可以报名")
     existing = active_signup(activity.id, user.id)
     if existing is not None:
-        return existing, False
+        return _answer(existing, created=False)
     _check_signup_open(activity)
     _check_resident_may_sign_up(user, activity)
-    activity = hold_activity(activity_id)
-    _check_signup_open(activity)  # it may have been cancelled while we waited
     signup = Signup(activity_id=activity.id, user_id=user.id)
     if not (activity.has_seat and give_seat(activity, signup, "signup_confirmed",
                                             f"您已成功报名「{activity.title}」")):
         # Full while we hold the activity: no seat can free before we stand in line.
         signup.put_on_waitlist(next_waitlist_seq(activity.id))
         db.session.add(signup)
-    return signup, True
+        db.session.flush()
+    return _answer(signup, created=True)
+
+
+def _answer(signup: Signup, created: bool) -> SignedUp:
+    return SignedUp(signup.id, signup.status, waitlist_position(signup), created)
 
 
 def _check_signup_open(activity: Activity) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flask import current_app, g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 
 from backend.auth.models import User
 from backend.common import ratelimit
@@ -163,7 +163,9 @@ def known_user_id() -> int | None:
     for the request log line."""
     user = g.get("linli_user")
     if user is not None:
-        return user.id
+        # From the identity map's key: ``user.id`` would reload a user the request's
+        # commit expired, one query per write just for the log line.
+        return inspect(user).identity[0]
     claims = g.get("linli_token")
     return claims[0] if claims else None
 
