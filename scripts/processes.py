@@ -41,9 +41,11 @@ __all__ = [
     "free_port",
     "http_ok",
     "install_signal_handlers",
+    "is_alive",
     "log_line",
     "port_open",
     "run",
+    "start_time",
     "stop_all",
     "tail",
     "wait_until",
@@ -191,6 +193,18 @@ def descendants(pid: int) -> dict[int, int]:
 def _alive(pid: int, started: int) -> bool:
     found = _stat(pid)
     return found is not None and found[0] != "Z" and found[3] == started
+
+
+def start_time(pid: int | None) -> int | None:
+    """When ``pid`` started (clock ticks since boot), to know it again later; None if gone."""
+    found = _stat(pid) if pid is not None else None
+    return found[3] if found is not None else None
+
+
+def is_alive(pid: int | None, started: int | None) -> bool:
+    """``pid`` is still the process that started at ``started`` (not a zombie, not a
+    reused PID)."""
+    return pid is not None and started is not None and _alive(pid, started)
 
 
 # --- registry, for stop-all on exit and signals ------------------------------------------------

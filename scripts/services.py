@@ -46,6 +46,7 @@ from scripts.processes import (
 )
 
 __all__ = [
+    "NginxServer",
     "PostgresReplica",
     "PostgresServer",
     "RedisServer",
@@ -251,6 +252,7 @@ class PostgresServer(_Server):
         }
         self.settings.update(settings or {})
         self.bindir: Path | None = None
+        self._keep_port = False  # a pause() keeps it for resume()
 
     @property
     def datadir(self) -> Path | None:
@@ -326,7 +328,7 @@ class PostgresServer(_Server):
     def _spawn_and_wait(self) -> None:
         """Start the postmaster on the data directory and wait until it accepts clients."""
         # A port kept on purpose (a restart that clients must find again) is never changed.
-        keep = self._fixed_port or getattr(self, "_keep_port", False)
+        keep = self._fixed_port or self._keep_port
         self._launch(self._command, self._accepts_clients, "already in use",
                      auto_port=not keep, env=self._env(), popen=self._popen_user_kwargs())
 
@@ -343,6 +345,21 @@ class PostgresServer(_Server):
         # SIGTERM is "smart" shutdown, which waits for every client to disconnect (a leaked pool
         # would hang us); SIGINT is "fast" shutdown, SIGQUIT "immediate", then SIGKILL.
         return ((signal.SIGINT, STOP_TIMEOUT), (signal.SIGQUIT, 5.0))
+
+    def pause(self) -> None:
+        """Stop the postmaster by PID (fast shutdown), keeping its data directory and port:
+        the database going away under its clients; :meth:`resume` brings it back."""
+        with self._lock:
+            self._stop_process()
+            self._keep_port = self.port is not None
+
+    def resume(self) -> Self:
+        """Start the postmaster again on the kept data directory and port."""
+        with self._lock:
+            if not self.running:
+                self._register()
+                self._spawn_and_wait()
+            return self
 
     def _conninfo(self, dbname: str) -> str:
         return f"host=127.0.0.1 port={self.port} user={self.superuser} dbname={dbname}"
@@ -470,12 +487,6 @@ class PostgresReplica(PostgresServer):
                           log_path=self.log_path, popen=self._popen_user_kwargs())
         except ProcessError as error:
             raise self._fail(str(error).splitlines()[0]) from None
-
-    def pause(self) -> None:
-        """Stop the standby by PID, keeping its data directory and port (an outage)."""
-        with self._lock:
-            self._stop_process()
-            self._keep_port = self.port is not None
 
     def wait_caught_up(self, timeout_s: float = 30.0) -> None:
         """Wait until the standby has replayed everything the primary wrote so far."""
@@ -628,6 +639,98 @@ class RedisServer(_Server):
         reply = _redis_command(self.port, "FLUSHALL")
         if reply != b"+OK":
             raise ServiceError(f"redis: FLUSHALL answered {reply!r}")
+
+
+# --- nginx -------------------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\$\{(LINLI_[A-Z0-9_]+)\}")
+
+
+def render_template(text: str, values: dict[str, str]) -> str:
+    """Fill in the ``${LINLI_*}`` placeholders of a config template (``deploy/nginx.conf``);
+    nginx's own ``$variables`` are left alone. A placeholder without a value raises."""
+    missing = sorted({name for name in _PLACEHOLDER.findall(text) if name not in values})
+    if missing:
+        raise ServiceError(f"no value for {', '.join(missing)}")
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+
+class NginxServer(_Server):
+    """Debian's nginx in the foreground on 127.0.0.1, from a config template.
+
+    ``values`` fill the template's ``${LINLI_*}`` placeholders; ``LINLI_PROXY_LISTEN`` is
+    this server's address. Relative paths in the config (pid, logs, temp files) are under
+    its own temporary prefix directory. :meth:`reload` re-reads a changed ``values``.
+    """
+
+    name = "nginx"
+
+    def __init__(self, template: Path, values: dict[str, str], port: int | None = None) -> None:
+        super().__init__(port)
+        self.template = template
+        self.values = dict(values)
+
+    @property
+    def config_path(self) -> Path | None:
+        return self.tmpdir / "nginx.conf" if self.tmpdir else None
+
+    @property
+    def access_log(self) -> Path | None:
+        return self.tmpdir / "logs" / "access.log" if self.tmpdir else None
+
+    def start(self) -> Self:
+        with self._lock:
+            if self.running:
+                return self
+            binary = shutil.which("nginx") or "/usr/sbin/nginx"
+            if not Path(binary).is_file():
+                raise ServiceError("nginx not found; install `nginx`")
+            self.tmpdir = Path(tempfile.mkdtemp(prefix="linli-nginx-", dir="/tmp"))
+            os.chmod(self.tmpdir, 0o755)  # its workers (www-data under root) read below it
+            for sub in ("logs", "temp"):
+                (self.tmpdir / sub).mkdir()
+            self._register()
+            try:
+                self._launch(lambda: self._command(binary), self._answers, "Address already",
+                             auto_port=not self._fixed_port)
+            except BaseException:
+                self.stop()
+                raise
+            return self
+
+    def _write_config(self) -> None:
+        assert self.config_path is not None
+        values = {**self.values, "LINLI_PROXY_LISTEN": f"127.0.0.1:{self.port}"}
+        self.config_path.write_text(render_template(self.template.read_text(), values))
+
+    def _command(self, binary: str) -> list[str]:
+        self._write_config()  # on every attempt: the port may have changed
+        return [binary, "-p", f"{self.tmpdir}/", "-c", str(self.config_path), "-e", "stderr",
+                "-g", "daemon off;"]
+
+    def _answers(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port),
+                                                                    timeout=1):
+            return True
+        return False
+
+    def _stop_signals(self) -> Sequence[tuple[int, float]]:
+        # SIGQUIT: graceful, the requests in flight are answered; SIGTERM: fast.
+        return ((signal.SIGQUIT, 10.0), (signal.SIGTERM, 5.0))
+
+    def reload(self) -> None:
+        """Write the config from the current ``values`` and have nginx re-read it (SIGHUP):
+        new workers take new connections, old ones finish their requests."""
+        with self._lock:
+            if self.process is None or not self.running:
+                raise ServiceError("nginx: not running")
+            self._write_config()
+            os.kill(self.process.pid, signal.SIGHUP)
+
+    def url(self) -> str:
+        if self.port is None:
+            raise ServiceError("nginx: not started")
+        return f"http://127.0.0.1:{self.port}"
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ ensure_debian_packages() {
     $SUDO apt-get update -q
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         "${need[@]}"
-    # The packages may auto-start their default services (cluster on 5432, redis on 6379).
+    # The packages may auto-start their default services (cluster on 5432, redis on 6379,
+    # nginx on 80).
     # We only use private servers on free ports, so stop those to keep the machine clean.
     for pkg in "${need[@]}"; do
         case "$pkg" in
@@ -43,6 +44,9 @@ ensure_debian_packages() {
                 ;;
             redis-server)
                 $SUDO service redis-server stop >/dev/null 2>&1 || true
+                ;;
+            nginx)
+                $SUDO service nginx stop >/dev/null 2>&1 || true
                 ;;
         esac
     done

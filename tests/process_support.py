@@ -17,7 +17,6 @@ import pytest
 from flask import Flask
 
 from scripts.processes import Process, descendants
-from scripts.services import PostgresServer
 
 WORKER_ARGV = ["-m", "flask", "--app", "backend", "worker"]
 
@@ -80,20 +79,3 @@ def rq_workers(app, redis_url, mock_wx, tmp_path) -> Iterator[Callable[..., Work
         lines = [line for line in worker.output().splitlines()
                  if "sweep-" not in line]
         print(f"--- {worker.name} ({worker.log_path}) ---", *lines[-60:], sep="\n")
-
-
-class RestartablePostgres(PostgresServer):
-    """A private PostgreSQL that can go away and come back with its data, on its port: the
-    database restarting under a running worker."""
-
-    def stop_keep_data(self) -> None:
-        """Stop the postmaster by PID (fast shutdown); keep the data directory and port."""
-        with self._lock:
-            self._keep_port = True
-            self._stop_process()
-
-    def start_again(self) -> None:
-        """Start the postmaster on the kept data directory and wait until it accepts clients."""
-        with self._lock:
-            self._register()
-            self._spawn_and_wait()

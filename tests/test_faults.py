@@ -16,10 +16,10 @@ from backend.common.clock import now
 from backend.extensions import db
 from backend.notify import outbox
 from backend.notify.services import notify
-from scripts.services import RedisServer
+from scripts.services import PostgresServer, RedisServer
 from tests.conftest import make_app
 from tests.factories import Factory
-from tests.process_support import RestartablePostgres, WorkerProcess
+from tests.process_support import WorkerProcess
 from tests.test_notify_worker import messages, sign_up, subscribe, wait_until
 
 OUTAGE_S = 60  # deadline for what must happen after an outage (the interval is 1 s)
@@ -49,7 +49,7 @@ def messages_to(mock_wx: str, openid: str, count: int) -> bool:
 
 @pytest.mark.postgres_only
 def test_the_schedule_comes_back_after_postgresql_restarts(rq_workers, redis_url, mock_wx):
-    pg = RestartablePostgres().start()
+    pg = PostgresServer().start()
     try:
         url = pg.create_database("linli_faults")
         own = make_app(url, redis_url, mock_wx)
@@ -64,12 +64,12 @@ def test_the_schedule_comes_back_after_postgresql_restarts(rq_workers, redis_url
         wait_until(lambda: messages_to(mock_wx, person.openid, 1), timeout=OUTAGE_S,
                    what="the first notice")
 
-        pg.stop_keep_data()
+        pg.pause()
         mark = len(worker.output())
         # Longer than an interval: the worker's sweeps fail on the lost database.
         wait_until(lambda: "OperationalError" in output_after(worker, mark), timeout=OUTAGE_S,
                    what="sweeps failing while PostgreSQL is down")
-        pg.start_again()
+        pg.resume()
         restarted = len(worker.output())
         with own.app_context():
             db.engine.dispose()  # the test's own pool; the worker recovers by itself
