@@ -9,7 +9,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError
+from sqlalchemy.orm import Session, scoped_session
 
 
 def configure_engine_options(app: Flask) -> None:
@@ -95,3 +96,15 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def discard_transaction(session: Session | scoped_session[Session]) -> None:
+    """Roll ``session`` back whatever a failure left it in. A COMMIT the server dropped
+    half-way (PostgreSQL restarting) leaves the transaction marked committed, where
+    ``rollback()`` itself raises and would hide the real error behind a 500; closing the
+    session discards the transaction all the same and gives back its connection (which the
+    pool then replaces)."""
+    try:
+        session.rollback()
+    except (InvalidRequestError, DBAPIError):
+        session.close()

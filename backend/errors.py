@@ -9,6 +9,8 @@ from flask import Flask, current_app, jsonify
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from backend.database import discard_transaction
+
 log = logging.getLogger(__name__)
 
 # Stable English code and a message a resident can read, per HTTP status.
@@ -116,7 +118,7 @@ def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
 def _rollback() -> None:
     # Through the app, not ``backend.extensions``: extensions imports the API class, which
     # imports the refusal catalogue, which builds on this module.
-    current_app.extensions["sqlalchemy"].session.rollback()
+    discard_transaction(current_app.extensions["sqlalchemy"].session)
 
 
 def handle_integrity_error(error: IntegrityError):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -35,10 +36,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.common.clock import UTCDateTime, now
+from backend.database import discard_transaction
 from backend.extensions import db
 from backend.refusals import (
     IDEMPOTENCY_KEY_REUSED,
@@ -47,6 +49,7 @@ from backend.refusals import (
 )
 
 HEADER = "Idempotency-Key"
+log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=5)
 # Printable ASCII: what clients send (UUIDs, counters), and nothing a database refuses (NUL).
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")
@@ -188,18 +191,26 @@ def _store_answer(response: Response) -> Response:
     if reserved is None:
         return response
     user_id, key = reserved
-    db.session.rollback()
-    if response.status_code >= 500:
-        # Nothing happened: let the client retry with the same key.
-        db.session.execute(delete(IdempotencyKey).filter_by(user_id=user_id, key=key))
-    else:
-        record = db.session.scalar(select(IdempotencyKey).filter_by(user_id=user_id, key=key))
-        if record is None:  # taken over as stale meanwhile; the newer request owns it
-            return response
-        record.status_code = response.status_code
-        record.content_type = response.content_type
-        record.body = response.get_data()
-    db.session.commit()
+    discard_transaction(db.session)
+    try:
+        if response.status_code >= 500:
+            # Nothing happened: let the client retry with the same key.
+            db.session.execute(delete(IdempotencyKey).filter_by(user_id=user_id, key=key))
+        else:
+            record = db.session.scalar(select(IdempotencyKey).filter_by(user_id=user_id,
+                                                                         key=key))
+            if record is None:  # taken over as stale meanwhile; the newer request owns it
+                return response
+            record.status_code = response.status_code
+            record.content_type = response.content_type
+            record.body = response.get_data()
+        db.session.commit()
+    except DBAPIError as error:
+        # The database went away after the endpoint answered. Its answer still stands (the
+        # work committed, or nothing happened); the key stays reserved, and a retry with it
+        # is refused as in progress until the reservation goes stale (STALE_AFTER).
+        discard_transaction(db.session)
+        log.warning("idempotency: could not store the answer for key %r: %s", key, error)
     return response
 
 

@@ -19,6 +19,7 @@ from flask import g, has_app_context
 from sqlalchemy import Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from backend.database import discard_transaction
 from backend.extensions import db
 
 P = ParamSpec("P")
@@ -53,7 +54,7 @@ def unit_of_work():
             db.session.commit()
     except BaseException:
         if depth == 0:
-            db.session.rollback()
+            discard_transaction(db.session)  # the failure, not the rollback's, propagates
         raise
     finally:
         _set_depth(depth)

@@ -16,6 +16,7 @@ from datetime import datetime
 from flask import current_app
 from rq import Retry
 from sqlalchemy import event, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from backend import jobs
@@ -79,10 +80,16 @@ def enqueue_many(notices: list[tuple[int, datetime | None]]) -> int:
             break  # Redis is down: the outbox drain picks the rest up later
         queued.append(notification_id)
     if queued:
-        # Its own connection: this runs inside another session's commit.
-        with db.engine.begin() as connection:
-            connection.execute(update(Notification).where(Notification.id.in_(queued))
-                               .values(queued_at=now()))
+        try:
+            # Its own connection: this runs inside another session's commit.
+            with db.engine.begin() as connection:
+                connection.execute(update(Notification).where(Notification.id.in_(queued))
+                                   .values(queued_at=now()))
+        except DBAPIError as error:
+            # The database went away just after the commit that wrote them, which stands.
+            # Unstamped rows are enqueued again by the drain, harmlessly: the row, not the
+            # job, decides whether anything is sent.
+            log.warning("notify: could not stamp %d queued notice(s): %s", len(queued), error)
     return len(queued)
 
 
