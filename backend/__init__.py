@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     database.configure_engine_options(app)
     db.init_app(app)
+    database.release_session_quietly(app, db.session)  # after db.init_app: runs before it
     migrate.init_app(app, db, directory=_migrations_dir())
     with app.app_context():
         database.install_engine_hooks(db.engines, app.config["DATABASE_PING_AFTER_IDLE_S"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -11,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError
 from sqlalchemy.orm import Session, scoped_session
+
+log = logging.getLogger(__name__)
 
 
 def configure_engine_options(app: Flask) -> None:
@@ -96,6 +99,22 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def release_session_quietly(app: Flask, session: scoped_session[Session]) -> None:
+    """End each app context's session before Flask-SQLAlchemy's own teardown, which would
+    let a failing ROLLBACK escape the WSGI app: when PostgreSQL restarts mid-request, the
+    answer is already made, and gunicorn would replace it with its own HTML 500. A session
+    whose connection is dead is invalidated instead (no ROLLBACK sent; the pool replaces it)."""
+
+    @app.teardown_appcontext
+    def _release(_error: BaseException | None) -> None:
+        try:
+            session.remove()
+        except DBAPIError as error:
+            log.warning("database: dropping a session whose connection failed: %s", error)
+            session.registry().invalidate()
+            session.registry.clear()
 
 
 def discard_transaction(session: Session | scoped_session[Session]) -> None:

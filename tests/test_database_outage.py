@@ -100,3 +100,29 @@ def test_a_failure_inside_the_commit_is_the_503_envelope_not_a_500(make, world, 
                        headers={"Idempotency-Key": "k-outage-2"})
     assert answer.status_code == 503
     assert answer.json["error"]["code"] == "unavailable"
+
+
+def test_a_connection_that_dies_before_the_teardown_leaves_the_answer_alone(make, world,
+                                                                            monkeypatch):
+    from sqlalchemy.orm import Session
+
+    failed: list[Session] = []
+    real_close = Session.close
+
+    def close(self):
+        # The first session ended after the answer is made: its ROLLBACK finds the
+        # connection gone (PostgreSQL restarting), which used to escape as gunicorn's 500.
+        if not failed:
+            failed.append(self)
+            raise OperationalError("ROLLBACK", {},
+                                   Exception("terminating connection due to administrator"))
+        return real_close(self)
+
+    monkeypatch.setattr(Session, "close", close)
+    answer = make.call("GET", "/api/v1/me/points", world.resident_a)
+    assert failed, "the request's session was never closed"
+    assert answer.status_code == 200
+    assert "balance" in answer.json
+    monkeypatch.undo()
+    # The next request gets a working session.
+    assert make.call("GET", "/api/v1/me/points", world.resident_a).status_code == 200
