@@ -316,7 +316,7 @@ def run_load(name: str, base_url: str, requests: Sequence[HttpRequest], concurre
             result.samples[key] = result.samples.get(key, 0) + 1
 
     def worker() -> None:
-        client = _KeepAliveClient(host, port, request_timeout_s)
+        client = KeepAliveClient(host, port, request_timeout_s)
         try:
             barrier.wait()
             while time.monotonic() < deadline:
@@ -335,7 +335,7 @@ def run_load(name: str, base_url: str, requests: Sequence[HttpRequest], concurre
                         record_sample(f"{kind}: {error}"[:200])
                     continue
                 latency_ms = (time.perf_counter() - started) * 1000
-                parsed_body = _parse_json(body) if keep_bodies or status >= 300 else None
+                parsed_body = parse_json(body) if keep_bodies or status >= 300 else None
                 with lock:
                     result.latencies_ms.append(latency_ms)
                     result.statuses[status] += 1
@@ -367,12 +367,13 @@ def run_load(name: str, base_url: str, requests: Sequence[HttpRequest], concurre
     return result
 
 
-class _KeepAliveClient:
+class KeepAliveClient:
     """One persistent HTTP/1.1 connection that reconnects when the server closes it."""
 
     def __init__(self, host: str, port: int, timeout_s: float) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self.conn: http.client.HTTPConnection | None = None
+        self.last_headers: dict[str, str] = {}  # the last answer's, names in lower case
 
     def send(self, request: HttpRequest) -> tuple[int, bytes]:
         reused = self.conn is not None
@@ -393,6 +394,7 @@ class _KeepAliveClient:
                               headers=dict(request.headers))
             response = self.conn.getresponse()
             body = response.read()
+            self.last_headers = {name.lower(): value for name, value in response.getheaders()}
         except BaseException:
             self.close()
             raise
@@ -406,7 +408,7 @@ class _KeepAliveClient:
             self.conn = None
 
 
-def _parse_json(body: bytes) -> Any:
+def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except ValueError:
