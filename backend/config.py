@@ -114,6 +114,9 @@ def load_settings(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "EVALUATION_INVITE_INTERVAL_S": _int("LINLI_EVALUATION_INVITE_INTERVAL_S", 900),
         # Rows younger than this are being enqueued by their own request; the drain waits.
         "OUTBOX_SETTLE_S": _int("LINLI_OUTBOX_SETTLE_S", 10),
+        # A notice handed to RQ this long ago and still pending was lost with Redis's data
+        # (a restart without persistence): the drain hands it over again.
+        "OUTBOX_REQUEUE_AFTER_S": _int("LINLI_OUTBOX_REQUEUE_AFTER_S", 600),
         # Subscription grants (SPEC §9): unspent ones a user may hold per template, and how
         # long spent ones are kept before the retention sweep deletes them.
         "MAX_OPEN_GRANTS": _int("LINLI_MAX_OPEN_GRANTS", 50),

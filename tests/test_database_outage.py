@@ -23,6 +23,11 @@ def _gone(*_args, **_kwargs):
                            Exception("terminating connection due to administrator command"))
 
 
+def _sign_up(make, person, aid: int, key: str):
+    return make.call("POST", f"/api/v1/activities/{aid}/signups", person,
+                     headers={"Idempotency-Key": key})
+
+
 @pytest.fixture
 def enqueued(monkeypatch) -> list[int]:
     """RQ takes every notice (no Redis needed): the ids handed over."""
@@ -57,16 +62,14 @@ def test_an_answer_that_cannot_be_stored_still_reaches_the_caller(app, make, wor
     aid = make.activity(world.team_a)
     # Storing the answer is the one place the middleware reads the key back.
     monkeypatch.setattr(idempotency, "select", _gone)
-    answer = make.call("POST", f"/api/v1/activities/{aid}/signups", world.resident_a,
-                       headers={"Idempotency-Key": "k-outage-1"})
+    answer = _sign_up(make, world.resident_a, aid, "k-outage-1")
     monkeypatch.undo()
     assert answer.status_code == 201, answer.json
     with app.app_context():
         kept = db.session.scalar(select(IdempotencyKey).filter_by(key="k-outage-1"))
         # Still reserved, without an answer: a retry is refused as in progress until stale.
         assert kept is not None and kept.body is None
-    again = make.call("POST", f"/api/v1/activities/{aid}/signups", world.resident_a,
-                      headers={"Idempotency-Key": "k-outage-1"})
+    again = _sign_up(make, world.resident_a, aid, "k-outage-1")
     assert again.status_code == 409
     assert again.json["error"]["code"] == "idempotency_request_in_progress"
 
@@ -76,10 +79,7 @@ def test_a_unit_of_work_whose_after_commit_fails_raises_that_failure(app, monkey
     from backend.notify.outbox import remember_new_notice
 
     with app.app_context():
-        def stamp_fails(notices):
-            _gone()
-
-        monkeypatch.setattr(tasks, "enqueue_many", stamp_fails)
+        monkeypatch.setattr(tasks, "enqueue_many", _gone)  # the relay, inside the commit
         with pytest.raises(OperationalError), unit_of_work():
             remember_new_notice(db.session, 1, None)
         # The session is usable again: the next unit of work runs.
@@ -89,15 +89,10 @@ def test_a_unit_of_work_whose_after_commit_fails_raises_that_failure(app, monkey
 
 
 def test_a_failure_inside_the_commit_is_the_503_envelope_not_a_500(make, world, monkeypatch,
-                                                              enqueued):
+                                                                   enqueued):
     aid = make.activity(world.team_a)
-
-    def relay_fails(notices):
-        _gone()
-
-    monkeypatch.setattr(tasks, "enqueue_many", relay_fails)
-    answer = make.call("POST", f"/api/v1/activities/{aid}/signups", world.resident_a,
-                       headers={"Idempotency-Key": "k-outage-2"})
+    monkeypatch.setattr(tasks, "enqueue_many", _gone)
+    answer = _sign_up(make, world.resident_a, aid, "k-outage-2")
     assert answer.status_code == 503
     assert answer.json["error"]["code"] == "unavailable"
 

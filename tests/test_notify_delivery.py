@@ -69,3 +69,26 @@ def test_a_notice_is_enqueued_when_its_transaction_commits_not_at_a_savepoint(
         queued = db.session.scalar(select(Notification.queued_at).where(
             Notification.dedupe_key == "savepoint"))
         assert queued is not None
+
+
+def test_a_notice_rq_lost_is_handed_over_again_after_the_requeue_time(app, world):
+    """Redis restarted empty: a row queued long ago is pending still, and only the drain
+    knows; one queued a moment ago is RQ's to send."""
+    from datetime import timedelta
+
+    from backend.common.clock import now
+    from backend.extensions import db
+    from backend.notify.outbox import unqueued_due
+
+    app.config["OUTBOX_SETTLE_S"] = 0
+    app.config["OUTBOX_REQUEUE_AFTER_S"] = 60
+    with app.app_context():
+        rows = [Notification(user_id=world.resident_a.id, template_key="signup_confirmed",
+                             title="报名成功", body="测试", dedupe_key=f"requeue-{age}",
+                             queued_at=now() - timedelta(seconds=age),
+                             created_at=now() - timedelta(seconds=age))
+                for age in (61, 59)]
+        db.session.add_all(rows)
+        db.session.commit()
+        due = {notification_id for notification_id, _ in unqueued_due()}
+        assert rows[0].id in due and rows[1].id not in due

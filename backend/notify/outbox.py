@@ -130,11 +130,12 @@ def give_up_interrupted() -> int:
 
 
 def unqueued_due() -> list[tuple[int, datetime | None]]:
-    """Pending notices nobody handed to RQ (Redis was down), or that RQ lost (queued long
-    ago but never run: Redis flushed); younger ones are left to the request that wrote
-    them. (id, send_after) pairs, oldest first."""
+    """Pending notices nobody handed to RQ (Redis was down), or that RQ lost (queued
+    ``OUTBOX_REQUEUE_AFTER_S`` ago and still pending: Redis restarted empty); younger ones
+    are left to the request that wrote them. Handing over one RQ still holds is harmless:
+    the row, not the job, decides what is sent. (id, send_after) pairs, oldest first."""
     current = now()
-    lost_after = timedelta(minutes=10)
+    lost_after = timedelta(seconds=current_app.config["OUTBOX_REQUEUE_AFTER_S"])
     due = db.session.execute(
         select(Notification.id, Notification.send_after)
         .where(Notification.status == NotificationStatus.PENDING,

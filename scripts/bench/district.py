@@ -9,7 +9,8 @@ their leader, read their points and redeem gifts, and staff read the month's
 reconciliation (from the replica). Every POST carries an ``Idempotency-Key``, as the
 mini-program's do.
 
-Phases, in one run: the mix against **one node** directly (the baseline), the same mix
+Phases, in one run: each operation **alone** against one node (what one node serves of
+it, for docs/capacity.md), the mix against **one node** directly (the baseline), the same mix
 **through nginx** over both nodes, then the mix through nginx with **one fault** each:
 ``kill-node`` (SIGKILL an app node and its workers), ``kill-worker`` (SIGKILL an RQ
 worker while notices go out), ``restart-redis`` (empty again), ``restart-replica``
@@ -21,7 +22,7 @@ every confirmation was delivered exactly once, and the ledger checks pass. Exits
 any check fails.
 
     python -m scripts.bench.district [--communities 4] [--residents 400] [--clients 12]
-        [--phase-s 40]
+        [--phase-s 40] [--solo-s 10]
         [--faults kill-node,kill-worker,restart-redis,restart-replica,restart-primary]
 """
 
@@ -72,7 +73,8 @@ EXPECTED_REFUSALS = {"out_of_stock", "limit_exceeded", "insufficient_points"}
 FAULT_AT_S = 8.0  # into a fault phase, once the load is steady
 SEATS_SHARE = 4  # a rush activity has seats for a quarter of its community
 POINTS_EACH = 100
-GIFT_COST, GIFT_STOCK = 10, 40
+GIFT_COST = 10
+SOLO = ("sign up", "scan", "my points", "redeem", "report")  # one node's rate of each
 
 
 # --- who is there ------------------------------------------------------------------------------
@@ -111,6 +113,7 @@ def seed(district: District, communities: int, residents: int, stages: list[str]
     from backend.activities.models import Activity, ActivityStatus, Signup, SignupStatus
     from backend.auth.services import issue_token
     from backend.common.clock import now
+    from backend.common.transactions import unit_of_work
     from backend.communities.models import StaffMember, TeamMember, TeamRole
     from backend.extensions import db
     from backend.gifts.models import Gift
@@ -131,10 +134,11 @@ def seed(district: District, communities: int, residents: int, stages: list[str]
                                 TeamMember(team_id=team.id, user_id=leader.id,
                                            role=TeamRole.LEADER)])
             db.session.commit()
-            for user in people:  # points as a committee gives them: asked by one, approved
-                asked = request_adjustment(staff, community.id, user.id, POINTS_EACH,
-                                           "压测初始积分")
-                approve_adjustment(second, asked.id)
+            with unit_of_work():  # one commit for them all, not two per resident
+                for user in people:  # points as a committee gives them: asked, approved
+                    asked = request_adjustment(staff, community.id, user.id, POINTS_EACH,
+                                               "压测初始积分")
+                    approve_adjustment(second, asked.id)
             for index, stage in enumerate(stage_of.values()):
                 # Rush activities hours apart: a resident may sign up to one of each stage.
                 soon = now() + timedelta(days=3, hours=4 * index)
@@ -151,7 +155,8 @@ def seed(district: District, communities: int, residents: int, stages: list[str]
                                 confirmed_count=residents, status=ActivityStatus.PUBLISHED,
                                 created_by=leader.id, published_at=now())
                 gift = Gift(community_id=community.id, name=f"{stage.name} 礼品 {c}",
-                            points_cost=GIFT_COST, stock=GIFT_STOCK, per_user_limit=1)
+                            points_cost=GIFT_COST, stock=residents // 2,
+                            per_user_limit=1)
                 db.session.add_all([rush, door, gift])
                 db.session.flush()
                 db.session.execute(insert(Signup), [
@@ -337,13 +342,13 @@ class Client:
 
 
 def run_mix(base_url: str, communities: list[Community], stage: Stage, accepted: Accepted,
-            clients: int, seconds: float, fault: Callable[[], float] | None = None
-            ) -> tuple[list[Sample], float, float | None]:
-    """``clients`` threads acting for ``seconds``; with ``fault``, it is injected
-    FAULT_AT_S in (its return: how long until the piece was back). Returns the samples, the
-    start time and that recovery time."""
+            clients: int, seconds: float, fault: Callable[[], float] | None = None,
+            weights: dict[str, int] = WEIGHTS) -> tuple[list[Sample], float, float | None]:
+    """``clients`` threads acting for ``seconds``, picking operations by ``weights``; with
+    ``fault``, it is injected FAULT_AT_S in (its return: how long until the piece was back).
+    Returns the samples, the start time and that recovery time."""
     mix = Mix(communities, stage, accepted, seed_=zlib.crc32(stage.name.encode()))
-    ops, weights = list(WEIGHTS), list(WEIGHTS.values())
+    ops, chances = list(weights), list(weights.values())
     started = time.monotonic()
     deadline = started + seconds
 
@@ -353,7 +358,7 @@ def run_mix(base_url: str, communities: list[Community], stage: Stage, accepted:
         try:
             while time.monotonic() < deadline:
                 community = communities[rng.randrange(len(communities))]
-                client.act(rng.choices(ops, weights)[0], community)
+                client.act(rng.choices(ops, chances)[0], community)
         finally:
             client.http.close()
 
@@ -565,6 +570,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--residents", type=int, default=400, help="per community")
     parser.add_argument("--clients", type=int, default=12, help="client threads")
     parser.add_argument("--phase-s", type=float, default=40, help="seconds per phase")
+    parser.add_argument("--solo-s", type=float, default=10,
+                        help="seconds of each operation alone against one node (0: none)")
     parser.add_argument("--faults", default=",".join(FAULTS),
                         help=f"comma-separated, any of {', '.join(FAULTS)}; empty for none")
     args = parser.parse_args(argv)
@@ -588,6 +595,8 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
     layout = Layout(port=0, workdir=workdir, demo=False, settings={
         "QUIET_HOURS": "off", "OUTBOX_DRAIN_INTERVAL_S": "5", "OUTBOX_SETTLE_S": "2",
         "NOTIFY_RETRY_INTERVALS": "1,2,5", "SCAN_RATE_PER_MIN": "100000",
+        # Sends Redis lost in its restart go out again within the checks' wait.
+        "OUTBOX_REQUEUE_AFTER_S": "60",
         "LOG_FORMAT": "json"})
     district = District(layout)
     stop = threading.Event()
@@ -596,7 +605,8 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
     supervisor = threading.Thread(target=district.supervise, args=(stop,), daemon=True)
     supervisor.start()
     try:
-        phases = ["one node", "district", *args.faults]
+        solos = [f"alone: {op}" for op in SOLO] if args.solo_s else []
+        phases = [*solos, "one node", "district", *args.faults]
         print(f"seeding {args.communities} communities x {args.residents} residents ...",
               flush=True)
         communities, stages = seed(district, args.communities, args.residents, phases)
@@ -607,18 +617,18 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
         run_load("warm-up", district.url, warm, 8)
         tables, faults, everything = [], [], []
         for phase in phases:
-            node_only = _node_url(district.nodes[0]) if phase == "one node" else None
+            # One operation alone, and the mix, against one node; the rest through nginx.
+            one_node = phase in solos or phase == "one node"
             fault = fault_for(phase, district) if phase in FAULTS else None
-            print(f"phase {phase} ({args.phase_s:g} s) ...", flush=True)
-            samples, started, back = run_mix(node_only or district.url, communities,
-                                             stages[phase], accepted, args.clients,
-                                             args.phase_s, fault)
+            seconds = args.solo_s if phase in solos else args.phase_s
+            weights = {phase.removeprefix("alone: "): 1} if phase in solos else WEIGHTS
+            print(f"phase {phase} ({seconds:g} s) ...", flush=True)
+            samples, started, back = run_mix(
+                _node_url(district.nodes[0]) if one_node else district.url, communities,
+                stages[phase], accepted, args.clients, seconds, fault, weights)
             everything += samples
-            tables += per_op(phase, samples, args.phase_s)
-            if fault is not None:
-                faults.append((phase, back, describe_failures(samples, started)))
-            else:
-                faults.append((phase, None, describe_failures(samples, started)))
+            tables += per_op(phase, samples, seconds)
+            faults.append((phase, back, describe_failures(samples, started)))
         checks = verify(district, communities, stages, accepted, everything)
     finally:
         stop.set()
