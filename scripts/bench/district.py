@@ -71,6 +71,7 @@ WEIGHTS = {"sign up": 20, "scan": 30, "my points": 30, "redeem": 10, "report": 5
            "activities": 5}
 EXPECTED_REFUSALS = {"out_of_stock", "limit_exceeded", "insufficient_points"}
 FAULT_AT_S = 8.0  # into a fault phase, once the load is steady
+DOOR_LASTS, DOOR_EVERY = timedelta(hours=1), timedelta(minutes=65)
 SEATS_SHARE = 4  # a rush activity has seats for a quarter of its community
 POINTS_EACH = 100
 GIFT_COST = 10
@@ -142,7 +143,9 @@ def seed(district: District, communities: int, residents: int, stages: list[str]
             for index, stage in enumerate(stage_of.values()):
                 # Rush activities hours apart: a resident may sign up to one of each stage.
                 soon = now() + timedelta(days=3, hours=4 * index)
-                started = now() - timedelta(minutes=5)
+                # Doors an hour long and apart too: a resident may be scanned into one of
+                # each (hours never overlap), all open at once (the bench's early window).
+                started = now() - timedelta(minutes=5) + index * DOOR_EVERY
                 rush = Activity(team_id=team.id, community_id=community.id,
                                 title=f"{stage.name} 热门活动 {c}", starts_at=soon,
                                 ends_at=soon + timedelta(hours=2),
@@ -151,7 +154,7 @@ def seed(district: District, communities: int, residents: int, stages: list[str]
                                 published_at=now())
                 door = Activity(team_id=team.id, community_id=community.id,
                                 title=f"{stage.name} 社区义诊 {c}", starts_at=started,
-                                ends_at=started + timedelta(hours=3), capacity=residents,
+                                ends_at=started + DOOR_LASTS, capacity=residents,
                                 confirmed_count=residents, status=ActivityStatus.PUBLISHED,
                                 created_by=leader.id, published_at=now())
                 gift = Gift(community_id=community.id, name=f"{stage.name} 礼品 {c}",
@@ -597,6 +600,8 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
         "NOTIFY_RETRY_INTERVALS": "1,2,5", "SCAN_RATE_PER_MIN": "100000",
         # Sends Redis lost in its restart go out again within the checks' wait.
         "OUTBOX_REQUEUE_AFTER_S": "60",
+        # Every phase's door open now: scans accepted from a day before the start.
+        "CHECKIN_EARLY_MIN": "1440",
         "LOG_FORMAT": "json"})
     district = District(layout)
     stop = threading.Event()
@@ -628,7 +633,9 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
                 stages[phase], accepted, args.clients, seconds, fault, weights)
             everything += samples
             tables += per_op(phase, samples, seconds)
-            faults.append((phase, back, describe_failures(samples, started)))
+            doors = Counter(x.code for x in samples if x.op.startswith("scan ") and x.status)
+            faults.append((phase, back, describe_failures(samples, started)
+                           + (f"; scan results {dict(doors)}" if doors else "")))
         checks = verify(district, communities, stages, accepted, everything)
     finally:
         stop.set()
