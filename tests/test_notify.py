@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import func, select
+
+from backend.extensions import db
+from backend.notify.models import Notification
+
 TEMPLATE_KEYS = ["signup_confirmed", "waitlist_promoted", "activity_reminder",
                  "activity_cancelled", "points_credited", "gift_ready", "roster_published",
                  "shift_reminder", "swap_request", "need_update", "evaluation_invite"]
@@ -30,3 +36,41 @@ def test_signup_notice_lands_in_the_inbox_and_can_be_read(make, world):
     again = make.call("POST", f"/api/v1/me/notifications/{notice['id']}/read", world.resident_a)
     assert again.json["read_at"] == read.json["read_at"]
     assert make.call("GET", "/api/v1/me/notifications", world.leader_a).json["total"] == 0
+
+
+@pytest.mark.postgres_only
+def test_two_writers_of_the_same_event_write_one_notice_and_neither_fails(app, world):
+    """Two workers' overlapping reminder runs notify the same resident of the same event:
+    the dedupe key's unique index keeps one notice, and the second writer just skips it."""
+    import threading
+    import time
+
+    from backend.notify.services import notify
+
+    barrier = threading.Barrier(2)
+    written: list[int] = []
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        with app.app_context():
+            try:
+                barrier.wait(10)
+                written.append(notify(world.resident_a.id, "activity_reminder", "提醒",
+                                      dedupe_key="activity_reminder:race:1h"))
+                time.sleep(0.3)  # both transactions open at once: the other must wait
+                db.session.commit()
+            except BaseException as error:  # noqa: BLE001 (reported below)
+                failures.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    assert sorted(written) == [0, 1]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.dedupe_key == "activity_reminder:race:1h")) == 1

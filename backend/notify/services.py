@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 
 from backend.auth.models import User
 from backend.common.clock import now
+from backend.common.transactions import upsert_insert
 from backend.communities.access import is_staff_of, require_staff
 from backend.communities.models import Resident
 from backend.extensions import db
@@ -51,17 +52,18 @@ def notify(user_id: int, template_key: str, body: str, dedupe_key: str,
     """
     if template_key not in TEMPLATE_TITLES:
         raise ValueError(f"unknown notification template {template_key!r}")
-    exists = db.session.scalar(select(Notification.id).where(
-        Notification.dedupe_key == dedupe_key))
-    if exists is not None:
+    deliver_after = send_after(template_key, now(), current_app.config["QUIET_HOURS"])
+    # One statement, and safe against a concurrent writer of the same event (two workers'
+    # overlapping reminder runs): the dedupe key's unique index decides, nobody fails.
+    notice_id = db.session.scalar(
+        upsert_insert(Notification).values(
+            user_id=user_id, template_key=template_key, title=TEMPLATE_TITLES[template_key],
+            body=body[:500], data=data or {}, page=page, dedupe_key=dedupe_key,
+            send_after=deliver_after)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.id))
+    if notice_id is None:
         return 0
-    notice = Notification(
-        user_id=user_id, template_key=template_key, title=TEMPLATE_TITLES[template_key],
-        body=body[:500], data=data or {}, page=page, dedupe_key=dedupe_key,
-        send_after=send_after(template_key, now(), current_app.config["QUIET_HOURS"]))
-    db.session.add(notice)
-    db.session.flush()
-    remember_new_notice(db.session, notice.id, notice.send_after)
+    remember_new_notice(db.session, notice_id, deliver_after)
     return 1
 
 
