@@ -143,9 +143,10 @@ def seed(district: District, communities: int, residents: int, stages: list[str]
             for index, stage in enumerate(stage_of.values()):
                 # Rush activities hours apart: a resident may sign up to one of each stage.
                 soon = now() + timedelta(days=3, hours=4 * index)
-                # Doors an hour long and apart too: a resident may be scanned into one of
-                # each (hours never overlap), all open at once (the bench's early window).
-                started = now() - timedelta(minutes=5) + index * DOOR_EVERY
+                # Doors an hour long and apart: a resident may be scanned into one of each
+                # (hours never overlap), all open at once through the bench's early window,
+                # and starting beyond the reminders' 24 h, which would send 1,600 for each.
+                started = now() + timedelta(hours=25) + index * DOOR_EVERY
                 rush = Activity(team_id=team.id, community_id=community.id,
                                 title=f"{stage.name} 热门活动 {c}", starts_at=soon,
                                 ends_at=soon + timedelta(hours=2),
@@ -600,8 +601,8 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
         "NOTIFY_RETRY_INTERVALS": "1,2,5", "SCAN_RATE_PER_MIN": "100000",
         # Sends Redis lost in its restart go out again within the checks' wait.
         "OUTBOX_REQUEUE_AFTER_S": "60",
-        # Every phase's door open now: scans accepted from a day before the start.
-        "CHECKIN_EARLY_MIN": "1440",
+        # Every phase's door open now: scans accepted from two days before the start.
+        "CHECKIN_EARLY_MIN": "2880",
         "LOG_FORMAT": "json"})
     district = District(layout)
     stop = threading.Event()
