@@ -49,10 +49,12 @@ import requests
 from sqlalchemy import func, insert, select
 
 from scripts.bench.common import (
+    CpuMeter,
     HttpRequest,
     KeepAliveClient,
     LoadResult,
     format_checks,
+    format_cpu_table,
     format_table,
     host_description,
     parse_json,
@@ -274,26 +276,28 @@ class Client:
         with self.mix.lock:
             self.mix.samples.append(sample)
 
-    def act(self, op: str, community: Community) -> None:
+    def act(self, op: str, community: Community) -> bool:
+        """One operation for a resident of ``community``; False when nobody was left to do
+        it (every resident of this phase has signed up, say)."""
         mix, stage, cid = self.mix, self.mix.stage, community.cid
         if op == "sign up":
             who = mix.take(mix.to_sign_up, cid)
             if who is None:
-                return
+                return False
             aid = stage.rush[cid]
             status, body, _ = self.call(op, "POST", f"/api/v1/activities/{aid}/signups", who)
             if status in (200, 201):
                 with mix.lock:
                     mix.accepted.signups[(aid, who.uid)] = body["id"]
         elif op == "scan":
-            self._scan(community)
+            return self._scan(community)
         elif op == "my points":
             who = random.choice(community.residents)
             self.call(op, "GET", "/api/v1/me/points", who)
         elif op == "redeem":
             who = mix.take(mix.to_redeem, cid)
             if who is None:
-                return
+                return False
             gid = stage.gift[cid]
             status, body, _ = self.call(op, "POST", f"/api/v1/gifts/{gid}/redemptions", who,
                                         {"quantity": 1})
@@ -309,8 +313,9 @@ class Client:
         else:
             self.call(op, "GET", f"/api/v1/activities?community_id={cid}",
                       random.choice(community.residents))
+        return True
 
-    def _scan(self, community: Community) -> None:
+    def _scan(self, community: Community) -> bool:
         mix, cid = self.mix, community.cid
         with mix.lock:
             going_out = bool(mix.inside[cid]) and (not mix.to_scan_in[cid]
@@ -318,11 +323,11 @@ class Client:
             who = (mix.inside[cid].pop(random.randrange(len(mix.inside[cid]))) if going_out
                    else mix.to_scan_in[cid].pop() if mix.to_scan_in[cid] else None)
         if who is None:
-            return
+            return False
         status, code, _ = self.call("show code", "GET", "/api/v1/me/checkin-code", who)
         if status != 200:
             self._give_back(cid, who, going_out)
-            return
+            return True
         direction = "out" if going_out else "in"
         aid, scan_id = mix.stage.door[cid], str(uuid.uuid4())
         status, body, _ = self.call(f"scan {direction}", "POST",
@@ -331,7 +336,7 @@ class Client:
                                      "scan_id": scan_id})
         if status != 200:
             self._give_back(cid, who, going_out)  # tried again later, as the leader would
-            return
+            return True
         result = body.get("result")
         with mix.lock:
             if result == "ok":
@@ -339,6 +344,7 @@ class Client:
             # already_in: an earlier scan whose answer was lost did go through.
             if direction == "in" and result in ("ok", "already_in"):
                 mix.inside[cid].append(who)
+        return True
 
     def _give_back(self, cid: int, who: Person, was_inside: bool) -> None:
         with self.mix.lock:
@@ -362,7 +368,8 @@ def run_mix(base_url: str, communities: list[Community], stage: Stage, accepted:
         try:
             while time.monotonic() < deadline:
                 community = communities[rng.randrange(len(communities))]
-                client.act(rng.choices(ops, chances)[0], community)
+                if not client.act(rng.choices(ops, chances)[0], community):
+                    time.sleep(0.01)  # nobody left for it here: no busy loop on the CPU
         finally:
             client.http.close()
 
@@ -622,6 +629,7 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
                 for c in communities] * 25
         run_load("warm-up", district.url, warm, 8)
         tables, faults, everything = [], [], []
+        cpu: dict[str, dict[str, float]] = {}
         for phase in phases:
             # One operation alone, and the mix, against one node; the rest through nginx.
             one_node = phase in solos or phase == "one node"
@@ -629,9 +637,13 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
             seconds = args.solo_s if phase in solos else args.phase_s
             weights = {phase.removeprefix("alone: "): 1} if phase in solos else WEIGHTS
             print(f"phase {phase} ({seconds:g} s) ...", flush=True)
+            meter = CpuMeter({"node": district.nodes[0].pid, "primary": district.primary.pid,
+                              "replica": district.replica.pid})
             samples, started, back = run_mix(
                 _node_url(district.nodes[0]) if one_node else district.url, communities,
                 stages[phase], accepted, args.clients, seconds, fault, weights)
+            if one_node:
+                cpu[phase] = meter.per_request_ms(sum(1 for x in samples if x.status))
             everything += samples
             tables += per_op(phase, samples, seconds)
             doors = Counter(x.code for x in samples if x.op.startswith("scan ") and x.status)
@@ -642,18 +654,21 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
         stop.set()
         supervisor.join(timeout=10)
         district.down()
-    print_report(args, tables, faults, checks)
+    print_report(args, tables, faults, cpu, checks)
     return all(ok for _, ok in checks)
 
 
 def print_report(args: argparse.Namespace, tables: list[LoadResult],
                  faults: list[tuple[str, float | None, str]],
-                 checks: list[tuple[str, bool]]) -> None:
+                 cpu: dict[str, dict[str, float]], checks: list[tuple[str, bool]]) -> None:
     print(f"\n{host_description()}; district: nginx, 2 app nodes x gunicorn -w 2 (sync), "
           f"2 RQ workers, PostgreSQL primary + streaming replica (durable commits), Redis; "
           f"{args.communities} communities x {args.residents} residents; {args.clients} "
           f"client threads; {args.phase_s:g} s per phase; database {DATABASE}")
     print(format_table(tables))
+    print("\nagainst one node: CPU each answered request cost, per process tree "
+          "(the client is this process)")
+    print(format_cpu_table(cpu))
     print("\nfailures per phase (fault injected at "
           f"{FAULT_AT_S:g} s; 'back after' = until the piece answered again):")
     for phase, back, failures in faults:
