@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,11 +70,8 @@ class Layout:
 
 
 class District:
-    """Every piece of a district, started in dependency order and stopped in reverse.
-
-    ``held`` names pieces stopped on purpose (a fault being injected): :meth:`revive`
-    leaves them down; every other app node or worker that is not running is started again.
-    """
+    """Every piece of a district, started in dependency order and stopped in reverse;
+    :meth:`revive` starts again an app node or worker that is not running."""
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
@@ -88,7 +85,6 @@ class District:
         self.workers: list[Process] = []
         self.nginx: NginxServer | None = None
         self.env: dict[str, str] = {}
-        self.held: set[str] = set()
         self._stopping = False
         self._lock = threading.RLock()
 
@@ -99,6 +95,9 @@ class District:
         try:
             self.primary.start()
             self.primary.create_database(DATABASE)
+            # Before anything runs the app: with no Redis of its own, seeding would enqueue
+            # into whatever Redis answers on the default port.
+            self.redis.start()
             appid, secret = "wx_district", secrets.token_urlsafe(16)
             mock_port = free_port()
             self.env = self._environment(appid, secret, mock_port)
@@ -107,8 +106,6 @@ class District:
                 self.flask("seed-demo")
             self.replica.start()
             self.env["LINLI_DATABASE_REPLICA_URL"] = self.replica.url(DATABASE)
-            self.redis.start()
-            self.env["LINLI_REDIS_URL"] = self.redis.url(0)
             self.mock = Process("mock WeChat", [
                 sys.executable, "-m", "miniprogram_mock.wx_server", "--host", "127.0.0.1",
                 "--port", str(mock_port), "--appid", appid, "--secret", secret],
@@ -149,6 +146,7 @@ class District:
         env.update(deployed)
         env.update({
             "LINLI_DATABASE_URL": self.primary.url(DATABASE),
+            "LINLI_REDIS_URL": self.redis.url(0),
             "LINLI_WECHAT_API_BASE": f"http://127.0.0.1:{mock_port}",
             "LINLI_WECHAT_APPID": appid,
             "LINLI_WECHAT_SECRET": secret,
@@ -159,7 +157,6 @@ class District:
             "LINLI_MOCK_PAGES": "off",
         })
         env.pop("LINLI_DATABASE_REPLICA_URL", None)  # until the replica is up
-        env.pop("LINLI_REDIS_URL", None)
         env.update({f"LINLI_{k}": v for k, v in self.layout.settings.items()})
         return env
 
@@ -181,34 +178,21 @@ class District:
     def flask(self, *command: str) -> str:
         """A one-off ``flask`` command with the district's environment (migrations, seeding)."""
         return processes.run([*FLASK, *command], name=f"flask {' '.join(command)}",
-                             env={**self.env, **({"LINLI_REDIS_URL": self.redis.url(0)}
-                                                 if self.redis.running else {})},
-                             log_path=self.logs / "flask.log", timeout_s=300)
+                             env=self.env, log_path=self.logs / "flask.log", timeout_s=300)
 
     # --- supervising -----------------------------------------------------------------------
 
     def revive(self) -> list[str]:
-        """Start again every app node and worker that died and is not held; their names."""
+        """Start again every app node and worker that died; their names."""
         started = []
         with self._lock:
             for piece in [*self.nodes, *self.workers]:
-                if self._stopping or piece.name in self.held or piece.running:
+                if self._stopping or piece.running:
                     continue
                 with contextlib.suppress(ProcessError):
                     piece.start()
                     started.append(piece.name)
         return started
-
-    @contextlib.contextmanager
-    def holding(self, *names: str) -> Iterator[None]:
-        """Keep ``names`` down (not revived) while the block runs."""
-        with self._lock:
-            self.held.update(names)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.held.difference_update(names)
 
     def supervise(self, stop: threading.Event, interval_s: float = 0.5,
                   on_revive: Callable[[list[str]], None] | None = None) -> None:
