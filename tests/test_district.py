@@ -197,7 +197,10 @@ def test_with_no_node_to_answer_nginx_answers_the_specs_envelope():
         huge = requests.post(f"{nginx.url()}/api/v1/needs", data=b"x" * (3 << 20), timeout=10)
         assert huge.status_code == 413
         assert huge.json()["error"]["code"] == "payload_too_large"
-        line = json.loads(nginx.access_log.read_text().splitlines()[0])
+        # nginx writes a request's line after it has answered it.
+        lines = wait_until(lambda: nginx.access_log.read_text().splitlines(), 10,
+                           interval_s=0.05)
+        line = json.loads(lines[0])
         assert line["status"] == 503 and line["upstream"].endswith(f":{dead}")
 
 
