@@ -554,10 +554,14 @@ def verify(district: District, communities: list[Community], stages: dict[str, S
         copies = Counter((m["touser"], json.dumps(m.get("data"), sort_keys=True))
                          for m in messages)
         twice = sum(n > 1 for n in copies.values())
+        # A send the killed worker had claimed ends ``failed`` (interrupted: WeChat may or
+        # may not have it, staff decide; never repeated): it may be among the messages.
+        unsettled = set(statuses) - {"sent", "failed"}
         checks.append((f"confirmations: outbox {dict(statuses)}, mock received "
                        f"{len(messages)}, twice {twice}",
-                       statuses["sent"] == len(messages) and twice == 0
-                       and set(statuses) <= {"sent"}))
+                       twice == 0 and not unsettled
+                       and statuses["sent"] <= len(messages)
+                       <= statuses["sent"] + statuses["failed"]))
         db.session.remove()
         db.engine.dispose()
     try:
