@@ -119,7 +119,7 @@ class District:
                 node.start()
             self.nginx = NginxServer(DEPLOY / "nginx.conf", {
                 "LINLI_APP_SERVERS": "\n        ".join(
-                    f"server 127.0.0.1:{_port(node)} max_fails=1 fail_timeout=5s;"
+                    f"server {node_address(node)} max_fails=1 fail_timeout=5s;"
                     for node in self.nodes)}, port=self.layout.port or None).start()
         except BaseException:
             self.down()
@@ -229,7 +229,7 @@ class District:
         def server(name: str, process: Any, url: str) -> dict[str, Any]:
             return entry(name, process, url, f"tcp://127.0.0.1:{process.port}")
 
-        nodes = [(n, f"http://127.0.0.1:{_port(n)}") for n in self.nodes]
+        nodes = [(n, f"http://{node_address(n)}") for n in self.nodes]
         return {"supervisor": {"pid": os.getpid(), "started": start_time(os.getpid())},
                 "url": self.url, "pieces": [
                     entry("nginx", self.nginx, self.url, f"{self.url}/healthz"),
@@ -242,8 +242,9 @@ class District:
                 ]}
 
 
-def _port(node: Process) -> int:
-    return int(node.argv[node.argv.index("-b") + 1].rsplit(":", 1)[1])
+def node_address(node: Process) -> str:
+    """The ``host:port`` an app node's gunicorn binds (its ``-b``)."""
+    return node.argv[node.argv.index("-b") + 1]
 
 
 # --- the command ---------------------------------------------------------------------------

@@ -62,7 +62,7 @@ from scripts.bench.common import (
     run_load,
 )
 from scripts.bench.signup_burst import seeding_app
-from scripts.district import DATABASE, District, Layout
+from scripts.district import DATABASE, District, Layout, node_address
 from scripts.processes import ProcessError, http_ok, wait_until
 from scripts.services import install_signal_handlers
 
@@ -444,7 +444,7 @@ def fault_for(name: str, district: District) -> Callable[[], float]:
 
 
 def _node_url(node: Any) -> str:
-    return "http://" + node.argv[node.argv.index("-b") + 1]
+    return f"http://{node_address(node)}"
 
 
 # --- reading the results -----------------------------------------------------------------------
