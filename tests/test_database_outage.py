@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from backend.activities.models import Signup
 from backend.common import idempotency
@@ -16,6 +17,7 @@ from backend.common.transactions import unit_of_work
 from backend.extensions import db
 from backend.notify import tasks
 from backend.notify.models import Notification
+from backend.notify.outbox import remember_new_notice
 
 
 def _gone(*_args, **_kwargs):
@@ -76,8 +78,6 @@ def test_an_answer_that_cannot_be_stored_still_reaches_the_caller(app, make, wor
 
 def test_a_unit_of_work_whose_after_commit_fails_raises_that_failure(app, monkeypatch,
                                                                      enqueued):
-    from backend.notify.outbox import remember_new_notice
-
     with app.app_context():
         monkeypatch.setattr(tasks, "enqueue_many", _gone)  # the relay, inside the commit
         with pytest.raises(OperationalError), unit_of_work():
@@ -99,8 +99,6 @@ def test_a_failure_inside_the_commit_is_the_503_envelope_not_a_500(make, world, 
 
 def test_a_connection_that_dies_before_the_teardown_leaves_the_answer_alone(make, world,
                                                                             monkeypatch):
-    from sqlalchemy.orm import Session
-
     failed: list[Session] = []
     real_close = Session.close
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from dotenv import dotenv_values
 
 from scripts.processes import ROOT, Process, descendants, free_port, is_alive, wait_until
 from scripts.services import NginxServer, ServiceError, render_template
@@ -213,8 +214,6 @@ def test_the_template_fills_only_its_own_placeholders():
 
 
 def test_every_setting_deploy_gives_an_operator_is_in_the_readme():
-    from dotenv import dotenv_values
-
     deployed = dotenv_values(ROOT / "deploy" / "linli.env")
     assert deployed["LINLI_ENV"] == "production"
     assert deployed["LINLI_PROXY_COUNT"] == "1"  # nginx in front of every node

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import func, select
 
 from backend.extensions import db
 from backend.notify.models import Notification
+from backend.notify.services import notify
 
 TEMPLATE_KEYS = ["signup_confirmed", "waitlist_promoted", "activity_reminder",
                  "activity_cancelled", "points_credited", "gift_ready", "roster_published",
@@ -42,11 +46,6 @@ def test_signup_notice_lands_in_the_inbox_and_can_be_read(make, world):
 def test_two_writers_of_the_same_event_write_one_notice_and_neither_fails(app, world):
     """Two workers' overlapping reminder runs notify the same resident of the same event:
     the dedupe key's unique index keeps one notice, and the second writer just skips it."""
-    import threading
-    import time
-
-    from backend.notify.services import notify
-
     barrier = threading.Barrier(2)
     written: list[int] = []
     failures: list[BaseException] = []

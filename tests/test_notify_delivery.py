@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
-from backend.common.clock import LOCAL_TZ
+from backend.common.clock import LOCAL_TZ, now
+from backend.extensions import db
 from backend.notify.delivery import send_after, template_data
 from backend.notify.models import Notification
+from backend.notify.outbox import unqueued_due
 
 
 def local(text: str) -> datetime:
@@ -74,12 +76,6 @@ def test_a_notice_is_enqueued_when_its_transaction_commits_not_at_a_savepoint(
 def test_a_notice_rq_lost_is_handed_over_again_after_the_requeue_time(app, world):
     """Redis restarted empty: a row queued long ago is pending still, and only the drain
     knows; one queued a moment ago is RQ's to send."""
-    from datetime import timedelta
-
-    from backend.common.clock import now
-    from backend.extensions import db
-    from backend.notify.outbox import unqueued_due
-
     app.config["OUTBOX_SETTLE_S"] = 0
     app.config["OUTBOX_REQUEUE_AFTER_S"] = 60
     with app.app_context():
